@@ -1,0 +1,67 @@
+"""Stylize an image, or every image in a folder, with a trained style.
+
+    python evaluate.py --checkpoint examples/models/udnie.keras --in-path photo.jpg --out-path out.jpg
+    python evaluate.py --checkpoint data/original/wave.ckpt --in-path photos/ --out-path styled/
+
+The output has the input's size and the format of the out path's extension (in a folder, each
+file keeps its name). Unreadable files are named and skipped; the exit status is then 1.
+"""
+
+import argparse
+import sys
+
+from src import cli
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_model_arguments(parser, batch_size=4)
+    parser.add_argument("--in-path", required=True, help="an image, or a folder of images")
+    parser.add_argument(
+        "--out-path", required=True, help="output image (its extension sets the format), or a folder"
+    )
+    parser.add_argument(
+        "--allow-different-dimensions",
+        action="store_true",
+        help="accepted for compatibility with the original: folders of mixed sizes always work",
+    )
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from src.image_jobs import UsageError, plan_jobs, run_jobs
+
+    try:
+        jobs, notes = plan_jobs(args.in_path, args.out_path)
+    except UsageError as error:
+        parser.error(str(error))
+    if not jobs:
+        print(f"no files in {args.in_path}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    model = cli.load_model(parser, args.checkpoint)
+
+    from src.devices import device_scope
+    from src.stylize import Stylizer
+
+    try:
+        with device_scope(args.device):
+            failures = run_jobs(jobs, Stylizer(model, batch_size=args.batch_size), args.batch_size)
+    except KeyboardInterrupt:
+        print("interrupted; the outputs written so far are complete", file=sys.stderr)
+        return 130
+    done = len(jobs) - len(failures)
+    target = jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
+    print(f"stylized {done} of {len(jobs)} image{'s' if len(jobs) != 1 else ''} into {target}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} input{'s' if len(failures) != 1 else ''} failed:", file=sys.stderr)
+        for source, reason in failures:
+            print(f"  {reason}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

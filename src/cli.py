@@ -1,0 +1,100 @@
+"""What the command-line scripts share: argument types, the model arguments of evaluate.py and
+transform_video.py, a quiet backend import, and turning user mistakes into messages.
+
+Nothing heavy is imported at module level, so `--help` stays instant.
+"""
+
+import argparse
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The embedded default: a model shipped in examples/, so the main job needs no download.
+DEFAULT_CHECKPOINT = ROOT / "examples" / "models" / "wave.keras"
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def device(text):
+    from src.devices import parse_device
+
+    try:
+        parse_device(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def add_model_arguments(parser, batch_size=4):
+    """--checkpoint, --device, --batch-size: the original's flags for applying a model."""
+    parser.add_argument(
+        "--checkpoint",
+        help="model to apply: a .keras file, a style.py checkpoint directory, or one of the original's "
+        "TF1 checkpoints (.ckpt file, V2 prefix or its directory) (default: the Great Wave model "
+        "shipped in examples/models/wave.keras)",
+    )
+    parser.add_argument(
+        "--device",
+        type=device,
+        default="auto",
+        help="where to run: auto, cpu, gpu, or the original's /cpu:0, /gpu:N (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=batch_size, help="images per forward pass (default: %(default)s)"
+    )
+
+
+def import_keras():
+    """Import Keras and its backend with TensorFlow's C++ start-up chatter (oneDNN notices and the
+    like, printed before any Python logging can be set) kept off the terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _stderr_silenced():
+        import keras
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow  # noqa: F401  (loads its C++ runtime while stderr is quiet)
+    return keras
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def load_model(parser, path):
+    """Load a checkpoint, or exit through the parser with what is wrong with it."""
+    import_keras()
+    from src.checkpoints import CheckpointError
+    from src.checkpoints import load_model as load
+
+    try:
+        return load(path or DEFAULT_CHECKPOINT)
+    except CheckpointError as error:
+        parser.error(f"--checkpoint: {error}")

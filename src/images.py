@@ -1,0 +1,166 @@
+"""Image files in and out.
+
+Reading honours EXIF orientation and turns every Pillow mode into float32 RGB 0..255 (see
+src/pixels.py): grayscale, palette, CMYK and 16-bit images included. Alpha is split off and
+carried beside the pixels unchanged, and so is an RGB image's ICC colour profile. Writing picks
+the format from the file extension and is atomic: the image is written under a temporary name in
+the same folder and renamed into place, so a crash never leaves a half-written output.
+"""
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps
+
+from src.pixels import to_uint8
+
+# Pillow refuses images above ~179 megapixels as decompression bombs; tiled stylization handles
+# far bigger ones, so the limit is raised to what fits comfortably in memory as float32.
+MAX_PIXELS = 400_000_000
+# Quality settings for lossy formats: Pillow's JPEG default (75, 4:2:0) smears the fine,
+# saturated brush strokes that style transfer produces.
+SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}}
+
+
+class ImageError(Exception):
+    """An input that is not a readable image, or an output that cannot be written."""
+
+
+@dataclass
+class Picture:
+    rgb: np.ndarray  # (H, W, 3) float32 0..255
+    alpha: np.ndarray | None = None  # (H, W) uint8, carried over unchanged
+    icc_profile: bytes | None = None  # kept only for RGB images, whose values we keep in place
+
+    @property
+    def size(self):
+        """(height, width)"""
+        return self.rgb.shape[:2]
+
+
+def _open(path):
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: larger than {MAX_PIXELS // 1_000_000} megapixels") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageError(f"{path}: not a readable image ({_reason(error)})") from None
+
+
+def _reason(error):
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def peek_size(path):
+    """(height, width) after EXIF orientation, from the header alone; ImageError if unreadable."""
+    with _open(path) as image:
+        width, height = image.size
+        try:
+            orientation = image.getexif().get(0x0112, 1)
+        except Exception:  # a damaged EXIF block is no reason to refuse the image
+            orientation = 1
+    # Orientations 5-8 rotate by 90 degrees.
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+
+
+def read_image(path):
+    """path -> Picture; ImageError with a clear reason for anything unreadable."""
+    with _open(path) as image:
+        try:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return _to_picture(image)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+            raise ImageError(f"{path}: not a readable image ({_reason(error)})") from None
+
+
+def _to_picture(image):
+    icc = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA", "P", "PA") else None
+    alpha = None
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA") if image.mode in ("P", "PA", "RGBa") else image
+        alpha = np.asarray(image.getchannel("A"), dtype=np.uint8)
+        image = image.convert("RGB" if image.mode in ("RGBA", "RGBa") else "L")
+    if image.mode.startswith("I") or image.mode == "F":
+        rgb = _wide_gray_to_rgb(image)
+    else:
+        rgb = np.asarray(_convert_to_rgb(image), dtype=np.float32)
+    return Picture(np.ascontiguousarray(rgb), alpha, icc)
+
+
+def _convert_to_rgb(image):
+    if image.mode == "CMYK" and image.info.get("icc_profile"):
+        # Print files: convert through their own profile to sRGB, not by naive inversion.
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
+            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError):
+            pass
+    return image.convert("RGB")
+
+
+def _wide_gray_to_rgb(image):
+    """16-bit ('I;16*', 'I') and float ('F') grayscale -> RGB 0..255 without clipping to white."""
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        scale = 255.0 if values.max(initial=0) <= 1.0 else 1.0
+    else:
+        scale = 255.0 / 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 1.0
+    gray = np.clip(values * scale, 0, 255).astype(np.float32)
+    return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def output_format(path):
+    """The Pillow format an output path's extension asks for; ImageError if none can be written."""
+    extension = Path(path).suffix.lower()
+    fmt = Image.registered_extensions().get(extension)
+    if fmt is None or fmt not in Image.SAVE:
+        raise ImageError(f"{path}: cannot write images with extension '{extension or '(none)'}'")
+    return fmt
+
+
+def write_image(path, rgb, alpha=None, icc_profile=None):
+    """Write float 0..255 RGB (plus optional alpha) atomically; returns a warning string or None."""
+    path = Path(path)
+    fmt = output_format(path)
+    image = Image.fromarray(to_uint8(rgb), "RGB")
+    warning = None
+    if alpha is not None:
+        image.putalpha(Image.fromarray(alpha, "L"))
+    options = dict(SAVE_OPTIONS.get(fmt, {}))
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        try:
+            image.save(temporary, format=fmt, **options)
+        except (OSError, ValueError, KeyError):
+            if image.mode != "RGBA":
+                raise
+            # Formats without alpha (JPEG, ...): write the pixels and say what was dropped.
+            image.convert("RGB").save(temporary, format=fmt, **options)
+            warning = f"{path.name}: {fmt} has no alpha channel; transparency dropped"
+        with open(temporary, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        raise ImageError(f"cannot write {path}: {_reason(error)}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return warning
+
+
+def list_images(folder):
+    """Every visible regular file in a folder, sorted; whether each is an image is found on reading."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))

@@ -1,0 +1,24 @@
+"""The pixel convention, in one place.
+
+- Images travel through the project as float32 RGB arrays of shape (H, W, 3) or (B, H, W, 3)
+  with values in 0..255 (not 0..1), channels last. Alpha, when an image has one, travels beside
+  them untouched (see src/images.py).
+- The transform network takes 0..255 at inference, as the original's evaluate.py and
+  transform_video.py fed it, and returns tanh(x) * 150 + 127.5, i.e. about -22..277: outputs are
+  clipped to 0..255 and rounded only when they become 8-bit pixels (`to_uint8`). The original
+  truncated instead of rounding; that is the only difference in its saved pixels.
+- During training the original fed the network x / 255 (TRAINING_INPUT_SCALE). The instance norm
+  right after the first bias-free convolution makes the two scales nearly equivalent (only the
+  1e-3 epsilon sees the difference), which is why its checkpoints work at 0..255. We keep both
+  behaviours so that published and newly trained checkpoints behave the same.
+- The loss network (VGG19) sees 0..255 RGB minus the ImageNet mean (src/vgg.py).
+"""
+
+import numpy as np
+
+TRAINING_INPUT_SCALE = 1.0 / 255.0
+
+
+def to_uint8(images):
+    """float 0..255 (any shape) -> uint8, clipped and rounded."""
+    return np.clip(np.rint(images), 0, 255).astype(np.uint8)
