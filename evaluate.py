@@ -42,14 +42,12 @@ def main(argv=None):
         return 1
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    model = cli.load_model(parser, args.checkpoint)
-
+    stylizer = cli.stylizer_from_args(parser, args)
     from src.devices import device_scope
-    from src.stylize import Stylizer
 
     try:
         with device_scope(args.device):
-            failures = run_jobs(jobs, Stylizer(model, batch_size=args.batch_size), args.batch_size)
+            failures = run_jobs(jobs, stylizer, args.batch_size)
     except KeyboardInterrupt:
         print("interrupted; the outputs written so far are complete", file=sys.stderr)
         return 130

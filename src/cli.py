@@ -98,3 +98,11 @@ def load_model(parser, path):
         return load(path or DEFAULT_CHECKPOINT)
     except CheckpointError as error:
         parser.error(f"--checkpoint: {error}")
+
+
+def stylizer_from_args(parser, args):
+    """The Stylizer that the model arguments ask for (the one forward path, src/stylize.py)."""
+    model = load_model(parser, args.checkpoint)
+    from src.stylize import Stylizer
+
+    return Stylizer(model, batch_size=args.batch_size)

@@ -1,0 +1,6 @@
+"""Fast Style Transfer: the package behind style.py, evaluate.py, transform_video.py and export.py.
+
+One module per concept: transform (the network), checkpoints (ours and the original's), pixels
+(the 0..255 convention), images (image files), image_jobs (stylizing files), stylize (the one
+forward path), devices (--device), cli (what the scripts share).
+"""
