@@ -18,7 +18,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
-DATA=data
+DATA=${FST_DATA_DIR:-data}  # where downloads go
 VGG_MAT_URL=https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat
 VGG_H5_URL=https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
 VGG_H5_MD5=253f8cb515780f3b799900260a226db6  # as keras.applications.VGG19 checks it
@@ -75,7 +75,9 @@ fetch() {
   mkdir -p "$(dirname "$file")"
   say "downloading $url"
   if command -v curl >/dev/null 2>&1; then
-    curl -fL --retry 2 --connect-timeout 15 -C - -o "$file.part" "$url"
+    local progress=-sS
+    [ -t 2 ] && progress=--progress-bar
+    curl -fL $progress --retry 2 --connect-timeout 15 -C - -o "$file.part" "$url"
   else
     wget -q --tries=2 --timeout=15 -c -O "$file.part" "$url"
   fi
@@ -93,6 +95,8 @@ download_checked() {
     return 0
   fi
   if ! fetch "$url" "$file"; then
+    # A partial download stays for the next run to resume (-C -); an empty one goes.
+    [ -s "$file.part" ] || rm -f "$file.part"
     missed+=("$name ($url)")
     return 1
   fi

@@ -54,9 +54,9 @@ def locate(path):
             tail = f.read(8)
         if head == _ZIP_MAGIC:
             return "keras", path
-        suffix = _TF_SUFFIX.search(path.name)
-        if suffix and Path(str(path)[: suffix.start()] + ".index").is_file():
-            return "tf", str(path)[: suffix.start()]
+        prefix = path.with_name(_TF_SUFFIX.sub("", path.name))
+        if prefix != path and Path(f"{prefix}.index").is_file():
+            return "tf", str(prefix)
         if tail == _TF_TABLE_MAGIC:
             return "tf", str(path)
         raise CheckpointError(

@@ -134,10 +134,10 @@ def write_image(path, rgb, alpha=None, icc_profile=None):
     """Write float 0..255 RGB (plus optional alpha) atomically; returns a warning string or None."""
     path = Path(path)
     fmt = output_format(path)
-    image = Image.fromarray(to_uint8(rgb), "RGB")
+    image = Image.fromarray(to_uint8(rgb))
     warning = None
     if alpha is not None:
-        image.putalpha(Image.fromarray(alpha, "L"))
+        image.putalpha(Image.fromarray(np.ascontiguousarray(alpha, dtype=np.uint8)))
     options = dict(SAVE_OPTIONS.get(fmt, {}))
     if icc_profile:
         options["icc_profile"] = icc_profile

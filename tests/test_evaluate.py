@@ -1,0 +1,189 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import evaluate
+from conftest import photo
+from numpy_reference import transform_net as reference_net
+from src.stylize import Stylizer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def save(path, height, width, seed=0, mode="RGB", **options):
+    image = Image.fromarray(photo(height, width, seed).astype(np.uint8)).convert(mode)
+    image.save(path, **options)
+    return path
+
+
+def run(capsys, *argv):
+    """evaluate.main in-process -> (exit status, stderr)."""
+    try:
+        status = evaluate.main([str(a) for a in argv])
+    except SystemExit as exit:
+        status = exit.code
+    return status, capsys.readouterr().err
+
+
+def test_odd_size_image_keeps_its_size_and_the_original_pixels(tmp_path, capsys, tf1_checkpoints, original_arrays):
+    source = save(tmp_path / "in.png", 190, 338)
+    status, err = run(capsys, "--checkpoint", tf1_checkpoints["v1"], "--in-path", source, "--out-path", tmp_path / "out.png")
+    assert status == 0, err
+    output = np.asarray(Image.open(tmp_path / "out.png")).astype(np.float64)
+    assert output.shape == (190, 338, 3)
+    expected = np.clip(reference_net(np.asarray(Image.open(source), np.float32)[None], original_arrays)[0, :190, :338], 0, 255)
+    assert np.abs(output - expected).max() <= 1.0
+    assert "stylized 1 of 1 image" in err
+
+
+def test_output_format_follows_the_out_path(tmp_path, capsys, model_file):
+    source = save(tmp_path / "in.jpg", 20, 30)
+    for name, fmt in [("o.png", "PNG"), ("o.webp", "WEBP"), ("o.tiff", "TIFF")]:
+        assert run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / name)[0] == 0
+        assert Image.open(tmp_path / name).format == fmt
+
+
+def test_file_into_an_existing_folder(tmp_path, capsys, model_file):
+    source = save(tmp_path / "in.jpg", 20, 30)
+    (tmp_path / "out").mkdir()
+    assert run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "out")[0] == 0
+    assert Image.open(tmp_path / "out" / "in.jpg").size == (30, 20)
+
+
+def test_folder_with_mixed_sizes_and_broken_files(tmp_path, capsys, model_file):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sizes = {"a.jpg": (40, 60), "b.png": (41, 33), "c.jpg": (40, 60), "d.bmp": (7, 5), "e.png": (120, 90)}
+    for i, (name, size) in enumerate(sizes.items()):
+        save(photos / name, *size, seed=i)
+    (photos / "notes.txt").write_text("shopping list\n")
+    (photos / "broken.jpg").write_bytes((photos / "a.jpg").read_bytes()[:300])
+    (photos / "empty.png").write_bytes(b"")
+    (photos / "subfolder").mkdir()
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos, "--out-path", tmp_path / "styled")
+    assert status == 1
+    for name, (height, width) in sizes.items():
+        assert Image.open(tmp_path / "styled" / name).size == (width, height)
+    assert sorted(os.listdir(tmp_path / "styled")) == sorted(sizes)
+    for bad in ("notes.txt", "broken.jpg", "empty.png"):
+        assert f"{bad}: not a readable image" in err
+    assert "stylized 5 of 8 images" in err and "3 inputs failed" in err
+    assert "Traceback" not in err
+
+
+def test_folder_of_good_images_exits_zero_and_batches_same_sizes(tmp_path, capsys, model_file, monkeypatch):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(5):
+        save(photos / f"same{i}.png", 24, 16, seed=i)
+    for i in range(2):
+        save(photos / f"other{i}.png", 16, 24, seed=i)
+    shapes = []
+    original_call = Stylizer.__call__
+
+    def spy(self, images):
+        shapes.append(images.shape)
+        return original_call(self, images)
+
+    monkeypatch.setattr(Stylizer, "__call__", spy)
+    status, err = run(capsys, "--checkpoint", model_file, "--batch-size", 4, "--in-path", photos, "--out-path", tmp_path / "o")
+    assert status == 0, err
+    # Sorted names put other* first; each size is one group, cut into batches of at most 4.
+    assert shapes == [(2, 16, 24, 3), (4, 24, 16, 3), (1, 24, 16, 3)]
+    assert len(os.listdir(tmp_path / "o")) == 7
+
+
+def test_batched_and_single_results_are_the_same(tmp_path, capsys, model_file):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        save(photos / f"p{i}.png", 24, 16, seed=i)
+    assert run(capsys, "--checkpoint", model_file, "--batch-size", 3, "--in-path", photos, "--out-path", tmp_path / "b3")[0] == 0
+    assert run(capsys, "--checkpoint", model_file, "--batch-size", 1, "--in-path", photos, "--out-path", tmp_path / "b1")[0] == 0
+    for i in range(3):
+        a = np.asarray(Image.open(tmp_path / "b3" / f"p{i}.png"), np.int16)
+        b = np.asarray(Image.open(tmp_path / "b1" / f"p{i}.png"), np.int16)
+        assert np.abs(a - b).max() <= 1
+
+
+def test_alpha_and_orientation_survive(tmp_path, capsys, model_file):
+    image = Image.fromarray(photo(20, 30).astype(np.uint8))
+    alpha = Image.fromarray((np.arange(600).reshape(20, 30) % 256).astype(np.uint8))
+    image.putalpha(alpha)
+    image.save(tmp_path / "a.png")
+    assert run(capsys, "--checkpoint", model_file, "--in-path", tmp_path / "a.png", "--out-path", tmp_path / "ao.png")[0] == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "ao.png"))[..., 3], np.asarray(alpha))
+
+    rotated = Image.fromarray(photo(20, 30).astype(np.uint8))
+    exif = rotated.getexif()
+    exif[0x0112] = 8
+    rotated.save(tmp_path / "r.jpg", exif=exif)
+    assert run(capsys, "--checkpoint", model_file, "--in-path", tmp_path / "r.jpg", "--out-path", tmp_path / "ro.jpg")[0] == 0
+    assert Image.open(tmp_path / "ro.jpg").size == (20, 30)
+
+
+def test_grayscale_and_cmyk_inputs(tmp_path, capsys, model_file):
+    save(tmp_path / "g.png", 20, 30, mode="L")
+    save(tmp_path / "c.jpg", 20, 30, mode="CMYK")
+    for name in ("g.png", "c.jpg"):
+        assert run(capsys, "--checkpoint", model_file, "--in-path", tmp_path / name, "--out-path", tmp_path / f"o{name}")[0] == 0
+        assert Image.open(tmp_path / f"o{name}").mode == "RGB"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--in-path", "{tmp}/missing.jpg", "--out-path", "{tmp}/o.jpg"], "--in-path {tmp}/missing.jpg does not exist"),
+        (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/in.jpg"], "is the input itself"),
+        (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.xyz"], "cannot write images with extension '.xyz'"),
+        (["--in-path", "{tmp}", "--out-path", "{tmp}"], "would overwrite the inputs"),
+        (["--in-path", "{tmp}", "--out-path", "{tmp}/in.jpg"], "must be a folder"),
+        (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--batch-size", "0"], "must be at least 1"),
+        (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--device", "tpu"], "invalid device 'tpu'"),
+        (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--checkpoint", "{tmp}/in.jpg"], "is not a checkpoint"),
+        (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--checkpoint", "{tmp}/nope"], "does not exist"),
+    ],
+)
+def test_user_mistakes_are_clear_errors(tmp_path, capsys, argv, message):
+    save(tmp_path / "in.jpg", 10, 10)
+    before = (tmp_path / "in.jpg").read_bytes()
+    status, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert status == 2
+    assert message.format(tmp=tmp_path) in err
+    assert (tmp_path / "in.jpg").read_bytes() == before
+
+
+def test_empty_folder(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    status, err = run(capsys, "--in-path", tmp_path / "empty", "--out-path", tmp_path / "o")
+    assert status == 1 and "no files in" in err
+
+
+def test_default_model_and_compatibility_flag(tmp_path, capsys):
+    source = save(tmp_path / "in.jpg", 36, 52)
+    status, err = run(capsys, "--in-path", source, "--out-path", tmp_path / "o.jpg", "--allow-different-dimensions", "--device", "/cpu:0")
+    assert status == 0, err
+    assert Image.open(tmp_path / "o.jpg").size == (52, 36)
+
+
+def test_command_line_help_is_instant_and_errors_have_no_traceback(tmp_path):
+    started = time.perf_counter()
+    help_run = subprocess.run([sys.executable, "evaluate.py", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert help_run.returncode == 0 and "--allow-different-dimensions" in help_run.stdout
+    assert time.perf_counter() - started < 3
+    (tmp_path / "bad.jpg").write_bytes(b"junk")
+    bad = subprocess.run(
+        [sys.executable, "evaluate.py", "--in-path", tmp_path / "bad.jpg", "--out-path", tmp_path / "o.jpg"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1
+    assert "bad.jpg: not a readable image" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "o.jpg").exists()
