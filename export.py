@@ -1,18 +1,22 @@
-"""Convert a checkpoint into a self-contained model file.
+"""Export a model for other runtimes, or convert a checkpoint into the project's own format.
 
+    python export.py --checkpoint examples/models/udnie.keras --format tflite --out-path udnie.tflite
     python export.py --checkpoint data/original/la_muse.ckpt --format keras --out-path la_muse.keras
 
 keras: the project's own format, which evaluate.py and transform_video.py load on any Keras
-backend, TensorFlow or JAX, without the original's TF1 reader.
+backend without the original's TF1 reader. savedmodel, tflite, onnx: the model for TensorFlow
+Serving, mobile (TFLite) or ONNX Runtime. They take `images`, float32 RGB 0..255 of shape
+[1, H, W, 3] (any H and W, unless --size fixes them), plus `style_weights` [1, S] for a
+multi-style network, and return `stylized`, float32 RGB 0..255 of the same size.
 """
 
 import argparse
 import sys
-from pathlib import Path
 
 from src import cli
+from src.export import FORMATS
 
-FORMATS = ("keras",)
+EXTENSIONS = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx"}
 
 
 def build_parser():
@@ -21,27 +25,39 @@ def build_parser():
         "--checkpoint", required=True, help="any checkpoint evaluate.py accepts (.keras, a style.py directory, TF1 .ckpt)"
     )
     parser.add_argument("--format", choices=FORMATS, default="keras", help="output format (default: %(default)s)")
-    parser.add_argument("--out-path", required=True, help="file to write")
-    parser.add_argument("--name", help="style name stored in the model (default: the checkpoint's name)")
+    parser.add_argument("--out-path", required=True, help="file to write (a directory for savedmodel)")
+    parser.add_argument(
+        "--size",
+        nargs=2,
+        type=cli.positive_int,
+        metavar=("H", "W"),
+        help="fix the input size, for runtimes that need a static shape (default: any size)",
+    )
+    parser.add_argument("--name", help="style name stored in a single-style .keras model (default: the checkpoint's name)")
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    out_path = Path(args.out_path)
-    if args.format == "keras" and out_path.suffix != ".keras":
-        parser.error(f"--out-path for --format keras must end in .keras, got {out_path}")
+    extension = EXTENSIONS.get(args.format)
+    if extension and not args.out_path.endswith(extension):
+        parser.error(f"--out-path for --format {args.format} must end in {extension}, got {args.out_path}")
+    if args.size and args.format == "keras":
+        parser.error("--size applies to savedmodel, tflite and onnx; a .keras model takes any size")
     model = cli.load_model(parser, args.checkpoint)
-    if args.name:
-        model.style_names = [args.name] if model.num_styles == 1 else model.style_names
-    from src.checkpoints import save_model
+    if args.name and model.num_styles == 1:
+        model.style_names = [args.name]
+    from src.export import ExportError, export
 
     try:
-        save_model(model, out_path)
+        export(model, args.format, args.out_path, size=args.size)
+    except ExportError as error:
+        print(f"export.py: error: {error}", file=sys.stderr)
+        return 1
     except OSError as error:
-        parser.error(f"cannot write --out-path {out_path}: {error.strerror or error}")
-    print(f"wrote {out_path} ({', '.join(model.style_names)})", file=sys.stderr)
+        parser.error(f"cannot write --out-path {args.out_path}: {error.strerror or error}")
+    print(f"wrote {args.out_path} ({args.format}: {', '.join(model.style_names)})", file=sys.stderr)
     return 0
 
 

@@ -12,11 +12,12 @@ for each of the 16 convolutions, the kernel, then the instance norm's shift, the
 Reading them needs TensorFlow, and only that function imports it.
 """
 
-import os
 import re
 from pathlib import Path
 
 import numpy as np
+
+from src.atomic import atomic_path
 
 # What a training checkpoint directory holds for evaluate.py and transform_video.py.
 MODEL_FILENAME = "model.keras"
@@ -120,18 +121,8 @@ def save_model(model, path):
     if path.suffix != ".keras":
         raise ValueError(f"model files end in .keras, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    try:
+    with atomic_path(path, suffix=".keras") as temporary:
         model.save(temporary)
-        _fsync(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _fsync(path):
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
 
 
 def original_shapes():

@@ -8,7 +8,6 @@ the same folder and renamed into place, so a crash never leaves a half-written o
 """
 
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
+from src.atomic import atomic_path
 from src.pixels import to_uint8
 
 # Pillow refuses images above ~179 megapixels as decompression bombs; tiled stylization handles
@@ -141,23 +141,18 @@ def write_image(path, rgb, alpha=None, icc_profile=None):
     options = dict(SAVE_OPTIONS.get(fmt, {}))
     if icc_profile:
         options["icc_profile"] = icc_profile
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        try:
-            image.save(temporary, format=fmt, **options)
-        except (OSError, ValueError, KeyError):
-            if image.mode != "RGBA":
-                raise
-            # Formats without alpha (JPEG, ...): write the pixels and say what was dropped.
-            image.convert("RGB").save(temporary, format=fmt, **options)
-            warning = f"{path.name}: {fmt} has no alpha channel; transparency dropped"
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
+        with atomic_path(path) as temporary:
+            try:
+                image.save(temporary, format=fmt, **options)
+            except (OSError, ValueError, KeyError):
+                if image.mode != "RGBA":
+                    raise
+                # Formats without alpha (JPEG, ...): write the pixels and say what was dropped.
+                image.convert("RGB").save(temporary, format=fmt, **options)
+                warning = f"{path.name}: {fmt} has no alpha channel; transparency dropped"
     except OSError as error:
         raise ImageError(f"cannot write {path}: {_reason(error)}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
     return warning
 
 

@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+import evaluate
+import export
+from conftest import photo
+from src.checkpoints import save_model
+from src.transform import build_transform_net
+
+HEIGHT, WIDTH = 37, 53  # odd, and not multiples of 4
+
+
+@pytest.fixture(scope="module")
+def stylized_by_evaluate(model_file, tmp_path_factory):
+    """The photo and what evaluate.py makes of it, as 8-bit pixels."""
+    folder = tmp_path_factory.mktemp("evaluate")
+    Image.fromarray(photo(HEIGHT, WIDTH).astype(np.uint8)).save(folder / "in.png")
+    assert evaluate.main(["--checkpoint", str(model_file), "--in-path", str(folder / "in.png"), "--out-path", str(folder / "out.png")]) == 0
+    image = np.asarray(Image.open(folder / "in.png"), np.float32)[None]
+    return image, np.asarray(Image.open(folder / "out.png"), np.int16)
+
+
+def _export(checkpoint, fmt, path, *extra):
+    assert export.main(["--checkpoint", str(checkpoint), "--format", fmt, "--out-path", str(path), *map(str, extra)]) == 0
+    return path
+
+
+def _same_picture(stylized, expected):
+    assert stylized.shape == (1, *expected.shape)
+    assert stylized.dtype == np.float32 and stylized.min() >= 0 and stylized.max() <= 255
+    assert np.abs(np.rint(stylized[0]) - expected).max() <= 1
+
+
+def test_savedmodel_runs_in_tensorflow(model_file, tmp_path, stylized_by_evaluate):
+    import tensorflow as tf
+
+    image, expected = stylized_by_evaluate
+    loaded = tf.saved_model.load(str(_export(model_file, "savedmodel", tmp_path / "sm")))
+    _same_picture(loaded.signatures["serving_default"](images=tf.constant(image))["stylized"].numpy(), expected)
+
+
+def _tflite(path, **inputs):
+    import tensorflow as tf
+
+    # The signature runner sizes its dynamic inputs (height, width) to each call's arrays.
+    return tf.lite.Interpreter(model_path=str(path)).get_signature_runner()(**inputs)["stylized"]
+
+
+def test_tflite_runs_in_the_tflite_interpreter(model_file, tmp_path, stylized_by_evaluate):
+    image, expected = stylized_by_evaluate
+    _same_picture(_tflite(_export(model_file, "tflite", tmp_path / "m.tflite"), images=image), expected)
+
+
+def test_tflite_with_a_fixed_size(model_file, tmp_path, stylized_by_evaluate):
+    import tensorflow as tf
+
+    image, expected = stylized_by_evaluate
+    path = _export(model_file, "tflite", tmp_path / "fixed.tflite", "--size", HEIGHT, WIDTH)
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    assert list(interpreter.get_input_details()[0]["shape_signature"]) == [1, HEIGHT, WIDTH, 3]
+    interpreter.allocate_tensors()
+    _same_picture(interpreter.get_signature_runner()(images=image)["stylized"], expected)
+
+
+def test_onnx_runs_in_onnxruntime(model_file, tmp_path, stylized_by_evaluate):
+    pytest.importorskip("tf2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    image, expected = stylized_by_evaluate
+    session = ort.InferenceSession(str(_export(model_file, "onnx", tmp_path / "m.onnx")))
+    assert [i.name for i in session.get_inputs()] == ["images"] and [o.name for o in session.get_outputs()] == ["stylized"]
+    _same_picture(session.run(["stylized"], {"images": image})[0], expected)
+
+
+def test_multi_style_network_takes_its_style_weights(tmp_path):
+    model = build_transform_net(2, ["a", "b"])
+    for block in model.layers_in_order():
+        block.norm.shift.assign(np.stack([np.zeros(block.filters), np.full(block.filters, 0.5)]))
+    save_model(model, tmp_path / "two.keras")
+    image = photo(HEIGHT, WIDTH)[None]
+    path = _export(tmp_path / "two.keras", "tflite", tmp_path / "two.tflite")
+    for weights in ([1.0, 0.0], [0.0, 1.0], [0.3, 0.7]):
+        weights = np.array([weights], np.float32)
+        expected = np.clip(model(image, style_weights=weights).numpy(), 0, 255)
+        np.testing.assert_allclose(_tflite(path, images=image, style_weights=weights), expected, atol=0.05)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--format", "tflite", "--out-path", "{tmp}/m.onnx"], "must end in .tflite"),
+        (["--format", "keras", "--out-path", "{tmp}/m.keras", "--size", "4", "4"], "--size applies to"),
+        (["--format", "onnx", "--out-path", "{tmp}/m.onnx", "--size", "0", "4"], "must be at least 1"),
+        (["--format", "pdf", "--out-path", "{tmp}/m.pdf"], "invalid choice: 'pdf'"),
+    ],
+)
+def test_bad_arguments(model_file, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit:
+        export.main(["--checkpoint", str(model_file), *[a.format(tmp=tmp_path) for a in argv]])
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bad_checkpoint(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        export.main(["--checkpoint", str(tmp_path / "none.ckpt"), "--format", "tflite", "--out-path", str(tmp_path / "m.tflite")])
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "m.tflite").exists()
