@@ -46,6 +46,7 @@ def plan_jobs(in_path, out_path):
         raise UsageError(f"--out-path {error}") from None
     if target.exists() and target.samefile(source):
         raise UsageError(f"--out-path {target} is the input itself; it is never overwritten")
+    _make_folder(target.parent)
     return [Job(source, target)], []
 
 
@@ -54,10 +55,7 @@ def _plan_folder(source, target):
         raise UsageError(f"--in-path is a folder, so --out-path must be a folder, but {target} is a file")
     if target.exists() and target.samefile(source):
         raise UsageError("--out-path is the input folder: the outputs would overwrite the inputs")
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create --out-path {target}: {error.strerror or error}") from None
+    _make_folder(target)
     jobs, notes = [], []
     for path in list_images(source):
         output = target / path.name
@@ -69,6 +67,13 @@ def _plan_folder(source, target):
             notes.append(f"{path.name}: cannot write that format; writing {output.name}")
         jobs.append(Job(path, output))
     return jobs, notes
+
+
+def _make_folder(folder):
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create folder {folder}: {error.strerror or error}") from None
 
 
 def run_jobs(jobs, stylizer, batch_size=4, progress=True):

@@ -49,6 +49,15 @@ def test_output_format_follows_the_out_path(tmp_path, capsys, model_file):
         assert Image.open(tmp_path / name).format == fmt
 
 
+def test_missing_output_folders_are_created(tmp_path, capsys, model_file):
+    source = save(tmp_path / "in.jpg", 20, 30)
+    assert run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "new" / "deeper" / "o.png")[0] == 0
+    assert Image.open(tmp_path / "new" / "deeper" / "o.png").size == (30, 20)
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "blocker" / "o.png")
+    assert status == 2 and "cannot create folder" in err
+
+
 def test_file_into_an_existing_folder(tmp_path, capsys, model_file):
     source = save(tmp_path / "in.jpg", 20, 30)
     (tmp_path / "out").mkdir()
