@@ -1,0 +1,395 @@
+"""Video files in and out, through the ffmpeg binary that imageio-ffmpeg bundles (no system
+ffmpeg needed; IMAGEIO_FFMPEG_EXE picks another one).
+
+Reading decodes the first real video stream (cover art is skipped) to RGB uint8 frames, streamed
+from an ffmpeg process, upright (ffmpeg applies rotation metadata, so a phone clip shot in portrait
+comes out at its displayed size). Frames come at a constant rate: the input's own, as ffmpeg
+guesses it (30000/1001 stays exact). A variable-rate input has frames repeated or dropped by
+ffmpeg to that rate, as ffmpeg does in its own conversions, so picture and sound stay in sync.
+
+Writing streams frames into an ffmpeg process that encodes them and muxes in the input's sound
+tracks unchanged (stream copy), or re-encoded when the container cannot hold them. The output
+goes to a temporary name in the same folder and is renamed into place only once complete.
+"""
+
+import os
+import re
+import secrets
+import subprocess
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+class VideoError(Exception):
+    """An input that is not a usable video, an output that cannot be written, or ffmpeg failing."""
+
+
+@dataclass(frozen=True)
+class Codec:
+    encoder: str
+    default_crf: int
+    max_crf: int
+    options: tuple = ()
+    odd_sizes_in_420: bool = False  # whether 4:2:0 can store odd widths and heights
+
+
+# CRF 18 rather than x264's default 23: the fine, saturated brush strokes of a stylized frame are
+# what lossy coding blurs first (images.py saves JPEG at 95 for the same reason).
+H264 = Codec("libx264", 18, 51, ("-preset", "medium"))
+VP9 = Codec("libvpx-vp9", 31, 63, ("-deadline", "good", "-cpu-used", "4", "-row-mt", "1"), odd_sizes_in_420=True)
+
+
+@dataclass(frozen=True)
+class Container:
+    muxer: str
+    codec: Codec
+    audio_fallback: tuple  # encoder arguments for sound that cannot be copied
+    options: tuple = ()
+
+
+AAC = ("-c:a", "aac", "-b:a", "192k")
+OPUS = ("-c:a", "libopus", "-b:a", "160k")
+# faststart moves the index to the front so that players can start before the whole file is read.
+CONTAINERS = {
+    ".mp4": Container("mp4", H264, AAC, ("-movflags", "+faststart")),
+    ".m4v": Container("mp4", H264, AAC, ("-movflags", "+faststart")),
+    ".mov": Container("mov", H264, AAC, ("-movflags", "+faststart")),
+    ".mkv": Container("matroska", H264, AAC),
+    # WebM holds only VP8/VP9/AV1 and Opus/Vorbis.
+    ".webm": Container("webm", VP9, OPUS),
+}
+# Demuxers that read single pictures: an image is not a video (evaluate.py stylizes it).
+_IMAGE_DEMUXER = re.compile(r"^image2$|_pipe$")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int  # as displayed, after rotation
+    height: int
+    frame_rate: Fraction  # the constant rate frames are read at
+    pixel_aspect: Fraction  # the shape of a pixel (1 but in anamorphic video, e.g. 8/9 on NTSC DVDs)
+    duration: float | None  # seconds, the container's (None when unknown)
+    audio_codecs: tuple  # one per sound track
+    variable_rate: bool  # the average rate differs from frame_rate
+    subtitles: int  # subtitle tracks (not carried over)
+
+    @property
+    def frame_estimate(self):
+        """Frames to expect (for progress bars; the reader gives the exact count)."""
+        return round(self.duration * self.frame_rate) if self.duration else None
+
+
+def ffmpeg_exe():
+    import imageio_ffmpeg
+
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as error:
+        raise VideoError(f"no ffmpeg binary: {error}") from None
+
+
+def probe(path):
+    """path -> VideoInfo, by decoding the first frame; VideoError saying what is wrong otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: no such file")
+    if not path.is_file():
+        raise VideoError(f"{path}: not a file")
+    # One decoded frame as YUV4MPEG: its header holds the displayed size, the exact constant rate
+    # (F30000:1001) that ffmpeg settles on, which its text dump only prints rounded, and the pixel
+    # aspect ratio (A8:9; A0:0 when unknown).
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:V:0?", "-frames:v", "1"]
+    command += ["-fps_mode", "cfr", "-pix_fmt", "gray", "-f", "yuv4mpegpipe", "pipe:1"]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise VideoError(f"{path}: ffmpeg took too long to open it") from None
+    dump = _input_section(done.stderr.decode("utf-8", "replace"))
+    header = re.match(rb"YUV4MPEG2 W(\d+) H(\d+) F(\d+):(\d+) [^\n]*?A(\d+):(\d+)[^\n]*\nFRAME", done.stdout)
+    return _video_info(path, dump, header, done.stderr)
+
+
+def _input_section(text):
+    """The lines describing the input, without the output's and the progress lines."""
+    lines = []
+    for line in text.splitlines():
+        if line.startswith(("Output #", "Stream mapping:")):
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _video_info(path, dump, header, stderr):
+    demuxer = re.search(r"^Input #0, (.+?), from ", dump, re.MULTILINE)
+    if demuxer is None:
+        raise VideoError(f"{path}: not a readable video ({_last_line(stderr)})")
+    if _IMAGE_DEMUXER.search(demuxer.group(1)):
+        raise VideoError(f"{path}: a still image, not a video (evaluate.py stylizes images)")
+    streams = re.findall(r"^\s*Stream #0:\d+\S*: (\w+): (\w+)(.*)$", dump, re.MULTILINE)
+    videos = [rest for kind, _, rest in streams if kind == "Video" and "(attached pic)" not in rest]
+    if not videos:
+        raise VideoError(f"{path}: has no video stream")
+    if header is None:
+        raise VideoError(f"{path}: no frame of its video could be decoded ({_last_line(stderr)})")
+    width, height, rate, rate_base, aspect, aspect_base = (int(value) for value in header.groups())
+    return VideoInfo(
+        width=width,
+        height=height,
+        frame_rate=Fraction(rate, rate_base),
+        pixel_aspect=Fraction(aspect, aspect_base) if aspect and aspect_base else Fraction(1),
+        duration=_duration(dump),
+        audio_codecs=tuple(codec for kind, codec, _ in streams if kind == "Audio"),
+        variable_rate=_variable_rate(videos[0]),
+        subtitles=sum(kind == "Subtitle" for kind, _, _ in streams),
+    )
+
+
+def _duration(dump):
+    match = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", dump)
+    if match is None:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _variable_rate(stream_line):
+    """ffmpeg prints the average rate as 'fps' and the nominal one as 'tbr'; they differ when the
+    frame durations vary."""
+    average = re.search(r"([\d.]+k?) fps", stream_line)
+    nominal = re.search(r"([\d.]+k?) tbr", stream_line)
+    return bool(average and nominal and average.group(1) != nominal.group(1))
+
+
+def _last_line(stderr):
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1] if lines else "ffmpeg gave no reason"
+
+
+class _Ffmpeg:
+    """An ffmpeg process in its own session (a Ctrl-C in the terminal reaches only Python, which
+    then stops it and cleans up), with stderr drained so it never blocks, keeping the last lines."""
+
+    def __init__(self, arguments, **pipes):
+        self.log = deque(maxlen=20)
+        command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", *arguments]
+        try:
+            self.process = subprocess.Popen(command, stderr=subprocess.PIPE, start_new_session=True, **pipes)
+        except OSError as error:
+            raise VideoError(f"cannot start ffmpeg: {error}") from None
+        self._drain = threading.Thread(target=self._read_log, daemon=True)
+        self._drain.start()
+
+    def _read_log(self):
+        for line in self.process.stderr:
+            self.log.append(line.decode("utf-8", "replace").rstrip())
+
+    def wait(self):
+        code = self.process.wait()
+        self._drain.join()
+        return code
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait()
+        if self.process.stdin:
+            try:
+                self.process.stdin.close()
+            except OSError:  # unwritten frames of a killed encoder
+                pass
+
+    def reason(self):
+        return "; ".join(line for line in self.log if line) or f"ffmpeg exited with status {self.process.returncode}"
+
+
+class FrameReader:
+    """Batches of decoded frames, uint8 RGB (B, H, W, 3), streamed from ffmpeg; close() stops it."""
+
+    def __init__(self, path, info, max_frames=None):
+        self.info = info
+        arguments = ["-nostdin", "-i", str(path), "-map", "0:V:0", "-fps_mode", "cfr", "-r", str(info.frame_rate)]
+        if max_frames:
+            arguments += ["-frames:v", str(max_frames)]
+        arguments += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        self._ffmpeg = _Ffmpeg(arguments, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+    def batches(self, batch_size):
+        shape = (self.info.height, self.info.width, 3)
+        frame_bytes = int(np.prod(shape))
+        count = 0
+        while True:
+            data = self._ffmpeg.process.stdout.read(frame_bytes * batch_size)
+            whole = len(data) // frame_bytes
+            if whole:
+                count += whole
+                yield np.frombuffer(data, np.uint8, count=whole * frame_bytes).reshape(whole, *shape)
+            if len(data) < frame_bytes * batch_size:
+                break
+        self._ffmpeg.process.stdout.close()
+        if self._ffmpeg.wait() != 0:
+            raise VideoError(f"decoding failed after {count} frames: {self._ffmpeg.reason()}")
+        if count == 0:
+            raise VideoError("no frame of the video could be decoded")
+
+    def close(self):
+        self._ffmpeg.kill()
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where and how to write: checked before any work starts."""
+
+    path: Path
+    container: Container
+    video_arguments: tuple
+    notes: tuple
+
+
+def plan_output(source, target, info, crf=None, bitrate=None):
+    """(input, --out-path, VideoInfo, quality) -> Output; VideoError for an output that cannot work.
+    An existing folder as target receives a file named like the input (.mp4 if its container is
+    not one we write)."""
+    source, target = Path(source), Path(target)
+    if target.is_dir():
+        target = target / source.name
+        if target.suffix.lower() not in CONTAINERS:
+            target = target.with_suffix(".mp4")
+    container = CONTAINERS.get(target.suffix.lower())
+    if container is None:
+        extension, supported = target.suffix or "(none)", ", ".join(CONTAINERS)
+        raise VideoError(f"{target}: cannot write videos with extension '{extension}' (use {supported})")
+    if target.exists() and target.samefile(source):
+        raise VideoError(f"{target} is the input itself; it is never overwritten")
+    _check_writable(target)
+    codec = container.codec
+    if crf is not None and not 0 <= crf <= codec.max_crf:
+        raise VideoError(f"--crf for {codec.encoder} must be between 0 and {codec.max_crf}, got {crf}")
+    pixel_format, notes = _pixel_format(codec, info)
+    video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate)
+    return Output(target, container, video_arguments, tuple(notes))
+
+
+def _check_writable(target):
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe_file = _temporary_name(target)
+        probe_file.open("xb").close()
+        probe_file.unlink()
+    except OSError as error:
+        raise VideoError(f"cannot write {target}: {error.strerror or error}") from None
+
+
+def _temporary_name(target):
+    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+
+
+def _pixel_format(codec, info):
+    """4:2:0, what every player decodes, needs even sides in H.264 (its crop step is 2 pixels, so
+    even pad-and-crop cannot reach an odd size). An odd-sized input keeps its exact size in 4:4:4."""
+    if codec.odd_sizes_in_420 or (info.width % 2 == 0 and info.height % 2 == 0):
+        return "yuv420p", []
+    note = (
+        f"{info.width}x{info.height} has an odd side, which H.264 4:2:0 cannot store; writing H.264 4:4:4 "
+        "to keep the exact size (VLC, mpv and ffmpeg play it; QuickTime, browsers and hardware players "
+        "may not: a .webm out path (VP9 4:2:0, any size) plays more widely)"
+    )
+    return "yuv444p", [note]
+
+
+def _video_arguments(codec, pixel_format, pixel_aspect, crf, bitrate):
+    # RGB -> YUV with the BT.709 matrix, tagged as such, so that players show the colours we wrote
+    # (untagged video is read as BT.601 or BT.709 depending on the player and the size). The pixel
+    # aspect is the input's, so that anamorphic video keeps its displayed shape.
+    arguments = ["-c:v", codec.encoder, *codec.options]
+    convert = f"scale=out_color_matrix=bt709:out_range=tv,format={pixel_format}"
+    tags = f"setparams=color_primaries=bt709:color_trc=bt709,setsar={pixel_aspect.numerator}/{pixel_aspect.denominator}"
+    arguments += ["-vf", f"{convert},{tags}"]
+    if bitrate:
+        return tuple(arguments + ["-b:v", bitrate])
+    arguments += ["-crf", str(codec.default_crf if crf is None else crf)]
+    if codec is VP9:
+        arguments += ["-b:v", "0"]  # constant quality: libvpx otherwise caps --crf with a default bitrate
+    return tuple(arguments)
+
+
+def audio_arguments(source, info, container):
+    """(ffmpeg arguments for the sound of input #1, note or None): stream copy when the container
+    takes the input's codecs (checked by muxing a second of them), else the container's codec."""
+    if not info.audio_codecs:
+        return (), None
+    if _can_copy_audio(source, container):
+        return ("-map", "1:a", "-c:a", "copy"), None
+    codecs, encoder = ", ".join(info.audio_codecs), container.audio_fallback[1]
+    note = f"{container.muxer} cannot hold the input's sound ({codecs}) unchanged; re-encoding it with {encoder}"
+    return ("-map", "1:a", *container.audio_fallback), note
+
+
+def _can_copy_audio(source, container):
+    with tempfile.TemporaryDirectory() as folder:
+        command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(source), "-map", "0:a", "-c:a", "copy"]
+        command += ["-t", "1", "-f", container.muxer, str(Path(folder) / "sound")]
+        try:
+            return subprocess.run(command, capture_output=True, timeout=300).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+
+class VideoWriter:
+    """Encodes uint8 RGB frames (B, H, W, 3) with the sound of `source` into output.path.
+
+    Used as a context manager: leaving it normally finishes the file and renames it into place;
+    leaving it through an exception (Ctrl-C included) stops ffmpeg and deletes the partial file."""
+
+    def __init__(self, output, info, source, audio=(), duration=None):
+        self.output = output
+        self._temporary = _temporary_name(output.path)
+        size = f"{info.width}x{info.height}"
+        frames = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", str(info.frame_rate), "-i", "pipe:0"]
+        # Input #1 is the source again: its sound tracks and its metadata (title, date...).
+        arguments = ["-y", *frames, "-i", str(source), "-map", "0:v", *audio, "-map_metadata", "1"]
+        arguments += [*output.video_arguments, "-fps_mode", "passthrough"]
+        if duration is not None:
+            arguments += ["-t", f"{float(duration):.6f}"]
+        arguments += [*output.container.options, "-f", output.container.muxer, str(self._temporary)]
+        self._ffmpeg = _Ffmpeg(arguments, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+
+    def write(self, frames):
+        try:
+            self._ffmpeg.process.stdin.write(np.ascontiguousarray(frames, dtype=np.uint8).data)
+        except (BrokenPipeError, OSError):
+            self._ffmpeg.kill()
+            raise VideoError(f"cannot write {self.output.path}: {self._ffmpeg.reason()}") from None
+
+    def finish(self):
+        try:
+            self._ffmpeg.process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        if self._ffmpeg.wait() != 0:
+            raise VideoError(f"cannot write {self.output.path}: {self._ffmpeg.reason()}")
+        try:
+            with open(self._temporary, "rb") as written:
+                os.fsync(written.fileno())
+            os.replace(self._temporary, self.output.path)
+        except OSError as error:
+            raise VideoError(f"cannot write {self.output.path}: {error.strerror or error}") from None
+
+    def abort(self):
+        self._ffmpeg.kill()
+        self._temporary.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        try:
+            if kind is None:
+                self.finish()
+        finally:
+            self.abort()

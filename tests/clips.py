@@ -1,0 +1,72 @@
+"""Short test clips made with the bundled ffmpeg, and facts about video files measured with
+ffmpeg directly (not through src/video.py, which is what the tests check)."""
+
+import re
+import subprocess
+from fractions import Fraction
+
+import imageio_ffmpeg
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+FAST_H264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p")
+
+
+def ffmpeg(*arguments, stdout=subprocess.DEVNULL):
+    command = [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *arguments]
+    done = subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg {' '.join(arguments)}: {done.stderr.decode(errors='replace')}")
+    return done.stdout
+
+
+def make_clip(path, size="338x190", rate="10", seconds=2, sound="aac", video=FAST_H264, before=()):
+    """testsrc (RGB, so odd sizes stay odd) with a 440 Hz tone encoded by `sound` (None: silent);
+    `before` goes ahead of the inputs (e.g. -display_rotation 90)."""
+    inputs = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}:duration={seconds}"]
+    outputs = ["-map", "0:v", *video]
+    if sound:
+        inputs += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
+        outputs += ["-map", "1:a", "-c:a", sound]
+    ffmpeg("-y", *before, *inputs, *outputs, str(path))
+    return path
+
+
+def _framemd5_rows(text):
+    """stream, dts, pts, duration, size, checksum[, side data] for each line of ffmpeg's framemd5."""
+    return [[field.strip() for field in line.split(",")] for line in text.splitlines() if line and line[0] != "#"]
+
+
+def video_facts(path):
+    """The decoded frames of the first video stream: size, count, and rate and duration from their
+    own timestamps."""
+    command = ["-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "framemd5", "-"]
+    text = ffmpeg(*command, stdout=subprocess.PIPE).decode()
+    time_base = Fraction(*map(int, re.search(r"^#tb 0: (\d+)/(\d+)", text, re.MULTILINE).groups()))
+    width, height = map(int, re.search(r"^#dimensions 0: (\d+)x(\d+)", text, re.MULTILINE).groups())
+    rows = _framemd5_rows(text)
+    first_pts, last_pts, last_duration = int(rows[0][2]), int(rows[-1][2]), int(rows[-1][3])
+    duration = (last_pts + last_duration - first_pts) * time_base
+    rate = float(len(rows) / duration)
+    return {"width": width, "height": height, "frames": len(rows), "duration": float(duration), "rate": rate}
+
+
+def streams(path):
+    """[(kind, codec, rest of line)] for each stream, from ffmpeg's dump."""
+    done = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True)
+    return re.findall(r"^\s*Stream #0:\d+\S*: (\w+): (\w+)(.*)$", done.stderr.decode(errors="replace"), re.MULTILINE)
+
+
+def audio_facts(path):
+    """None for a silent file; else codec, sample rate, decoded samples and the packets' checksums."""
+    audio = [(codec, rest) for kind, codec, rest in streams(path) if kind == "Audio"]
+    if not audio:
+        return None
+    codec, rest = audio[0]
+    pcm = ffmpeg("-i", str(path), "-map", "0:a:0", "-ac", "1", "-f", "s16le", "-", stdout=subprocess.PIPE)
+    packets = ffmpeg("-i", str(path), "-map", "0:a:0", "-c", "copy", "-f", "framemd5", "-", stdout=subprocess.PIPE)
+    return {
+        "codec": codec,
+        "sample_rate": int(re.search(r"(\d+) Hz", rest).group(1)),
+        "samples": len(pcm) // 2,
+        "packets": [row[5] for row in _framemd5_rows(packets.decode())],
+    }

@@ -1,0 +1,154 @@
+"""transform_video.py end to end: a random-weight network (the style does not matter here) over
+short clips made with ffmpeg; bad inputs give a message and a non-zero exit, never a traceback,
+and never a file at the out path."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import transform_video
+from src.checkpoints import load_model
+from src.cli import ROOT
+from src.pixels import to_uint8
+from src.stylize import Stylizer
+from tests.clips import audio_facts, make_clip, video_facts
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    from src.checkpoints import save_model
+    from src.cli import import_keras
+    from src.transform import build_transform_net
+
+    import_keras()
+    path = tmp_path_factory.mktemp("model") / "random.keras"
+    save_model(build_transform_net(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "sound": make_clip(folder / "sound.mp4", size="338x190", rate="10", seconds=2),
+        "odd": make_clip(folder / "odd.mov", size="77x45", rate="10", seconds=1.5, sound=None),
+    }
+
+
+def blocks(frame, size=8):
+    """Means of size x size blocks: 4:2:0 chroma and the codec blur single pixels, not these."""
+    rows, columns = frame.shape[0] // size, frame.shape[1] // size
+    return frame[: rows * size, : columns * size].reshape(rows, size, columns, size, 3).mean(axis=(1, 3))
+
+
+def first_frame(path):
+    from src.video import FrameReader, probe
+
+    reader = FrameReader(path, probe(path), max_frames=1)
+    return next(iter(reader.batches(1)))[0].astype(int)
+
+
+def run(model_path, *arguments):
+    return transform_video.main(["--checkpoint", str(model_path), "--device", "cpu", *map(str, arguments)])
+
+
+def test_clip_with_sound_keeps_size_frames_duration_and_sound(model_path, clips, tmp_path, capsys):
+    out = tmp_path / "styled.mp4"
+    assert run(model_path, "--in-path", clips["sound"], "--out-path", out, "--batch-size", 3) == 0
+    before, after = video_facts(clips["sound"]), video_facts(out)
+    assert (after["width"], after["height"]) == (338, 190)
+    assert after["frames"] == before["frames"] == 20
+    assert after["duration"] == pytest.approx(before["duration"]) and after["rate"] == pytest.approx(10)
+    assert audio_facts(out) == audio_facts(clips["sound"])  # copied packet for packet
+    assert "stylized 20 frames" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["styled.mp4"]
+    # The frames went through the network: the first one is what Stylizer makes of it, up to the codec.
+    source, styled = first_frame(clips["sound"]), first_frame(out)
+    expected = to_uint8(Stylizer(load_model(model_path))(source[None].astype(np.float32))[0])
+    assert np.abs(blocks(styled) - blocks(expected)).mean() < 3 < np.abs(blocks(styled) - blocks(source)).mean()
+
+
+def test_odd_silent_clip_stays_odd_and_silent_and_preview_stops_early(model_path, clips, tmp_path, capsys):
+    out = tmp_path / "styled.mkv"
+    assert run(model_path, "--in-path", clips["odd"], "--out-path", out, "--max-frames", 7, "--crf", 30) == 0
+    facts = video_facts(out)
+    assert (facts["width"], facts["height"], facts["frames"]) == (77, 45, 7)
+    assert audio_facts(out) is None
+    assert "odd side" in capsys.readouterr().err
+
+
+def test_compatibility_flags_are_accepted(model_path, clips, tmp_path, capsys):
+    out = tmp_path / "folder"
+    out.mkdir()
+    flags = ["--tmp-dir", tmp_path, "--no-disk"]
+    code = run(model_path, "--in-path", clips["odd"], "--out-path", out, "--max-frames", 2, *flags)
+    assert code == 0 and video_facts(out / "odd.mov")["frames"] == 2
+    assert "no longer needed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "in_name, out_name, message",
+    [
+        ("missing.mp4", "out.mp4", "no such file"),
+        ("notes.txt", "out.mp4", "not a readable video"),
+        ("photo.jpg", "out.mp4", "still image"),
+        ("sound.mp4", "out.gif", "cannot write videos with extension '.gif'"),
+        ("sound.mp4", "sound.mp4", "is the input itself"),
+        ("sound.mp4", "notes.txt/out.mp4", "cannot write"),
+    ],
+)
+def test_bad_inputs_and_outputs_exit_with_a_message(clips, tmp_path, capsys, in_name, out_name, message):
+    from PIL import Image
+
+    (tmp_path / "notes.txt").write_text("not a video")
+    Image.new("RGB", (16, 16)).save(tmp_path / "photo.jpg")
+    (tmp_path / "sound.mp4").write_bytes(clips["sound"].read_bytes())
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(SystemExit) as exit_:
+        transform_video.main(["--in-path", str(tmp_path / in_name), "--out-path", str(tmp_path / out_name)])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize(
+    "flags", [["--crf", "60"], ["--bitrate", "fast"], ["--crf", "20", "--bitrate", "2M"], ["--max-frames", "0"]]
+)
+def test_bad_flags_exit_with_a_message(clips, tmp_path, capsys, flags):
+    with pytest.raises(SystemExit) as exit_:
+        transform_video.main(["--in-path", str(clips["sound"]), "--out-path", str(tmp_path / "o.mp4"), *flags])
+    assert exit_.value.code == 2 and "error:" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_command_line_failure_has_no_traceback(tmp_path):
+    command = [sys.executable, "transform_video.py", "--in-path", str(tmp_path / "nothing.mp4")]
+    done = subprocess.run([*command, "--out-path", str(tmp_path / "o.mp4")], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ctrl_c_leaves_nothing_at_the_out_path(model_path, tmp_path):
+    clip = make_clip(tmp_path / "long.mp4", size="338x190", rate="25", seconds=20)
+    out = tmp_path / "out" / "styled.mp4"
+    command = [sys.executable, "transform_video.py", "--checkpoint", str(model_path), "--device", "cpu"]
+    command += ["--in-path", str(clip), "--out-path", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        # The temporary file appears once the network is loaded and frames flow.
+        while not (out.parent.exists() and any(name.endswith(".tmp") for name in os.listdir(out.parent))):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and "interrupted; nothing was written" in stderr
+    assert "Traceback" not in stderr
+    assert os.listdir(out.parent) == []

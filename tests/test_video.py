@@ -1,0 +1,299 @@
+"""src/video.py and src/video_jobs.py: probing, streaming frames in and out, sound carried over,
+bad inputs and outputs, cleanup, flat memory. No network here: frames pass through NumPy."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from src.cli import ROOT
+from src.video import FrameReader, VideoError, VideoWriter, audio_arguments, plan_output, probe
+from src.video_jobs import stylize_video
+from tests.clips import FAST_H264, audio_facts, ffmpeg, make_clip, streams, video_facts
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "sound": make_clip(folder / "sound.mp4", size="338x190", rate="10", seconds=2),
+        "odd": make_clip(folder / "odd.mkv", size="77x45", rate="10", seconds=1.5, sound="pcm_s16le"),
+        "silent": make_clip(folder / "silent.mp4", size="64x48", rate="10", seconds=1, sound=None),
+        "ntsc": make_clip(folder / "ntsc.mp4", size="64x48", rate="30000/1001", seconds=1, sound=None),
+        "rotated": make_clip(
+            folder / "rotated.mp4", size="64x48", rate="10", seconds=1, sound=None, before=("-display_rotation", "90")
+        ),
+    }
+
+
+def seconds(sound):
+    return sound["samples"] / sound["sample_rate"]
+
+
+def ffmpeg_children():
+    """ffmpeg processes this process started and has not reaped (read from Linux's /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if int(fields[1]) == os.getpid() and name.startswith("ffmpeg"):
+            children.append(int(stat.parent.name))
+    return children
+
+
+def copy_frames(source, target, batch_size=3, **plan):
+    """Read every frame of source and write it unchanged, with the sound, through src.video."""
+    info = probe(source)
+    output = plan_output(source, target, info, **plan)
+    audio, note = audio_arguments(source, info, output.container)
+    reader = FrameReader(source, info)
+    with VideoWriter(output, info, source, audio) as writer:
+        batches = list(reader.batches(batch_size))
+        for batch in batches:
+            writer.write(batch)
+    return np.concatenate(batches), output, note
+
+
+def test_probe_reads_size_exact_rate_duration_and_sound(clips):
+    info = probe(clips["sound"])
+    assert (info.width, info.height) == (338, 190)
+    assert info.frame_rate == 10 and info.duration == pytest.approx(2.0, abs=0.05)
+    assert info.audio_codecs == ("aac",) and not info.variable_rate
+    assert info.frame_estimate == 20
+    assert probe(clips["ntsc"]).frame_rate == Fraction(30000, 1001)
+    assert probe(clips["silent"]).audio_codecs == () and probe(clips["silent"]).pixel_aspect == 1
+
+
+def test_rotation_metadata_gives_upright_frames_at_the_displayed_size(clips, tmp_path):
+    info = probe(clips["rotated"])
+    assert (info.width, info.height) == (48, 64)
+    frames, _, _ = copy_frames(clips["rotated"], tmp_path / "upright.mp4")
+    assert frames.shape == (10, 64, 48, 3)
+    facts = video_facts(tmp_path / "upright.mp4")
+    assert (facts["width"], facts["height"]) == (48, 64)
+    # Written upright, so no rotation is left to apply: the output's own probe agrees.
+    assert (probe(tmp_path / "upright.mp4").width, probe(tmp_path / "upright.mp4").height) == (48, 64)
+
+
+def test_anamorphic_video_keeps_its_pixel_aspect(tmp_path):
+    make_clip(tmp_path / "dvd.mp4", size="72x48", seconds=0.5, sound=None, video=("-vf", "setsar=8/9", *FAST_H264))
+    assert probe(tmp_path / "dvd.mp4").pixel_aspect == Fraction(8, 9)
+    copy_frames(tmp_path / "dvd.mp4", tmp_path / "out.mkv")
+    assert "72x48 [SAR 8:9" in streams(tmp_path / "out.mkv")[0][2]
+
+
+def test_odd_size_keeps_exact_size_frames_and_pcm_sound(clips, tmp_path):
+    frames, output, note = copy_frames(clips["odd"], tmp_path / "odd.mp4")
+    assert note is None and any("odd side" in n for n in output.notes)
+    facts = video_facts(tmp_path / "odd.mp4")
+    assert (facts["width"], facts["height"], facts["frames"]) == (77, 45, 15)
+    assert facts["rate"] == pytest.approx(10)
+    assert "yuv444p" in [rest for kind, _, rest in streams(tmp_path / "odd.mp4") if kind == "Video"][0]
+    source, result = audio_facts(clips["odd"]), audio_facts(tmp_path / "odd.mp4")
+    assert result == source  # same codec, rate, samples, and every packet bit for bit
+    # The pixels survive the trip: the colour matrix written is the one read back.
+    back = np.concatenate(list(FrameReader(tmp_path / "odd.mp4", probe(tmp_path / "odd.mp4")).batches(8)))
+    assert np.abs(back.astype(int) - frames.astype(int)).mean() < 2.5
+
+
+def test_sound_is_copied_bit_for_bit_at_an_ntsc_rate(clips, tmp_path):
+    source = make_clip(tmp_path / "in.mov", size="96x54", rate="30000/1001", seconds=1.2)
+    frames, _, _ = copy_frames(source, tmp_path / "out.mp4")
+    before, after = video_facts(source), video_facts(tmp_path / "out.mp4")
+    assert after["frames"] == before["frames"] == len(frames)
+    assert after["duration"] == pytest.approx(before["duration"], abs=1e-6)
+    assert after["rate"] == pytest.approx(30000 / 1001)
+    assert audio_facts(tmp_path / "out.mp4") == audio_facts(source)
+
+
+def test_variable_rate_input_keeps_its_timing(tmp_path):
+    # 10 frames at 10 fps, then 10 at 5 fps: ffmpeg repeats the slow ones to a constant 10 fps.
+    make_clip(
+        tmp_path / "vfr.mp4", size="64x48", sound=None,
+        video=("-vf", "setpts='if(lt(N,10),N/10,1+(N-10)/5)/TB'", "-fps_mode", "vfr", *FAST_H264),
+    )
+    info = probe(tmp_path / "vfr.mp4")
+    assert info.variable_rate and info.frame_rate == 10
+    copy_frames(tmp_path / "vfr.mp4", tmp_path / "out.mp4")
+    before, after = video_facts(tmp_path / "vfr.mp4"), video_facts(tmp_path / "out.mp4")
+    assert before["frames"] == 20 and after["frames"] == 28
+    assert after["duration"] == pytest.approx(before["duration"], abs=0.1)
+
+
+def test_webm_reencodes_sound_it_cannot_hold(clips, tmp_path):
+    _, output, note = copy_frames(clips["odd"], tmp_path / "odd.webm")
+    assert "re-encoding" in note and not output.notes  # VP9 4:2:0 stores odd sizes
+    facts = video_facts(tmp_path / "odd.webm")
+    assert (facts["width"], facts["height"], facts["frames"]) == (77, 45, 15)
+    source, result = audio_facts(clips["odd"]), audio_facts(tmp_path / "odd.webm")
+    assert result["codec"] == "opus"
+    # Opus runs at 48 kHz; the length stays within a frame.
+    assert seconds(result) == pytest.approx(seconds(source), abs=0.1)
+
+
+def test_silent_input_gives_silent_output(clips, tmp_path):
+    copy_frames(clips["silent"], tmp_path / "silent.mkv")
+    assert audio_facts(tmp_path / "silent.mkv") is None
+    assert [kind for kind, _, _ in streams(tmp_path / "silent.mkv")] == ["Video"]
+
+
+def test_plan_output_folder_target_and_missing_parents(clips, tmp_path):
+    info = probe(clips["silent"])
+    (tmp_path / "folder").mkdir()
+    assert plan_output(clips["silent"], tmp_path / "folder", info).path == tmp_path / "folder" / "silent.mp4"
+    assert plan_output(tmp_path / "clip.avi", tmp_path / "folder", info).path == tmp_path / "folder" / "clip.mp4"
+    plan = plan_output(clips["silent"], tmp_path / "new" / "deeper" / "out.mov", info)
+    assert plan.container.muxer == "mov" and plan.path.parent.is_dir()
+    assert "yuv420p" in " ".join(plan.video_arguments) and "-crf 18" in " ".join(plan.video_arguments)
+    assert "-b:v 3M" in " ".join(plan_output(clips["silent"], tmp_path / "b.webm", info, bitrate="3M").video_arguments)
+    assert os.listdir(tmp_path / "new" / "deeper") == []  # the writability check leaves nothing
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("out.avi2", "cannot write videos with extension '.avi2'"),
+        ("out", "extension '(none)'"),
+        ("a_file/out.mp4", "cannot write"),
+    ],
+)
+def test_plan_output_refuses_outputs_that_cannot_work(clips, tmp_path, target, message):
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(VideoError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        plan_output(clips["silent"], tmp_path / target, probe(clips["silent"]))
+
+
+def test_plan_output_refuses_the_input_and_bad_crf(clips):
+    info = probe(clips["silent"])
+    with pytest.raises(VideoError, match="is the input itself"):
+        plan_output(clips["silent"], clips["silent"], info)
+    with pytest.raises(VideoError, match="between 0 and 51"):
+        plan_output(clips["silent"], clips["silent"].with_name("x.mp4"), info, crf=52)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_plan_output_refuses_a_read_only_folder(clips, tmp_path):
+    (tmp_path / "locked").mkdir(mode=0o555)
+    with pytest.raises(VideoError, match="cannot write"):
+        plan_output(clips["silent"], tmp_path / "locked" / "out.mp4", probe(clips["silent"]))
+
+
+def test_probe_refuses_what_is_not_a_video(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "notes.mp4").write_text("hello, not a video")
+    Image.new("RGB", (32, 24), "red").save(tmp_path / "photo.jpg")
+    ffmpeg("-f", "lavfi", "-i", "sine=duration=0.5", str(tmp_path / "sound.m4a"))
+    (tmp_path / "empty.y4m").write_bytes(b"YUV4MPEG2 W64 H48 F10:1 Ip A1:1 C420jpeg\n")  # a header, no frame
+    (tmp_path / "nothing.mp4").write_bytes(b"")
+    expected = {
+        "missing.mp4": "no such file",
+        "notes.mp4": "not a readable video",
+        "photo.jpg": "a still image, not a video",
+        "sound.m4a": "has no video stream",
+        "empty.y4m": "no frame of its video could be decoded",
+        "nothing.mp4": "not a readable video",
+        ".": "not a file",
+    }
+    for name, message in expected.items():
+        with pytest.raises(VideoError, match=message):
+            probe(tmp_path / name)
+
+
+def test_cover_art_is_not_taken_for_a_video(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), "blue").save(tmp_path / "cover.png")
+    inputs = ["-f", "lavfi", "-i", "sine=duration=0.5", "-i", str(tmp_path / "cover.png")]
+    cover = ["-map", "1", "-c:v", "png", "-disposition:v", "attached_pic"]
+    ffmpeg(*inputs, "-map", "0", *cover, str(tmp_path / "song.m4a"))
+    with pytest.raises(VideoError, match="has no video stream"):
+        probe(tmp_path / "song.m4a")
+
+
+def test_an_error_or_interrupt_leaves_no_file(clips, tmp_path):
+    calls = []
+
+    def stylize(batch):
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return 255 - batch
+
+    def broken(batch):
+        raise ValueError("something went wrong in the network")
+
+    info = probe(clips["sound"])
+    output = plan_output(clips["sound"], tmp_path / "out.mp4", info)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(clips["sound"], output, info, stylize, batch_size=4, progress=False)
+    assert os.listdir(tmp_path) == [] and ffmpeg_children() == []
+    with pytest.raises(ValueError, match="wrong"):
+        stylize_video(clips["sound"], output, info, broken, batch_size=4, progress=False)
+    assert os.listdir(tmp_path) == [] and ffmpeg_children() == []
+
+
+def test_stylize_video_streams_every_frame_through_the_callable(clips, tmp_path):
+    info = probe(clips["sound"])
+    output = plan_output(clips["sound"], tmp_path / "out.mkv", info)
+    seen = []
+
+    def invert(batch):
+        seen.append(batch.dtype)
+        return 255 - batch
+
+    result = stylize_video(clips["sound"], output, info, invert, batch_size=3, progress=False)
+    assert result.frames == 20 and len(seen) == 7 and set(seen) == {np.dtype(np.float32)}
+    assert video_facts(output.path)["frames"] == 20 and audio_facts(output.path) == audio_facts(clips["sound"])
+    preview = plan_output(clips["sound"], tmp_path / "preview.mp4", info)
+    assert stylize_video(clips["sound"], preview, info, lambda b: b, 4, max_frames=6, progress=False).frames == 6
+    assert video_facts(preview.path)["frames"] == 6
+    # The sound is cut to the preview's length (at a packet boundary).
+    assert seconds(audio_facts(preview.path)) == pytest.approx(0.6, abs=0.05)
+
+
+def test_an_encoder_that_dies_is_reported_and_cleaned_up(clips, tmp_path):
+    info = probe(clips["silent"])
+    output = plan_output(clips["silent"], tmp_path / "out.mp4", info)
+    with pytest.raises(VideoError, match="cannot write"):
+        with VideoWriter(output, info, clips["silent"]) as writer:
+            writer._ffmpeg.process.kill()
+            for _ in range(50):
+                writer.write(np.zeros((4, 48, 64, 3), np.uint8))
+    assert os.listdir(tmp_path) == []
+
+
+MEASURE = textwrap.dedent(
+    """
+    import resource, sys
+    from src.video import plan_output, probe
+    from src.video_jobs import stylize_video
+    source, target = sys.argv[1], sys.argv[2]
+    info = probe(source)
+    output = plan_output(source, target, info, crf=40)
+    result = stylize_video(source, output, info, lambda batch: 255 - batch, batch_size=4, progress=False)
+    print(result.frames, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """
+)
+
+
+def test_memory_stays_flat_whatever_the_length(tmp_path):
+    # 480x270 frames: keeping the 4x longer clip's 120 frames would cost 47 MB more as uint8,
+    # 190 MB as float32. Streaming holds a few batches, whatever the length.
+    peaks = {}
+    for name, length in (("short", 1), ("long", 4)):
+        clip = make_clip(tmp_path / f"{name}.mp4", size="480x270", rate="30", seconds=length, sound="aac")
+        command = [sys.executable, "-c", MEASURE, str(clip), str(tmp_path / f"{name}_out.mp4")]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+        frames, peak_kib = map(int, done.stdout.split())
+        assert frames == 30 * length
+        peaks[name] = peak_kib / 1024
+    assert peaks["long"] - peaks["short"] < 12, peaks

@@ -1,0 +1,130 @@
+"""Stylize a video with a trained style, keeping its size, frame rate, length and sound.
+
+    python transform_video.py --checkpoint examples/models/wave.keras --in-path clip.mp4 --out-path styled.mp4
+    python transform_video.py --in-path clip.mov --out-path preview.webm --max-frames 100 --crf 36
+
+The out path's extension picks the container: .mp4, .m4v, .mov, .mkv (H.264) or .webm (VP9).
+The sound is copied unchanged where the container can hold it. Frames are streamed: memory
+stays flat and nothing is written to a temporary frame folder.
+"""
+
+import argparse
+import contextlib
+import re
+import signal
+import sys
+import threading
+
+from src import cli
+
+
+def bitrate(text):
+    if not re.fullmatch(r"\d+(\.\d+)?[kKmM]?", text):
+        raise argparse.ArgumentTypeError(f"not a bitrate like 2500k or 4M: {text!r}")
+    return text
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_model_arguments(parser, batch_size=4)
+    parser.add_argument("--in-path", required=True, help="video to stylize")
+    parser.add_argument(
+        "--out-path",
+        required=True,
+        help="output video (its extension picks the container), or a folder (the file keeps the input's name)",
+    )
+    quality = parser.add_mutually_exclusive_group()
+    quality.add_argument(
+        "--crf",
+        type=int,
+        help="encoder quality, lower is better and bigger: 0-51 for H.264, 0-63 for VP9 "
+        "(default: 18 for H.264, 31 for VP9)",
+    )
+    quality.add_argument("--bitrate", type=bitrate, help="target video bitrate instead of --crf, e.g. 4M")
+    parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames (quick previews)")
+    parser.add_argument(
+        "--tmp-dir",
+        help="accepted for compatibility with the original; no longer needed: frames are streamed, "
+        "never written to a temporary folder",
+    )
+    parser.add_argument(
+        "--no-disk",
+        action="store_true",
+        help="accepted for compatibility with the original; no longer needed: frames are always streamed",
+    )
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with _sigterm_as_interrupt():
+            return _run(parser, args)
+    except KeyboardInterrupt:
+        print(f"interrupted; nothing was written to {args.out_path}", file=sys.stderr)
+        return 130
+
+
+def _run(parser, args):
+    from src.video import VideoError, plan_output, probe
+
+    try:
+        info = probe(args.in_path)
+        output = plan_output(args.in_path, args.out_path, info, args.crf, args.bitrate)
+    except VideoError as error:
+        parser.error(str(error))
+    for text in _notes(args, info) + list(output.notes):
+        _note(text)
+    stylizer = cli.stylizer_from_args(parser, args)
+    from src.devices import device_scope
+    from src.video_jobs import stylize_video
+
+    try:
+        with device_scope(args.device):
+            result = stylize_video(args.in_path, output, info, stylizer, args.batch_size, args.max_frames, note=_note)
+    except VideoError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    rate = result.frames / result.seconds if result.seconds else 0.0
+    print(f"stylized {result.frames} frames into {output.path} ({rate:.1f} frames/s)", file=sys.stderr)
+    return 0
+
+
+def _note(text):
+    print(f"note: {text}", file=sys.stderr)
+
+
+def _notes(args, info):
+    notes = []
+    if args.tmp_dir or args.no_disk:
+        notes.append("--tmp-dir and --no-disk are no longer needed: frames are streamed, never stored")
+    if info.variable_rate:
+        notes.append(
+            f"the input's frame rate varies; ffmpeg repeats or drops frames to a constant "
+            f"{float(info.frame_rate):.3f} fps so that picture and sound stay in sync"
+        )
+    if info.subtitles:
+        notes.append("subtitle tracks are not carried over")
+    return notes
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """A `kill` cleans up like a Ctrl-C: ffmpeg is stopped and the partial output deleted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())
