@@ -51,7 +51,7 @@ def compile_forward(model):
         import tensorflow as tf
 
         function = tf.function(
-            lambda images, weights: model(images, style_weights=weights, training=False),
+            lambda images, weights: model(images, style_weights=weights),
             input_signature=[
                 tf.TensorSpec([None, None, None, 3], tf.float32),
                 tf.TensorSpec([None, model.num_styles], tf.float32),
@@ -63,7 +63,7 @@ def compile_forward(model):
 
         @jax.jit
         def function(trainable, non_trainable, images, weights):
-            outputs, _ = model.stateless_call(trainable, non_trainable, images, style_weights=weights, training=False)
+            outputs, _ = model.stateless_call(trainable, non_trainable, images, style_weights=weights)
             return outputs
 
         def forward(images, weights):
@@ -73,4 +73,4 @@ def compile_forward(model):
             return np.asarray(function(trainable, non_trainable, images, weights))
 
         return forward
-    return lambda images, weights: keras.ops.convert_to_numpy(model(images, style_weights=weights, training=False))
+    return lambda images, weights: keras.ops.convert_to_numpy(model(images, style_weights=weights))

@@ -12,9 +12,8 @@ tracks unchanged (stream copy), or re-encoded when the container cannot hold the
 goes to a temporary name in the same folder and is renamed into place only once complete.
 """
 
-import os
+import contextlib
 import re
-import secrets
 import subprocess
 import tempfile
 import threading
@@ -24,6 +23,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from src.atomic import atomic_path
 
 
 class VideoError(Exception):
@@ -278,15 +279,9 @@ def plan_output(source, target, info, crf=None, bitrate=None):
 def _check_writable(target):
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        probe_file = _temporary_name(target)
-        probe_file.open("xb").close()
-        probe_file.unlink()
+        tempfile.TemporaryFile(dir=target.parent).close()
     except OSError as error:
         raise VideoError(f"cannot write {target}: {error.strerror or error}") from None
-
-
-def _temporary_name(target):
-    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
 
 
 def _pixel_format(codec, info):
@@ -340,15 +335,29 @@ def _can_copy_audio(source, container):
             return False
 
 
+@contextlib.contextmanager
+def writing(output, info, source, audio=(), duration=None):
+    """A VideoWriter for output.path (a planned Output), as a context manager: leaving it normally
+    finishes the file and renames it into place; leaving it through an exception (Ctrl-C
+    included) stops ffmpeg and deletes the partial file (src/atomic.py)."""
+    try:
+        with atomic_path(output.path) as temporary:
+            writer = VideoWriter(temporary, output, info, source, audio, duration)
+            try:
+                yield writer
+                writer.finish()
+            finally:
+                writer.abort()
+    except OSError as error:
+        raise VideoError(f"cannot write {output.path}: {error.strerror or error}") from None
+
+
 class VideoWriter:
-    """Encodes uint8 RGB frames (B, H, W, 3) with the sound of `source` into output.path.
+    """Encodes uint8 RGB frames (B, H, W, 3), with the sound of `source`, into `path` as `output`
+    (a planned Output) asks. Use it through `writing`, which makes the file appear atomically."""
 
-    Used as a context manager: leaving it normally finishes the file and renames it into place;
-    leaving it through an exception (Ctrl-C included) stops ffmpeg and deletes the partial file."""
-
-    def __init__(self, output, info, source, audio=(), duration=None):
+    def __init__(self, path, output, info, source, audio=(), duration=None):
         self.output = output
-        self._temporary = _temporary_name(output.path)
         size = f"{info.width}x{info.height}"
         frames = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", str(info.frame_rate), "-i", "pipe:0"]
         # Input #1 is the source again: its sound tracks and its metadata (title, date...).
@@ -356,7 +365,7 @@ class VideoWriter:
         arguments += [*output.video_arguments, "-fps_mode", "passthrough"]
         if duration is not None:
             arguments += ["-t", f"{float(duration):.6f}"]
-        arguments += [*output.container.options, "-f", output.container.muxer, str(self._temporary)]
+        arguments += [*output.container.options, "-f", output.container.muxer, str(path)]
         self._ffmpeg = _Ffmpeg(arguments, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
 
     def write(self, frames):
@@ -367,29 +376,13 @@ class VideoWriter:
             raise VideoError(f"cannot write {self.output.path}: {self._ffmpeg.reason()}") from None
 
     def finish(self):
+        """Close the stream and wait for ffmpeg to complete the file."""
         try:
             self._ffmpeg.process.stdin.close()
         except (BrokenPipeError, OSError):
             pass
         if self._ffmpeg.wait() != 0:
             raise VideoError(f"cannot write {self.output.path}: {self._ffmpeg.reason()}")
-        try:
-            with open(self._temporary, "rb") as written:
-                os.fsync(written.fileno())
-            os.replace(self._temporary, self.output.path)
-        except OSError as error:
-            raise VideoError(f"cannot write {self.output.path}: {error.strerror or error}") from None
 
     def abort(self):
         self._ffmpeg.kill()
-        self._temporary.unlink(missing_ok=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, trace):
-        try:
-            if kind is None:
-                self.finish()
-        finally:
-            self.abort()

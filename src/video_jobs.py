@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from src.pixels import to_uint8
-from src.video import FrameReader, VideoWriter, audio_arguments
+from src.video import FrameReader, audio_arguments, writing
 
 # Batches waiting on each side of the network.
 QUEUE_BATCHES = 2
@@ -42,7 +42,7 @@ def stylize_video(source, output, info, stylize, batch_size=4, max_frames=None, 
     start = time.perf_counter()
     reader = FrameReader(source, info, max_frames)
     try:
-        with VideoWriter(output, info, source, audio, duration) as writer:
+        with writing(output, info, source, audio, duration) as writer:
             with tqdm(total=total, unit="frame", desc="stylizing", disable=not progress, file=sys.stderr) as bar:
                 frames = _run(reader, writer, stylize, batch_size, bar)
                 bar.total = frames  # the estimate came from the container's duration

@@ -196,3 +196,19 @@ def test_command_line_help_is_instant_and_errors_have_no_traceback(tmp_path):
     assert bad.returncode == 1
     assert "bad.jpg: not a readable image" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "o.jpg").exists()
+
+
+def test_evaluate_runs_on_the_jax_backend(tmp_path, model_file):
+    pytest.importorskip("jax")
+    source = save(tmp_path / "in.png", 21, 34)
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    outputs = {}
+    for backend, environment in (("jax", env), ("tensorflow", os.environ)):
+        target = tmp_path / f"{backend}.png"
+        done = subprocess.run(
+            [sys.executable, "evaluate.py", "--checkpoint", model_file, "--in-path", source, "--out-path", target],
+            cwd=ROOT, env=environment, capture_output=True, text=True,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs[backend] = np.asarray(Image.open(target), np.int16)
+    assert np.abs(outputs["jax"] - outputs["tensorflow"]).max() <= 1

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from src.cli import ROOT
-from src.video import FrameReader, VideoError, VideoWriter, audio_arguments, plan_output, probe
+from src.video import FrameReader, VideoError, audio_arguments, plan_output, probe, writing
 from src.video_jobs import stylize_video
 from tests.clips import FAST_H264, audio_facts, ffmpeg, make_clip, streams, video_facts
 
@@ -55,7 +55,7 @@ def copy_frames(source, target, batch_size=3, **plan):
     output = plan_output(source, target, info, **plan)
     audio, note = audio_arguments(source, info, output.container)
     reader = FrameReader(source, info)
-    with VideoWriter(output, info, source, audio) as writer:
+    with writing(output, info, source, audio) as writer:
         batches = list(reader.batches(batch_size))
         for batch in batches:
             writer.write(batch)
@@ -264,7 +264,7 @@ def test_an_encoder_that_dies_is_reported_and_cleaned_up(clips, tmp_path):
     info = probe(clips["silent"])
     output = plan_output(clips["silent"], tmp_path / "out.mp4", info)
     with pytest.raises(VideoError, match="cannot write"):
-        with VideoWriter(output, info, clips["silent"]) as writer:
+        with writing(output, info, clips["silent"]) as writer:
             writer._ffmpeg.process.kill()
             for _ in range(50):
                 writer.write(np.zeros((4, 48, 64, 3), np.uint8))
