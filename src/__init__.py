@@ -2,5 +2,8 @@
 
 One module per concept: transform (the network), checkpoints (ours and the original's), pixels
 (the 0..255 convention), images (image files), image_jobs (stylizing files), stylize (the one
-forward path), devices (--device), cli (what the scripts share).
+forward path), devices (--device), cli (what the scripts share). Training (style.py): vgg (the
+loss network and its weight files), losses, objective (the losses as a Keras model), dataset
+(training images), train (the resumable run), train_state (the checkpoint directory), monitor
+(progress bar, periodic checkpoints, Ctrl-C), summaries (TensorBoard), slow (--slow).
 """
