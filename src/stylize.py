@@ -63,6 +63,7 @@ def compile_forward(model):
 
         @jax.jit
         def function(trainable, non_trainable, images, weights):
+            # No training=False: stateless_call hands keywords straight to TransformNet.call.
             outputs, _ = model.stateless_call(trainable, non_trainable, images, style_weights=weights)
             return outputs
 

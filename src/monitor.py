@@ -1,0 +1,65 @@
+"""What drives a training `fit` from the outside, for style.py's two modes: the progress bar
+(iteration, epoch, the three losses), a checkpoint every N iterations, and a clean stop on
+Ctrl-C or SIGTERM that saves first.
+
+A run object provides: `describe(iteration)` (the bar's label), `status()` (extra text for the
+bar), `record(iteration, terms)` and `checkpoint(iteration, model)`.
+"""
+
+import contextlib
+import signal
+import sys
+
+import keras
+
+LOSS_TERMS = ("content", "style", "tv")
+
+
+class Monitor(keras.callbacks.Callback):
+    def __init__(self, run, start, total, every, stop):
+        super().__init__()
+        from tqdm import tqdm
+
+        self.run, self.iteration, self.saved, self.every, self.stop = run, start, start, every, stop
+        self.first = start
+        self.bar = tqdm(total=total, initial=start, unit="it", file=sys.stderr, dynamic_ncols=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.iteration = iteration = self.first + batch + 1
+        terms = {name: float(logs[name]) for name in LOSS_TERMS}
+        self.run.record(iteration, terms)
+        self.bar.set_description(self.run.describe(iteration), refresh=False)
+        self.bar.set_postfix_str(" ".join(f"{k} {v:.4g}" for k, v in terms.items()) + self.run.status(), refresh=False)
+        self.bar.update(1)
+        if iteration % self.every == 0 or self.stop.requested:
+            # Callback.model brings, on JAX, the trained values back into the variables.
+            self.run.checkpoint(iteration, self.model)
+            self.saved = iteration
+        if self.stop.requested:
+            self.model.stop_training = True
+
+    def close(self):
+        self.bar.close()
+
+
+class StopRequest:
+    requested = False
+
+
+@contextlib.contextmanager
+def stop_requests(log):
+    """Ctrl-C (or SIGTERM) asks for a checkpoint and a clean stop after the current step; a
+    second Ctrl-C interrupts at once, leaving the last checkpoint as it was."""
+    request = StopRequest()
+
+    def handler(signum, frame):
+        request.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        log("\nstopping after this step, with a checkpoint (Ctrl-C again quits without one)")
+
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)

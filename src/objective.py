@@ -1,0 +1,77 @@
+"""The training objective as a Keras model, so that `fit` trains it on any backend (TensorFlow,
+JAX) and under tf.distribute, with one definition of the step.
+
+    {"images": content (B, H, W, 3) RGB 0..255, "style_weights": (B, S)}
+        -> per-example {"content", "style", "tv"} terms (src/losses.py), each (B,)
+
+Only the image maker's weights train; VGG19 is frozen. The maker is the transform network, fed
+x / 255 as the original fed it (src/pixels.py), or for --slow the picture itself (PixelImage,
+Gatys et al. 2016). Style targets are the grams of each style image, computed once at the
+image's own size; a batch's style weights pick (or mix) them per example, and pick the
+conditional instance norm's scale and shift for that style inside the transform network.
+"""
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from src import losses
+from src.vgg import CONTENT_LAYER, STYLE_LAYERS
+
+
+class StyleObjective(keras.Model):
+    def __init__(self, maker, vgg, style_grams, weights, batch_size, input_scale=1.0, **kwargs):
+        """style_grams: {layer: (S, C, C)}; weights: (content, style, tv); batch_size: the global
+        batch (all replicas together)."""
+        super().__init__(**kwargs)
+        self.maker, self.vgg = maker, vgg
+        self.style_grams = {layer: np.asarray(grams, np.float32) for layer, grams in style_grams.items()}
+        self.content_weight, self.style_weight, self.tv_weight = (float(w) for w in weights)
+        self.batch_size, self.input_scale = int(batch_size), float(input_scale)
+
+    def call(self, inputs):
+        content, style_weights = inputs["images"], inputs["style_weights"]
+        stylized = self.maker(content * self.input_scale, style_weights)
+        predicted, target = self.vgg(stylized), self.vgg(content)
+        mix = style_weights / ops.sum(style_weights, axis=-1, keepdims=True)  # (B, S), rows sum to 1
+        target_grams = {layer: ops.einsum("bs,scd->bcd", mix, self.style_grams[layer]) for layer in STYLE_LAYERS}
+        return {
+            "content": losses.content_loss(predicted[CONTENT_LAYER], target[CONTENT_LAYER], self.content_weight),
+            "style": losses.style_loss({k: predicted[k] for k in STYLE_LAYERS}, target_grams, self.style_weight),
+            "tv": losses.tv_loss(stylized, self.tv_weight),
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # This replica's examples over the whole batch: the optimizer sums gradients over
+        # replicas, which makes this the mean over the whole batch, the original's loss.
+        return ops.sum(y_pred["content"] + y_pred["style"] + y_pred["tv"]) / self.batch_size
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # The step's own terms (Keras averages them over replicas), not running means.
+        return {name: ops.mean(term) for name, term in y_pred.items()}
+
+
+class PixelImage(layers.Layer):
+    """--slow: the picture is the variable. Starts as the original's did: VGG's mean colour plus
+    N(0, 0.256) noise (its tf.random_normal(...) * 0.256 on mean-subtracted pixels)."""
+
+    def __init__(self, initial, **kwargs):
+        super().__init__(**kwargs)
+        self.initial = np.asarray(initial, np.float32)  # (1, H, W, 3)
+
+    def build(self, input_shape=None):
+        self.pixels = self.add_weight(
+            name="pixels", shape=self.initial.shape, initializer=keras.initializers.Constant(self.initial)
+        )
+
+    def call(self, images, style_weights):
+        return ops.convert_to_tensor(self.pixels)
+
+
+def style_grams(vgg, style_images):
+    """[(H, W, 3) RGB 0..255, one per style] -> {layer: (S, C, C)}, each image at its own size."""
+    per_style = []
+    for image in style_images:
+        features = vgg(np.asarray(image, np.float32)[None])
+        per_style.append({layer: ops.convert_to_numpy(losses.gram(features[layer]))[0] for layer in STYLE_LAYERS})
+    return {layer: np.stack([grams[layer] for grams in per_style]) for layer in STYLE_LAYERS}

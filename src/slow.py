@@ -1,0 +1,88 @@
+"""--slow: Gatys et al. (2016), "Image Style Transfer Using Convolutional Neural Networks": no
+network is trained; the pixels of --test are optimized directly against the same three losses.
+The original's debug mode, which crashed (its `img` was undefined); here it writes the image
+being optimized to --test-dir every --checkpoint-iterations and at the end.
+
+As the original did, it runs 1000 iterations when --epochs is below 10 and uses a learning rate
+of 10 when --learning-rate is below 1, and starts from VGG's mean colour plus faint noise. The
+test image is optimized at its own size (the original squashed it to 256 x 256).
+"""
+
+import time
+
+import keras
+import numpy as np
+
+from src.images import write_image
+from src.monitor import Monitor, stop_requests
+from src.objective import PixelImage, StyleObjective, style_grams
+from src.vgg import build_vgg
+
+ORIGINAL_ITERATIONS, ORIGINAL_LEARNING_RATE = 1000, 10.0
+NOISE_STDDEV = 0.256
+
+
+def optimize_pixels(args, vgg_weights, style, content, log=print):
+    """Optimize an image like `content` (H, W, 3) 0..255 towards `style`; returns the exit status."""
+    iterations = args.epochs if args.epochs >= 10 else ORIGINAL_ITERATIONS
+    learning_rate = args.learning_rate if args.learning_rate >= 1 else ORIGINAL_LEARNING_RATE
+    height, width = content.shape[:2]
+    log(f"--slow: {iterations} iterations at learning rate {learning_rate:g} on {width}x{height} pixels")
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    keras.utils.set_random_seed(seed)
+    noise = np.random.default_rng(seed).normal(0, NOISE_STDDEV, (1, *content.shape))
+    vgg = build_vgg(vgg_weights)
+    picture = PixelImage(vgg_weights.mean + noise)
+    objective = StyleObjective(
+        picture, vgg, style_grams(vgg, [style.rgb]), (args.content_weight, args.style_weight, args.tv_weight), 1
+    )
+    objective.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    run = _SlowRun(args.test_dir, iterations)
+    batch = {"images": content[None].astype(np.float32), "style_weights": np.ones((1, 1), np.float32)}
+    feed = _Repeat(batch, iterations)
+    with stop_requests(log) as stop:
+        monitor = Monitor(run, 0, iterations, args.checkpoint_iterations, stop)
+        try:
+            objective.fit(feed, epochs=1, shuffle=False, verbose=0, callbacks=[monitor])
+        finally:
+            monitor.close()
+    if monitor.saved != monitor.iteration:
+        run.checkpoint(monitor.iteration, objective)
+    log(f"{monitor.iteration} iterations in {time.perf_counter() - run.began:.1f} s; the image is {run.last}")
+    return 130 if stop.requested else 0
+
+
+class _Repeat(keras.utils.PyDataset):
+    """The same batch, `count` times."""
+
+    def __init__(self, batch, count):
+        super().__init__()
+        self.batch, self.count = batch, count
+
+    @property
+    def num_batches(self):
+        return self.count
+
+    def __getitem__(self, index):
+        return (self.batch,)
+
+
+class _SlowRun:
+    """The Monitor's run object for --slow: a checkpoint is the picture written out."""
+
+    def __init__(self, folder, iterations):
+        self.folder, self.iterations, self.last = folder, iterations, None
+        self.began = time.perf_counter()
+
+    def describe(self, iteration):
+        return "--slow"
+
+    def status(self):
+        return ""
+
+    def record(self, iteration, terms):
+        pass
+
+    def checkpoint(self, iteration, objective):
+        self.last = self.folder / f"slow_{iteration}.png"
+        write_image(self.last, keras.ops.convert_to_numpy(objective.maker.pixels.value)[0])

@@ -1,0 +1,203 @@
+"""Training a transform network (the original's style.py and optimize.py): Keras `fit` of the
+StyleObjective (src/objective.py) over the training images (src/dataset.py), resumable from the
+checkpoint directory (src/train_state.py), with previews and TensorBoard logs.
+
+One style, or several in one network (conditional instance norm, Dumoulin et al. 2017): step i
+trains style i mod S on the whole batch, so the styles take turns, as in that paper.
+
+With more than one GPU under TensorFlow, `fit` runs under tf.distribute.MirroredStrategy, which
+splits every batch between them; the loss is defined per example, so the result is the same.
+"""
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from src.dataset import TrainingImages
+from src.images import write_image
+from src.monitor import Monitor, stop_requests
+from src.objective import StyleObjective, style_grams
+from src.pixels import TRAINING_INPUT_SCALE
+from src.stylize import Stylizer
+from src.summaries import EventWriter
+from src.train_state import LOGS_DIRNAME, StateError, TrainingState, locked, mismatches, read_state, write_checkpoint
+from src.transform import build_transform_net
+from src.vgg import build_vgg
+
+
+@dataclass
+class Style:
+    name: str
+    rgb: np.ndarray  # (H, W, 3) float32 0..255, at the size its grams are computed
+
+
+@dataclass
+class Outcome:
+    start: int  # the iteration this run started from
+    iteration: int  # steps done, all runs together
+    finished: bool  # all epochs done (else stopped by a signal)
+    images: TrainingImages | None = None  # None when there was nothing left to do
+    seconds: float = 0.0  # this run's training time
+
+
+def train(args, vgg_weights, styles, test_image=None, strategy=None, log=print):
+    """Train (or resume) into args.checkpoint_dir. args: style.py's flags; styles: [Style];
+    test_image: (H, W, 3) 0..255 for previews, or None; strategy: a tf.distribute strategy
+    (default: MirroredStrategy when TensorFlow sees more than one GPU)."""
+    with locked(args.checkpoint_dir) as directory:
+        state = read_state(directory)
+        seed = args.seed if args.seed is not None else (state.settings["seed"] if state else _fresh_seed())
+        settings = {
+            "styles": [style.name for style in styles],
+            "image_size": args.image_size,
+            "batch_size": args.batch_size,
+            "seed": seed,
+        }
+        if state and mismatches(state, settings):
+            raise StateError(
+                f"{directory} holds a run with other settings ({'; '.join(mismatches(state, settings))}): "
+                "pass the same values to resume, or use a new --checkpoint-dir"
+            )
+        images = TrainingImages(args.train_path, args.image_size, args.batch_size, seed)
+        total = args.epochs * images.iterations_per_epoch
+        if state and state.iteration >= total:
+            log(f"{directory} already holds {state.iteration} iterations, {args.epochs} epoch(s): nothing to do")
+            return Outcome(state.iteration, state.iteration, finished=True)
+        keras.utils.set_random_seed(seed)
+        with _scope(strategy or default_strategy(log)):
+            objective = _build(args, vgg_weights, styles, state)
+        run = _Run(args, directory, objective, images, state or TrainingState(0, settings), styles, test_image, log)
+        try:
+            return run.fit(total)
+        finally:
+            images.close()
+
+
+def default_strategy(log=print):
+    """MirroredStrategy over all GPUs when TensorFlow sees more than one, else None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) < 2:
+        return None
+    log(f"training on {len(gpus)} GPUs (tf.distribute.MirroredStrategy; each batch is split between them)")
+    return tf.distribute.MirroredStrategy()
+
+
+def _scope(strategy):
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def _fresh_seed():
+    return int(np.random.SeedSequence().entropy % 2**31)
+
+
+def _build(args, vgg_weights, styles, state):
+    """The objective, compiled, with the state's weights and Adam variables when resuming."""
+    vgg = build_vgg(vgg_weights)
+    transform = build_transform_net(len(styles), [style.name for style in styles])
+    objective = StyleObjective(
+        transform,
+        vgg,
+        style_grams(vgg, [style.rgb for style in styles]),
+        (args.content_weight, args.style_weight, args.tv_weight),
+        args.batch_size,
+        input_scale=TRAINING_INPUT_SCALE,
+    )
+    objective.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    objective.optimizer.build(objective.trainable_variables)
+    if state:
+        transform.set_weights(state.model_weights)
+        for variable, value in zip(objective.optimizer.variables, state.optimizer_variables, strict=True):
+            variable.assign(value)
+        objective.optimizer.learning_rate = args.learning_rate  # this run's flag, not the saved rate
+    return objective
+
+
+class _Feed(keras.utils.PyDataset):
+    """Steps start ... stop - 1 for fit(): the batch and the one-hot style weights of each."""
+
+    def __init__(self, images, start, stop, style_count):
+        # Decoding ahead is TrainingImages' job: Keras asks for one batch at a time.
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.images, self.start, self.stop, self.style_count = images, start, stop, style_count
+
+    @property
+    def num_batches(self):
+        return self.stop - self.start
+
+    def __getitem__(self, index):
+        iteration = self.start + index
+        weights = np.zeros((self.images.batch_size, self.style_count), np.float32)
+        weights[:, iteration % self.style_count] = 1.0
+        return ({"images": self.images.batch(iteration, self.stop), "style_weights": weights},)
+
+
+class _Run:
+    """One invocation of training: checkpoints, previews and logs around fit()."""
+
+    def __init__(self, args, directory, objective, images, state, styles, test_image, log):
+        self.args, self.directory, self.objective, self.images = args, directory, objective, images
+        self.state, self.styles, self.test_image, self.log = state, styles, test_image, log
+        self.events = EventWriter(directory / LOGS_DIRNAME)
+        one_hot = np.eye(len(styles)) if test_image is not None else []
+        self.stylizers = [Stylizer(objective.maker, style_weights=weights, batch_size=1) for weights in one_hot]
+        self.began = time.perf_counter()
+
+    def fit(self, total):
+        start = self.state.iteration
+        if start:
+            self.log(f"resumed from iteration {start} (epoch {self.epoch(start + 1) + 1} of {self.args.epochs})")
+            self.events.restart(start)
+        else:
+            self.checkpoint(0, self.objective)  # model.keras is there from the start
+        feed = _Feed(self.images, start, total, len(self.styles))
+        try:
+            with stop_requests(self.log) as stop:
+                monitor = Monitor(self, start, total, self.args.checkpoint_iterations, stop)
+                try:
+                    self.objective.fit(feed, epochs=1, shuffle=False, verbose=0, callbacks=[monitor])
+                finally:
+                    monitor.close()
+            if monitor.saved != monitor.iteration:
+                self.checkpoint(monitor.iteration, self.objective)
+        finally:
+            self.events.close()
+        return Outcome(start, monitor.iteration, not stop.requested, self.images, time.perf_counter() - self.began)
+
+    def epoch(self, iteration):
+        """0-based epoch of the `iteration`-th step (1-based)."""
+        return max(iteration - 1, 0) // self.images.iterations_per_epoch
+
+    def describe(self, iteration):
+        return f"epoch {self.epoch(iteration) + 1}/{self.args.epochs}"
+
+    def status(self):
+        waited = self.images.wait_seconds / max(time.perf_counter() - self.began, 1e-9)
+        return f" | waiting for data {waited:.0%}"
+
+    def record(self, iteration, terms):
+        scalars = {f"loss/{name}": value for name, value in terms.items()}
+        self.events.scalars(iteration, {**scalars, "loss/total": sum(terms.values())})
+
+    def checkpoint(self, iteration, objective):
+        weights = objective.maker.get_weights()
+        optimizer = [variable.numpy() for variable in objective.optimizer.variables]
+        state = TrainingState(iteration, self.state.settings, weights, optimizer)
+        write_checkpoint(self.directory, state, objective.maker)
+        if self.test_image is not None:
+            self.preview(iteration)
+        self.events.flush()
+
+    def preview(self, iteration):
+        """The test image through the one forward path, into --test-dir and TensorBoard."""
+        for style, stylizer in zip(self.styles, self.stylizers):
+            rgb = stylizer(self.test_image[None])[0]
+            suffix = f"_{style.name}" if len(self.styles) > 1 else ""
+            write_image(self.args.test_dir / f"{self.epoch(iteration)}_{iteration}{suffix}.png", rgb)
+            self.events.image(iteration, f"preview/{style.name}", rgb)

@@ -1,0 +1,138 @@
+"""The training checkpoint directory (--checkpoint-dir):
+
+    model.keras          the latest network, ready for evaluate.py (src/checkpoints.py)
+    training_state.npz   everything a resumed run needs: the network's and Adam's variables,
+                         the iteration (which fixes the position in the data, src/dataset.py),
+                         and the settings that fix the network and the data order
+    logs/                TensorBoard events (src/summaries.py)
+
+Both files are written under a temporary name, synced and renamed into place, the state first:
+a run killed at any moment leaves the previous pair, or a new state beside the previous model,
+and either is complete. A resumed run reads only the state, so the two never need to agree.
+A lock file keeps a second run from training into the same directory at the same time.
+"""
+
+import contextlib
+import fcntl
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from src.checkpoints import MODEL_FILENAME, save_model
+
+STATE_FILENAME = "training_state.npz"
+LOGS_DIRNAME = "logs"
+_LOCK_FILENAME = ".lock"
+_FORMAT = 1
+
+
+class StateError(Exception):
+    """A checkpoint directory that cannot be trained into or resumed from."""
+
+
+@dataclass
+class TrainingState:
+    iteration: int  # steps done
+    settings: dict  # what fixes the network and the data order: must match to resume
+    model_weights: list = field(default_factory=list)  # the TransformNet's weights, in order
+    optimizer_variables: list = field(default_factory=list)  # Adam's variables, in order
+
+
+@contextlib.contextmanager
+def locked(directory):
+    """Create the directory if needed and hold its lock; StateError when another run holds it."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = open(directory / _LOCK_FILENAME, "a+")
+    except OSError as error:
+        raise StateError(f"cannot create checkpoint directory {directory}: {error.strerror or error}") from None
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StateError(f"another style.py is training into {directory} right now") from None
+        _remove_temporaries(directory)
+        yield directory
+    finally:
+        lock.close()
+
+
+def _remove_temporaries(directory):
+    """What a killed run was writing when it died (never a finished file)."""
+    for pattern in (f".{STATE_FILENAME}.*.tmp", f".{Path(MODEL_FILENAME).stem}.*.tmp.keras"):
+        for path in directory.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+def read_state(directory):
+    """The directory's TrainingState, or None for a fresh directory; StateError otherwise."""
+    directory = Path(directory)
+    path = directory / STATE_FILENAME
+    if not path.exists():
+        if (directory / MODEL_FILENAME).exists():
+            raise StateError(
+                f"{directory} holds {MODEL_FILENAME} but no {STATE_FILENAME}, so training cannot resume "
+                "there: use a new --checkpoint-dir"
+            )
+        return None
+    try:
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != _FORMAT:
+                raise ValueError(f"unknown format {meta.get('format')}")
+            model = [data[f"model_{i}"] for i in range(meta["model_weights"])]
+            optimizer = [data[f"optimizer_{i}"] for i in range(meta["optimizer_variables"])]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise StateError(f"cannot resume from {path}: {error}; move it away to start again") from None
+    return TrainingState(meta["iteration"], meta["settings"], model, optimizer)
+
+
+def mismatches(state, settings):
+    """Human-readable differences between a saved run's settings and this run's."""
+    return [
+        f"{name} was {state.settings.get(name)!r}, now {value!r}"
+        for name, value in settings.items()
+        if state.settings.get(name) != value
+    ]
+
+
+def write_checkpoint(directory, state, model):
+    """Write the state, then model.keras, each atomically (see the module docstring)."""
+    directory = Path(directory)
+    meta = {
+        "format": _FORMAT,
+        "iteration": state.iteration,
+        "settings": state.settings,
+        "model_weights": len(state.model_weights),
+        "optimizer_variables": len(state.optimizer_variables),
+    }
+    arrays = {f"model_{i}": w for i, w in enumerate(state.model_weights)}
+    arrays.update({f"optimizer_{i}": v for i, v in enumerate(state.optimizer_variables)})
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+    _write_atomically(directory / STATE_FILENAME, buffer.getvalue())
+    save_model(model, directory / MODEL_FILENAME)
+
+
+def _write_atomically(path, data):
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    # The rename itself survives a power cut only once the directory is synced.
+    descriptor = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,209 @@
+"""Train a network that paints photos in the style of an artwork.
+
+    python style.py --style examples/style/wave.jpg --checkpoint-dir checkpoints/wave \\
+        --test examples/content/chelsea.jpg --test-dir checkpoints/wave/previews
+    python style.py --style wave.jpg --style udnie.jpg --checkpoint-dir checkpoints/two
+
+Needs VGG19 weights (bash setup.sh --vgg, or --vgg-keras) and training images (bash setup.sh
+--coco). Running the same command again resumes from the last checkpoint; Ctrl-C saves one
+before it stops. --style given several times trains one network for all those styles.
+"""
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from src import cli
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add(
+        "--style",
+        action="append",
+        required=True,
+        help="style image; give it again to train several styles into one network",
+    )
+    add("--checkpoint-dir", type=Path, help="directory for checkpoints (created when missing; required unless --slow)")
+    add(
+        "--train-path",
+        type=Path,
+        default=Path("data/train2014"),
+        help="folder of training images (default: %(default)s)",
+    )
+    add("--test", type=Path, help="image to stylize at every checkpoint, as a preview")
+    add("--test-dir", type=Path, help="folder for the previews (created when missing; needed with --test)")
+    add(
+        "--slow",
+        action="store_true",
+        help="Gatys et al.'s optimization of the pixels of --test instead of training a network; as in the "
+        "original, --epochs below 10 becomes 1000 iterations and --learning-rate below 1 becomes 10",
+    )
+    add("--epochs", type=cli.positive_int, default=2, help="passes over the training images (default: %(default)s)")
+    add("--batch-size", type=cli.positive_int, default=4, help="images per step (default: %(default)s)")
+    add(
+        "--checkpoint-iterations",
+        type=cli.positive_int,
+        default=2000,
+        help="iterations between checkpoints and previews (default: %(default)s)",
+    )
+    add(
+        "--vgg-path",
+        type=Path,
+        default=Path("data/imagenet-vgg-verydeep-19.mat"),
+        help="VGG19 weights: MatConvNet's .mat or Keras' notop .h5 (default: %(default)s)",
+    )
+    add("--content-weight", type=cli.non_negative_float, default=7.5, help="content loss weight (default: %(default)s)")
+    add("--style-weight", type=cli.non_negative_float, default=100.0, help="style loss weight (default: %(default)s)")
+    add("--tv-weight", type=cli.non_negative_float, default=200.0, help="total variation weight (default: %(default)s)")
+    add("--learning-rate", type=cli.positive_float, default=1e-3, help="Adam's learning rate (default: %(default)s)")
+    add(
+        "--image-size",
+        type=cli.positive_int,
+        default=256,
+        help="side of the square training images (default: %(default)s)",
+    )
+    add(
+        "--style-scale",
+        type=cli.positive_float,
+        default=1.0,
+        help="resize the style image by this factor before taking its style (default: %(default)s)",
+    )
+    add(
+        "--seed",
+        type=cli.non_negative_int,
+        help="seed for the weights and the data order (default: random, kept for resuming)",
+    )
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_paths(parser, args)
+    cli.import_keras()
+    styles = read_styles(parser, args)
+    test_image = read_image_or_exit(parser, "--test", args.test).rgb if args.test else None
+    from src.vgg import VggError, load_vgg_weights
+
+    try:
+        vgg_weights = load_vgg_weights(args.vgg_path)
+    except VggError as error:
+        parser.error(f"--vgg-path: {error}")
+    from src.slow import optimize_pixels
+    from src.train import train
+    from src.train_state import StateError
+
+    try:
+        if args.slow:
+            return optimize_pixels(args, vgg_weights, styles[0], test_image, log=log)
+        outcome = train(args, vgg_weights, styles, test_image, log=log)
+    except StateError as error:
+        parser.error(f"--checkpoint-dir: {error}")
+    except KeyboardInterrupt:
+        resume = "" if args.slow else f"; the same command resumes from the last one in {args.checkpoint_dir}"
+        log(f"interrupted without a new checkpoint{resume}")
+        return 130
+    except OSError as error:  # a full disk, a folder that went away: no traceback for those
+        log(f"style.py: {error}")
+        return 1
+    return report(args, outcome)
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_paths(parser, args):
+    """Everything about the paths that can be said before loading anything."""
+    if args.slow:
+        if not args.test:
+            parser.error("--slow optimizes the pixels of --test: give --test and --test-dir")
+        if len(args.style) > 1:
+            parser.error("--slow takes one --style")
+        if args.checkpoint_dir:
+            log("note: --slow writes images to --test-dir, no checkpoints; --checkpoint-dir is not used")
+    else:
+        if not args.checkpoint_dir:
+            parser.error("the following arguments are required: --checkpoint-dir")
+        if args.checkpoint_dir.exists() and not args.checkpoint_dir.is_dir():
+            parser.error(f"--checkpoint-dir {args.checkpoint_dir} is a file, not a directory")
+        check_train_path(parser, args)
+    if bool(args.test) != bool(args.test_dir):
+        parser.error("--test and --test-dir go together: the previews of --test are written into --test-dir")
+    if args.test_dir:
+        try:
+            args.test_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            parser.error(f"cannot create --test-dir {args.test_dir}: {error.strerror or error}")
+    if args.image_size < 16:
+        parser.error(f"--image-size must be at least 16 (VGG19 halves it four times), got {args.image_size}")
+
+
+def check_train_path(parser, args):
+    from src.dataset import readable_images
+
+    folder = args.train_path
+    if not folder.is_dir():
+        hint = " (bash setup.sh --coco downloads COCO 2014)" if folder == parser.get_default("train_path") else ""
+        parser.error(f"--train-path {folder} is not a folder{hint}")
+    found = readable_images(folder, args.batch_size)
+    if found < args.batch_size:
+        parser.error(
+            f"--train-path {folder} has {found} readable image(s); a batch (--batch-size) needs {args.batch_size}"
+        )
+
+
+def read_image_or_exit(parser, flag, path):
+    from src.images import ImageError, read_image
+
+    try:
+        return read_image(path)
+    except ImageError as error:
+        parser.error(f"{flag} {error}")
+
+
+def read_styles(parser, args):
+    """--style images as Styles named after their files, resized by --style-scale."""
+    from src.dataset import resize
+    from src.train import Style
+
+    names = [Path(path).stem for path in args.style]
+    if len(set(names)) < len(names):
+        parser.error(f"two --style images have the same name ({', '.join(names)}): rename one")
+    styles = []
+    for name, path in zip(names, args.style):
+        rgb = read_image_or_exit(parser, "--style", path).rgb
+        if args.style_scale != 1:
+            height, width = (max(1, round(side * args.style_scale)) for side in rgb.shape[:2])
+            rgb = resize(rgb, height, width)
+        styles.append(Style(name, rgb))
+    return styles
+
+
+def report(args, outcome):
+    """The run's figures, the unreadable files, and how to use the checkpoint."""
+    images = outcome.images
+    if images is not None and outcome.iteration > outcome.start:
+        steps, seconds = outcome.iteration - outcome.start, outcome.seconds
+        log(
+            f"{steps} iterations in {seconds:.1f} s ({seconds / steps:.3g} s each); waited {images.wait_seconds:.2f} s "
+            f"for training images ({images.wait_seconds / seconds:.1%} of the time)"
+        )
+    if images is not None and images.skipped:
+        log(f"skipped {len(images.skipped)} unreadable file(s) in {args.train_path}:")
+        for reason in list(images.skipped.values())[:10]:
+            log(f"  {reason}")
+    if not outcome.finished:
+        log(f"stopped at iteration {outcome.iteration}, checkpoint saved; the same command resumes from it")
+        return 130
+    directory = shlex.quote(str(args.checkpoint_dir))
+    print(f"Training complete ({outcome.iteration} iterations). To stylize with it:")
+    print(f"    python evaluate.py --checkpoint {directory} --in-path photo.jpg --out-path photo_stylized.jpg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The training objective: the terms of the right images against NumPy, the transform fed
+x / 255, per-example style targets, the loss Keras minimises, and --slow's picture."""
+
+import numpy as np
+from keras import layers, ops
+
+from src.objective import PixelImage, StyleObjective, style_grams
+from src.vgg import CONTENT_LAYER, STYLE_LAYERS, build_vgg, load_vgg_weights
+from tests.test_losses import gram, l2
+from tests.test_vgg import numpy_vgg
+from tests.vgg_files import random_weights, write_keras
+
+
+class Brighten(layers.Layer):
+    """A stand-in for the transform network: 200 * its input + 20, whatever the style."""
+
+    def call(self, images, style_weights):
+        return images * 200.0 + 20.0
+
+
+def test_terms_against_numpy(tmp_path):
+    weights = random_weights(width=4, seed=2)
+    loaded = load_vgg_weights(write_keras(tmp_path / "vgg.h5", weights))
+    vgg = build_vgg(loaded)
+    rng = np.random.default_rng(1)
+    content = rng.uniform(0, 255, (3, 17, 16, 3)).astype(np.float32)
+    styles = [rng.uniform(0, 255, shape).astype(np.float32) for shape in ((20, 23, 3), (12, 15, 3))]
+    grams = style_grams(vgg, styles)
+    objective = StyleObjective(Brighten(), vgg, grams, (7.5, 100, 200), batch_size=3, input_scale=1 / 255)
+    style_weights = np.array([[1, 0], [0, 1], [0, 3]], np.float32)  # example 3: the second style, unnormalised
+    outputs = objective({"images": content, "style_weights": style_weights})
+    terms = {name: ops.convert_to_numpy(term) for name, term in outputs.items()}
+
+    stylized = content / 255 * 200 + 20  # the maker is fed x / 255
+    predicted, target = numpy_vgg(stylized, weights, loaded.mean), numpy_vgg(content, weights, loaded.mean)
+    style_features = [numpy_vgg(image[None], weights, loaded.mean) for image in styles]
+    for i, style in enumerate((0, 1, 1)):
+        features, content_features = predicted[CONTENT_LAYER][i], target[CONTENT_LAYER][i]
+        content_term = 7.5 * 2 * l2(features - content_features) / features.size
+        style_term = 100 * sum(
+            2 * l2(gram(predicted[layer][i]) - gram(style_features[style][layer][0])) / predicted[layer].shape[-1] ** 2
+            for layer in STYLE_LAYERS
+        )
+        image = stylized[i]
+        dy, dx = image[1:] - image[:-1], image[:, 1:] - image[:, :-1]
+        tv_term = 200 * 2 * (l2(dx) / dx.size + l2(dy) / dy.size)
+        np.testing.assert_allclose(terms["content"][i], content_term, rtol=1e-3)
+        np.testing.assert_allclose(terms["style"][i], style_term, rtol=1e-3)
+        np.testing.assert_allclose(terms["tv"][i], tv_term, rtol=1e-4)
+    total = sum(terms[name].sum() for name in terms) / 3
+    np.testing.assert_allclose(ops.convert_to_numpy(objective.compute_loss(y_pred=terms)), total, rtol=1e-6)
+    assert objective.trainable_weights == []  # VGG is frozen, the stand-in has no weights
+
+
+def test_pixel_image_is_the_trained_variable():
+    initial = np.random.default_rng(0).uniform(0, 255, (1, 5, 6, 3)).astype(np.float32)
+    picture = PixelImage(initial)
+    output = picture(np.zeros((1, 5, 6, 3), np.float32), np.ones((1, 1), np.float32))
+    np.testing.assert_array_equal(ops.convert_to_numpy(output), initial)
+    assert [w.shape for w in picture.trainable_weights] == [(1, 5, 6, 3)]

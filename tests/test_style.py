@@ -1,0 +1,115 @@
+"""style.py end to end, in-process (TensorFlow backend): training, resuming, previews,
+TensorBoard logs, evaluate.py on the result, --slow, and argument errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import evaluate
+import style
+from src.checkpoints import load_model
+from src.train_state import read_state
+from tests.test_summaries import read_events
+from tests.training_runs import ROOT, train_args
+
+
+def test_train_resume_and_evaluate(training_data, tmp_path, capsys):
+    directory, previews = tmp_path / "run", tmp_path / "previews"
+    test = ["--test", str(training_data["test"]), "--test-dir", str(previews)]
+    assert style.main(train_args(training_data, directory, "--epochs", "1", "--checkpoint-iterations", "2", *test)) == 0
+    out, err = capsys.readouterr()
+    assert f"python evaluate.py --checkpoint {directory} --in-path" in out
+    assert "skipped 1 unreadable file(s)" in err and "broken.jpg" in err
+    assert "waited" in err and "for training images" in err
+    assert read_state(directory).iteration == 3  # 14 files // 4
+    assert sorted(p.name for p in previews.iterdir()) == ["0_0.png", "0_2.png", "0_3.png"]
+    assert Image.open(previews / "0_3.png").size == (27, 21)  # the test image's own size
+
+    assert style.main(train_args(training_data, directory, "--epochs", "2", "--checkpoint-iterations", "2", *test)) == 0
+    assert "resumed from iteration 3 (epoch 2 of 2)" in capsys.readouterr().err
+    assert read_state(directory).iteration == 6
+    assert {"1_4.png", "1_6.png"} <= {p.name for p in previews.iterdir()}
+
+    # The same run without the stop: the same network (resuming loses nothing, repeats nothing).
+    straight = tmp_path / "straight"
+    assert style.main(train_args(training_data, straight, "--epochs", "2", "--checkpoint-iterations", "2")) == 0
+    for resumed, uninterrupted in zip(load_model(directory).get_weights(), load_model(straight).get_weights()):
+        np.testing.assert_allclose(resumed, uninterrupted, rtol=1e-4, atol=1e-5)
+
+    events = read_events(directory / "logs")  # both runs' files
+    steps = sorted(e.step for e in events if any(v.tag == "loss/content" for v in e.summary.value))
+    assert steps == [1, 2, 3, 4, 5, 6]
+    assert any(v.tag == "preview/style" and v.image.width == 27 for e in events for v in e.summary.value)
+    assert any(e.session_log.status == 1 and e.step == 3 for e in events)
+
+    output = tmp_path / "out.png"
+    argv = ["--checkpoint", str(directory), "--in-path", str(training_data["test"]), "--out-path", str(output)]
+    assert evaluate.main(argv) == 0
+    assert Image.open(output).size == (27, 21)
+
+    assert style.main(train_args(training_data, directory, "--epochs", "2")) == 0
+    assert "nothing to do" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        style.main(train_args(training_data, directory, "--epochs", "3", "--batch-size", "2"))
+    assert exit_info.value.code == 2
+    assert "batch_size was 4, now 2" in capsys.readouterr().err
+
+
+def test_slow(training_data, tmp_path, capsys):
+    previews = tmp_path / "slow"
+    argv = ["--slow", "--style", str(training_data["style"]), "--test", str(training_data["test"])]
+    argv += ["--test-dir", str(previews), "--vgg-path", str(training_data["vgg_mat"]), "--epochs", "12"]
+    assert style.main([*argv, "--checkpoint-iterations", "5", "--seed", "1"]) == 0
+    assert "12 iterations at learning rate 10" in capsys.readouterr().err
+    assert sorted(p.name for p in previews.iterdir()) == ["slow_10.png", "slow_12.png", "slow_5.png"]
+    assert Image.open(previews / "slow_12.png").size == (27, 21)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a, d: a[:1] + ["/nonexistent/style.jpg"] + a[2:], "--style /nonexistent/style.jpg: no such file"),
+        (lambda a, d: a + ["--epochs", "0"], "--epochs: must be at least 1"),
+        (lambda a, d: a + ["--batch-size", "-2"], "--batch-size: must be at least 1"),
+        (lambda a, d: a + ["--checkpoint-iterations", "x"], "not a whole number"),
+        (lambda a, d: a + ["--learning-rate", "0"], "--learning-rate: must be a positive number"),
+        (lambda a, d: a + ["--style-weight", "-1"], "--style-weight: must be a number 0 or more"),
+        (lambda a, d: a + ["--style-scale", "nan"], "--style-scale: must be a positive number"),
+        (lambda a, d: a + ["--seed", "-1"], "--seed: must be 0 or more"),
+        (lambda a, d: a + ["--image-size", "8"], "--image-size must be at least 16"),
+        (lambda a, d: a + ["--train-path", str(d / "nowhere")], "is not a folder"),
+        (lambda a, d: a + ["--train-path", str(d)], "has 0 readable image(s)"),
+        (lambda a, d: a + ["--vgg-path", str(d / "missing.mat")], "--vgg-path: VGG19 weights"),
+        (lambda a, d: a + ["--vgg-path", str(a[1])], "is not a VGG19 weight file"),
+        (lambda a, d: [x for x in a if x not in ("--checkpoint-dir", str(d / "run"))], "required: --checkpoint-dir"),
+        (lambda a, d: a + ["--slow"], "--slow optimizes the pixels of --test"),
+        (lambda a, d: a + ["--test", str(a[1])], "--test and --test-dir go together"),
+        (lambda a, d: a + ["--style", a[1]], "same name"),
+    ],
+)
+def test_bad_arguments(training_data, tmp_path, capsys, change, message):
+    argv = change(train_args(training_data, tmp_path / "run"), tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        style.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_broken_vgg_file_no_traceback(training_data, tmp_path):
+    truncated = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    truncated.write_bytes(training_data["vgg_mat"].read_bytes()[:5000])
+    argv = train_args({**training_data, "vgg_mat": truncated}, tmp_path / "run")
+    result = subprocess.run([sys.executable, "style.py", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{truncated}" in result.stderr and "cut short" in result.stderr
+
+
+def test_help_is_instant():
+    """--help imports no backend."""
+    code = "import sys, style; style.build_parser(); assert 'keras' not in sys.modules, 'keras imported'"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)

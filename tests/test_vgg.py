@@ -1,0 +1,149 @@
+"""The VGG19 loss network: both weight file layouts, their validation, and the features against
+a NumPy forward pass."""
+
+import h5py
+import numpy as np
+import pytest
+
+from src.vgg import CONTENT_LAYER, STYLE_LAYERS, VggError, build_vgg, load_vgg_weights
+from tests.vgg_files import random_weights, write_keras, write_matconvnet
+
+
+def numpy_vgg(images, weights, mean):
+    """VGG19 up to relu5_1 in float64: 3x3 'same' convolutions, ReLU, 2x2 max pools that round
+    odd sizes up (TensorFlow's 'SAME'), on RGB minus the mean."""
+    x = np.asarray(images, np.float64) - mean
+    features = {}
+    for block, count in enumerate((2, 2, 4, 4, 4), 1):
+        for i in range(1, count + 1):
+            kernel, bias = weights[f"conv{block}_{i}"]
+            padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+            height, width = x.shape[1:3]
+            x = sum(padded[:, dy : dy + height, dx : dx + width] @ kernel[dy, dx] for dy in range(3) for dx in range(3))
+            x = np.maximum(x + bias, 0)
+            features[f"relu{block}_{i}"] = x
+            if f"relu{block}_{i}" == "relu5_1":
+                return features
+        height, width = x.shape[1:3]
+        x = np.pad(x, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), constant_values=-np.inf)
+        x = x.reshape(x.shape[0], x.shape[1] // 2, 2, x.shape[2] // 2, 2, -1).max(axis=(2, 4))
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return random_weights(width=4, seed=3)
+
+
+def test_both_layouts_read_the_same_network(tmp_path, weights):
+    mat = load_vgg_weights(write_matconvnet(tmp_path / "a.mat", weights))
+    h5 = load_vgg_weights(write_keras(tmp_path / "b.h5", weights))
+    assert (mat.layout, h5.layout) == ("MatConvNet", "Keras")
+    for name, (kernel, bias) in weights.items():
+        # .mat: [width, height] transposed back; .h5: BGR flipped back to RGB in conv1_1.
+        np.testing.assert_array_equal(mat.convolutions[name][0], kernel)
+        np.testing.assert_array_equal(h5.convolutions[name][0], kernel)
+        np.testing.assert_array_equal(mat.convolutions[name][1], bias)
+        np.testing.assert_array_equal(h5.convolutions[name][1], bias)
+    np.testing.assert_allclose(mat.mean, [123.68, 116.779, 103.939], rtol=1e-6)
+    np.testing.assert_allclose(h5.mean, mat.mean, rtol=1e-6)
+
+
+def test_matconvnet_kernels_are_transposed_like_the_original(tmp_path, weights):
+    path = write_matconvnet(tmp_path / "a.mat", weights)
+    import scipy.io
+
+    stored = scipy.io.loadmat(str(path))["layers"][0, 2][0, 0]["weights"][0, 0]  # conv1_2
+    loaded = load_vgg_weights(path).convolutions["conv1_2"][0]
+    assert not np.array_equal(stored, loaded)  # random kernels are not symmetric
+    np.testing.assert_array_equal(loaded, np.transpose(stored, (1, 0, 2, 3)))
+
+
+def test_later_matconvnet_layout_and_keras_slash_names(tmp_path, weights):
+    mat = load_vgg_weights(write_matconvnet(tmp_path / "a.mat", weights, meta=True))
+    h5 = load_vgg_weights(write_keras(tmp_path / "b.h5", weights, slash_names=True))
+    np.testing.assert_allclose(mat.mean, [123.68, 116.779, 103.939], rtol=1e-6)
+    np.testing.assert_array_equal(h5.convolutions["conv5_4"][0], weights["conv5_4"][0])
+
+
+def test_real_widths_load(tmp_path):
+    """VGG19's real shapes (64 ... 512 channels), the files' full 80 MB of convolutions."""
+    weights = {name: (np.zeros_like(k), b) for name, (k, b) in random_weights(width=64).items()}
+    for path in (write_matconvnet(tmp_path / "a.mat", weights), write_keras(tmp_path / "b.h5", weights)):
+        loaded = load_vgg_weights(path)
+        assert loaded.width == 64
+        assert loaded.convolutions["conv5_4"][0].shape == (3, 3, 512, 512)
+
+
+def test_features_match_numpy(tmp_path, weights):
+    loaded = load_vgg_weights(write_keras(tmp_path / "b.h5", weights))
+    images = np.random.default_rng(0).uniform(0, 255, (2, 19, 17, 3)).astype(np.float32)
+    features = build_vgg(loaded)(images)
+    expected = numpy_vgg(images, weights, loaded.mean)
+    assert set(features) == {*STYLE_LAYERS, CONTENT_LAYER}
+    for name, value in features.items():
+        scale = np.abs(expected[name]).max()
+        np.testing.assert_allclose(np.asarray(value), expected[name], rtol=1e-4, atol=1e-3 * scale)
+    assert features["relu5_1"].shape == (2, 2, 2, 32)
+
+
+def test_network_is_frozen(tmp_path, weights):
+    network = build_vgg(load_vgg_weights(write_matconvnet(tmp_path / "a.mat", weights)))
+    assert network.trainable_weights == []
+    assert len(network.non_trainable_weights) == 2 * 13  # conv1_1 ... conv5_1
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def _truncated(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _wrong_shape(weights):
+    changed = dict(weights)
+    kernel, bias = weights["conv4_1"]
+    changed["conv4_1"] = (kernel[..., :16], bias[:16])
+    return changed
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d, w: d / "missing.mat", "not found"),
+        (lambda d, w: d, "is not a file"),
+        (lambda d, w: _write(d / "empty.mat", b""), "empty"),
+        (lambda d, w: _write(d / "notes.mat", b"hello"), "is not a VGG19 weight file"),
+        (lambda d, w: _truncated(write_matconvnet(d / "cut.mat", w)), "cut short"),
+        (lambda d, w: _truncated(write_keras(d / "cut.h5", w)), "cut short"),
+        (lambda d, w: write_matconvnet(d / "v16.mat", w, drop=("conv3_4", "conv4_4", "conv5_4")), "VGG16"),
+        (lambda d, w: write_keras(d / "v16.h5", w, drop=("conv5_4",)), "no block5_conv4"),
+        (lambda d, w: write_matconvnet(d / "shape.mat", _wrong_shape(w)), "conv4_1 has kernel [3, 3, 16, 16]"),
+        (lambda d, w: write_keras(d / "shape.h5", _wrong_shape(w)), "where VGG19 has [3, 3, 16, 32]"),
+        (lambda d, w: _matlab_without_layers(d / "other.mat"), "no 'layers'"),
+        (lambda d, w: _hdf5_without_layers(d / "other.h5"), "not Keras' VGG19"),
+        (lambda d, w: _write(d / "v73.mat", b"MATLAB 7.3 MAT-file" + bytes(600)), "v7.3"),
+    ],
+)
+def test_bad_files_are_clear_errors(tmp_path, weights, make, message):
+    path = make(tmp_path, weights)
+    with pytest.raises(VggError) as error:
+        load_vgg_weights(path)
+    assert message in str(error.value)
+    assert str(path) in str(error.value)
+
+
+def _matlab_without_layers(path):
+    import scipy.io
+
+    scipy.io.savemat(str(path), {"x": np.zeros(3)})
+    return path
+
+
+def _hdf5_without_layers(path):
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=np.zeros(3))
+    return path

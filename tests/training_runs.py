@@ -1,0 +1,13 @@
+"""What the style.py tests share: the repository root and a training command line."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def train_args(data, directory, *extra, vgg="vgg_mat"):
+    """style.py's arguments for a tiny run on the session's training data (conftest.py)."""
+    return [
+        "--style", str(data["style"]), "--checkpoint-dir", str(directory), "--train-path", str(data["train"]),
+        "--vgg-path", str(data[vgg]), "--image-size", "16", "--seed", "3", *extra,
+    ]  # fmt: skip
