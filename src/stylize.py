@@ -1,33 +1,70 @@
 """The one forward path: images, folders, tiles, video frames and training previews all go
 through `Stylizer.__call__`, which takes and returns float32 RGB 0..255 (see src/pixels.py).
 
-The network is compiled once per backend: a tf.function whose input signature leaves batch,
-height and width open (so a folder of mixed sizes never retraces), or a jax.jit of the
-stateless call (XLA compiles once per shape there).
+Whole images run as one compiled function of src/inference.py, whose signature leaves batch,
+height and width open, so a folder of mixed sizes never retraces (TensorFlow), or as one XLA
+program per shape (JAX). Images above the pixel budget that `--tile-size` sets go through
+src/tiling.py, which gives the same result in bounded memory.
 """
 
 import numpy as np
 
+from src import tiling
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+# oneDNN's bfloat16 stride-2 convolution returns garbage when its output is 1 pixel wide (and
+# 8 or more high; TensorFlow 2.21, measured in bench/README.md): images this narrow or narrower
+# (conv3's output is a quarter as wide) run in float32.
+BFLOAT16_MIN_WIDTH = 5
+
 
 class Stylizer:
-    """model -> a callable (B, H, W, 3) float32 0..255 -> (B, H, W, 3) float32 0..255."""
+    """model -> a callable (B, H, W, 3) float32 0..255 -> (B, H, W, 3) float32 0..255.
 
-    def __init__(self, model, style_weights=None, batch_size=4):
+    precision: the convolutions' number format, "float32", "bfloat16", or "auto" (see
+    `resolve_precision`). tile_size: 0 chooses the pixel budget from free memory; N > 0 stylizes
+    images above N x N pixels in N x N tiles (see src/tiling.py).
+    """
+
+    def __init__(self, model, style_weights=None, batch_size=4, precision="auto", tile_size=0):
         self.model = model
         self.batch_size = int(batch_size)
         self.style_weights = normalize_style_weights(style_weights, model.num_styles)
-        self._forward = compile_forward(model)
+        self.precision = resolve_precision(precision)
+        self.tile_size = tiling.check_tile_size(tile_size)
+        self._forwards = {}
+        self._tilers = {}
 
     def __call__(self, images):
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"expected images of shape (B, H, W, 3), got {images.shape}")
+        height, width = images.shape[1:3]
+        precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
+        batch_size, tile = tiling.plan(height, width, self.batch_size, self.tile_size)
+        if tile:
+            tiler = self._compiled(self._tilers, precision, lambda: tiling.Tiler(self.model, precision))
+            return np.clip(np.stack([tiler(image, self._weights(1), tile) for image in images]), 0.0, 255.0)
+        forward = self._compiled(self._forwards, precision, lambda: compile_forward(self.model, precision))
         outputs = []
-        for start in range(0, len(images), self.batch_size):
-            batch = images[start : start + self.batch_size]
-            weights = np.broadcast_to(self.style_weights, (len(batch), self.model.num_styles))
-            outputs.append(self._forward(batch, np.ascontiguousarray(weights)))
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            outputs.append(forward(batch, self._weights(len(batch))))
         return np.clip(np.concatenate(outputs), 0.0, 255.0)
+
+    def images_per_pass(self, height, width):
+        """How many height x width images one forward pass takes (1 for those tiled)."""
+        return tiling.plan(height, width, self.batch_size, self.tile_size)[0]
+
+    def _weights(self, count):
+        return np.ascontiguousarray(np.broadcast_to(self.style_weights, (count, self.model.num_styles)))
+
+    @staticmethod
+    def _compiled(cache, precision, build):
+        """Compiled functions are built on first use: most runs never tile, and never need float32."""
+        if precision not in cache:
+            cache[precision] = build()
+        return cache[precision]
 
 
 def normalize_style_weights(weights, num_styles):
@@ -42,35 +79,52 @@ def normalize_style_weights(weights, num_styles):
     return weights / weights.sum()
 
 
-def compile_forward(model):
-    """(images (B, H, W, 3), style weights (B, S)) -> numpy (B, H, W, 3), compiled for the backend."""
+def resolve_precision(precision="auto", device="auto"):
+    """"auto" -> "bfloat16" where it is both fast and faithful, else "float32"; others unchanged.
+
+    bfloat16 convolutions pay only where oneDNN runs them on AMX tiles: TensorFlow on a CPU with
+    the amx_bf16 flag (2.5x faster there, output 55-62 dB PSNR from float32's on the published
+    models, bench/README.md). Without AMX, oneDNN emulates bfloat16 and is slower than float32;
+    GPUs keep float32, the precision the original ran at.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
     import keras
 
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
+    if keras.backend.backend() != "tensorflow" or "amx_bf16" not in cpu_flags():
+        return "float32"
+    from src.devices import parse_device
+
+    chosen = parse_device(device)
+    if chosen is None or chosen[0] == "gpu":
         import tensorflow as tf
 
-        function = tf.function(
-            lambda images, weights: model(images, style_weights=weights, training=False),
-            input_signature=[
-                tf.TensorSpec([None, None, None, 3], tf.float32),
-                tf.TensorSpec([None, model.num_styles], tf.float32),
-            ],
-        )
-        return lambda images, weights: function(images, weights).numpy()
-    if backend == "jax":
-        import jax
+        if tf.config.list_physical_devices("GPU"):
+            return "float32"
+    return "bfloat16"
 
-        @jax.jit
-        def function(trainable, non_trainable, images, weights):
-            outputs, _ = model.stateless_call(trainable, non_trainable, images, style_weights=weights, training=False)
-            return outputs
 
-        def forward(images, weights):
-            # Read the variables at each call: a training preview must see the current weights.
-            trainable = [v.value for v in model.trainable_variables]
-            non_trainable = [v.value for v in model.non_trainable_variables]
-            return np.asarray(function(trainable, non_trainable, images, weights))
+def cpu_flags():
+    """The CPU's feature flags as Linux reports them; empty elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
 
-        return forward
-    return lambda images, weights: keras.ops.convert_to_numpy(model(images, style_weights=weights, training=False))
+
+def compile_forward(model, precision="float32"):
+    """(images (B, H, W, 3), style weights (B, S)) -> numpy (B, H, W, 3), compiled once."""
+    from src import inference
+
+    function = inference.compile_function(
+        model,
+        lambda images, weights: inference.forward(model, images, weights, precision),
+        signature=[((None, None, None, 3), "float32"), ((None, model.num_styles), "float32")],
+    )
+    return lambda images, weights: np.asarray(function(images, weights))

@@ -45,13 +45,20 @@ class InstanceNorm(layers.Layer):
         # Statistics and the per-style mix in float32, also under mixed precision: a half-precision
         # variance of 0..255-scale activations loses too much.
         mean, variance = ops.moments(ops.cast(x, "float32"), axes=[1, 2], keepdims=True)  # (B, H, W, C) -> (B, 1, 1, C)
+        a, b = self.coefficients(mean, variance, style_weights)
+        return x * ops.cast(a, x.dtype) + ops.cast(b, x.dtype)
+
+    def coefficients(self, mean, variance, style_weights):
+        """Statistics (B, 1, 1, C) and style weights (B, S) -> float32 (a, b) with normalized x = x * a + b.
+
+        scale * (x - mean) / sqrt(var + eps) + shift, folded into one multiply-add over the
+        full-size tensor: a = scale / sqrt(var + eps), b = shift - mean * a. Tiled stylization
+        (src/tiling.py) passes whole-image statistics gathered tile by tile.
+        """
         scale = ops.matmul(style_weights, ops.cast(self.scale, "float32"))[:, None, None, :]  # (B, S) @ (S, C) -> (B, 1, 1, C)
         shift = ops.matmul(style_weights, ops.cast(self.shift, "float32"))[:, None, None, :]
-        # scale * (x - mean) / sqrt(var + eps) + shift, folded into one multiply-add over the
-        # full-size tensor: a = scale / sqrt(var + eps), b = shift - mean * a.
-        a = scale * ops.rsqrt(variance + self.epsilon)
-        b = shift - mean * a
-        return x * ops.cast(a, x.dtype) + ops.cast(b, x.dtype)
+        a = scale * ops.rsqrt(ops.cast(variance, "float32") + self.epsilon)
+        return a, shift - ops.cast(mean, "float32") * a
 
     def get_config(self):
         return {**super().get_config(), "num_styles": self.num_styles, "epsilon": self.epsilon}
@@ -185,8 +192,7 @@ class TransformNet(keras.Model):
         x = ops.cast(images, self.compute_dtype)
         for block in self.blocks:
             x = block(x, style_weights)
-        x = ops.tanh(ops.cast(x, "float32")) * 150.0 + 255.0 / 2
-        return x[:, :height, :width, :]
+        return to_pixels(x)[:, :height, :width, :]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -206,6 +212,11 @@ class TransformNet(keras.Model):
         for block in self.blocks:
             ordered += [block.conv1, block.conv2] if isinstance(block, ResidualBlock) else [block]
         return ordered
+
+
+def to_pixels(x):
+    """The last layer's normalized output -> RGB about -22..277: the original's tanh(x) * 150 + 255 / 2."""
+    return ops.tanh(ops.cast(x, "float32")) * 150.0 + 255.0 / 2
 
 
 def build_transform_net(num_styles=1, style_names=None):
