@@ -32,8 +32,8 @@ class Stylizer:
         self.style_weights = normalize_style_weights(style_weights, model.num_styles)
         self.precision = resolve_precision(precision)
         self.tile_size = tiling.check_tile_size(tile_size)
-        self._forwards = {}
-        self._tilers = {}
+        self._compiled = {}
+        self._parameters = None
 
     def __call__(self, images):
         images = np.asarray(images, dtype=np.float32)
@@ -43,28 +43,36 @@ class Stylizer:
         precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
         batch_size, tile = tiling.plan(height, width, self.batch_size, self.tile_size)
         if tile:
-            tiler = self._compiled(self._tilers, precision, lambda: tiling.Tiler(self.model, precision))
-            return np.clip(np.stack([tiler(image, self._weights(1), tile) for image in images]), 0.0, 255.0)
-        forward = self._compiled(self._forwards, precision, lambda: compile_forward(self.model, precision))
-        outputs = []
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size]
-            outputs.append(forward(batch, self._weights(len(batch))))
+            tiler = self._function("tiler", precision)
+            return np.clip(np.stack([tiler(image, tile) for image in images]), 0.0, 255.0)
+        forward = self._function("forward", precision)
+        outputs = [forward(images[start : start + batch_size]) for start in range(0, len(images), batch_size)]
         return np.clip(np.concatenate(outputs), 0.0, 255.0)
 
     def images_per_pass(self, height, width):
         """How many height x width images one forward pass takes (1 for those tiled)."""
         return tiling.plan(height, width, self.batch_size, self.tile_size)[0]
 
-    def _weights(self, count):
-        return np.ascontiguousarray(np.broadcast_to(self.style_weights, (count, self.model.num_styles)))
+    def _function(self, kind, precision):
+        """The compiled forward pass or tiler, built on first use (most runs never tile, nor
+        need float32) and built again when the model's weights have changed since: a training
+        preview must show the current weights, and the instance norms' are compiled in."""
+        from src import inference
 
-    @staticmethod
-    def _compiled(cache, precision, build):
-        """Compiled functions are built on first use: most runs never tile, and never need float32."""
-        if precision not in cache:
-            cache[precision] = build()
-        return cache[precision]
+        parameters = inference.norm_parameters(self.model, self.style_weights)
+        if self._parameters is None or not _same(parameters, self._parameters):
+            self._compiled, self._parameters = {}, parameters
+        key = (kind, precision)
+        if key not in self._compiled:
+            if kind == "tiler":
+                self._compiled[key] = tiling.Tiler(self.model, precision, parameters)
+            else:
+                self._compiled[key] = compile_forward(self.model, precision, parameters)
+        return self._compiled[key]
+
+
+def _same(parameters, others):
+    return all(np.array_equal(a, b) for key in parameters for a, b in zip(parameters[key], others[key]))
 
 
 def normalize_style_weights(weights, num_styles):
@@ -118,13 +126,14 @@ def cpu_flags():
     return set()
 
 
-def compile_forward(model, precision="float32"):
-    """(images (B, H, W, 3), style weights (B, S)) -> numpy (B, H, W, 3), compiled once."""
+def compile_forward(model, precision, parameters):
+    """images (B, H, W, 3) -> numpy (B, H, W, 3), compiled once for every shape, with the
+    instance norms' `parameters` (src/inference.py norm_parameters) as constants."""
     from src import inference
 
     function = inference.compile_function(
         model,
-        lambda images, weights: inference.forward(model, images, weights, precision),
-        signature=[((None, None, None, 3), "float32"), ((None, model.num_styles), "float32")],
+        lambda images: inference.forward(model, images, parameters, precision),
+        signature=[((None, None, None, 3), "float32")],
     )
-    return lambda images, weights: np.asarray(function(images, weights))
+    return lambda images: np.asarray(function(images))

@@ -36,14 +36,15 @@ import numpy as np
 
 # Tiles smaller than this are mostly halo (the 9x9 convolutions read 4 pixels around each tile).
 MIN_TILE_SIZE = 32
-# Peak memory of one forward pass per image pixel, measured with bench/run.py's memory
-# figures: the untiled network holds about this many bytes per pixel (float32 activations of
-# 32 channels at full resolution, several alive at once).
-BYTES_PER_PIXEL = 1000
-# --tile-size 0 lets one forward pass use this share of the memory available, up to the cap:
-# the cap keeps a 12-megapixel photo within 3 GB whatever the machine has free.
+# Peak memory of one forward pass per image pixel, above the process's own: about 560 bytes
+# with bfloat16 convolutions and 340 with float32 (measured on 1024x680 and 2000x1500 images;
+# float32 activations of 32 channels at full resolution, several alive at once).
+BYTES_PER_PIXEL = 600
+# --tile-size 0 lets one forward pass use this share of the available memory, up to the cap:
+# the cap keeps a 12-megapixel photo within 3 GB whatever the machine has free (bench/run.py
+# measures evaluate.py's peak), and tiles of about 900 pixels lose little time to halos.
 MEMORY_SHARE = 0.25
-MAX_PASS_BYTES = 1 << 30
+MAX_PASS_BYTES = 512 << 20
 
 
 def check_tile_size(tile_size):
@@ -87,10 +88,10 @@ def available_memory():
 
 
 class Tiler:
-    """(image (H, W, 3) float32 0..255, style weights (1, S), tile side) -> (H, W, 3) stylized,
-    equal to the untiled network's output."""
+    """(image (H, W, 3) float32 0..255, tile side) -> (H, W, 3) stylized, equal to the untiled
+    network's output. parameters: the instance norms' (src/inference.py norm_parameters)."""
 
-    def __init__(self, model, precision="float32"):
+    def __init__(self, model, precision, parameters):
         from src import inference
         from src.transform import ResidualBlock, to_pixels
 
@@ -106,38 +107,36 @@ class Tiler:
         def tiles(channels):
             return (None, None, None, channels), "float32"
 
-        weights = (None, model.num_styles), "float32"
         self._convolve, self._normalize = {}, {}
         for b in model.layers_in_order():
             inputs = b.conv.kernel.shape[-1 if b.transpose else -2]
             statistics = (1, 1, 1, b.filters), "float32"
             self._convolve[id(b)] = compiled(lambda x, b=b: inference.convolve(b, x, precision, "valid"), tiles(inputs))
             self._normalize[id(b)] = compiled(
-                lambda y, m, v, w, b=b: inference.normalize(b, y, m, v, w), tiles(b.filters), statistics, statistics, weights
+                lambda y, m, v, b=b: inference.normalize(b, y, m, v, parameters), tiles(b.filters), statistics, statistics
             )
         self._moments = compiled(inference.partial_moments, tiles(None))
         self._pixels = compiled(to_pixels, tiles(3))
 
-    def __call__(self, image, style_weights, tile):
+    def __call__(self, image, tile):
         height, width = image.shape[:2]
-        weights = style_weights
         # conv1 -> conv2 -> conv3 from the image; conv3's output becomes the residual stream x.
-        x, stats = self._stream(self.front, (image[None], None, None), tile, height, weights)
-        self._rows(x, tile, height, lambda part, rows: self._normalize[id(self.front[-1])](part, *stats, weights))
+        x, stats = self._stream(self.front, (image[None], None, None), tile, height)
+        self._rows(x, tile, height, lambda part, rows: self._normalize[id(self.front[-1])](part, *stats))
         # Residual blocks one convolution at a time over whole 1/4-resolution buffers: their
         # inputs are stored, so each pass reads a 1-pixel halo and recomputes nothing.
         first, second = np.empty_like(x), np.empty_like(x)
         for block in self.middle:
-            stats1 = self._stream([block.conv1], (x, None, None), tile, height, weights, out=first)[1]
-            stats2 = self._stream([block.conv2], (first, block.conv1, stats1), tile, height, weights, out=second)[1]
+            stats1 = self._stream([block.conv1], (x, None, None), tile, height, out=first)[1]
+            stats2 = self._stream([block.conv2], (first, block.conv1, stats1), tile, height, out=second)[1]
             normalize = self._normalize[id(block.conv2)]
-            self._rows(x, tile, height, lambda part, rows: part + normalize(second[:, rows], *stats2, weights))
+            self._rows(x, tile, height, lambda part, rows: part + normalize(second[:, rows], *stats2))
         del first, second
         # deconv1 -> deconv2 -> conv_out from the residual stream; then the last normalization and tanh.
-        out, stats = self._stream(self.back, (x, None, None), tile, height, weights)
+        out, stats = self._stream(self.back, (x, None, None), tile, height)
         del x
         last = self._normalize[id(self.back[-1])]
-        self._rows(out, tile, height, lambda part, rows: self._pixels(last(part, *stats, weights)))
+        self._rows(out, tile, height, lambda part, rows: self._pixels(last(part, *stats)))
         return out[0, :height, :width]
 
     def _rows(self, array, tile, image_height, function):
@@ -148,7 +147,7 @@ class Tiler:
         for rows in (slice(a, b) for a, b in zip(cuts, cuts[1:])):
             array[:, rows] = np.asarray(function(array[:, rows], rows))
 
-    def _stream(self, blocks, source, tile, image_height, style_weights, out=None):
+    def _stream(self, blocks, source, tile, image_height, out=None):
         """Passes over a chain of ConvBlocks -> (the last block's whole pre-normalization output,
         its statistics), every block's statistics gathered in a pass of its own.
 
@@ -166,14 +165,14 @@ class Tiler:
             moments = _RunningMoments()
             # Tiles cover the same image area at every layer: every pass has the same working set.
             for rows, cols in _tiles(size, _side(tile, size[0], image_height)):
-                y = self._tile(blocks[:depth], source, sizes, rows, cols, statistics, style_weights)
+                y = self._tile(blocks[:depth], source, sizes, rows, cols, statistics)
                 moments.add(y.shape[1] * y.shape[2], *self._moments(y))
                 if keep:
                     out[:, rows[0] : rows[1], cols[0] : cols[1]] = np.asarray(y)
             statistics.append(moments.result())
         return out, statistics[-1]
 
-    def _tile(self, blocks, source, sizes, rows, cols, statistics, style_weights):
+    def _tile(self, blocks, source, sizes, rows, cols, statistics):
         """The last block's pre-normalization output on [rows) x [cols), the blocks before it
         normalized with their whole-image `statistics`."""
         from keras import ops
@@ -192,7 +191,7 @@ class Tiler:
             if i > 0 or source_block is not None:
                 previous = blocks[i - 1] if i > 0 else source_block
                 stats = statistics[i - 1] if i > 0 else source_statistics
-                x = self._normalize[id(previous)](x, *stats, style_weights)
+                x = self._normalize[id(previous)](x, *stats)
             # Zeros where the span leaves the layer: the untiled network's 'same' padding.
             (first_row, stop_row, row_offset), (first_col, stop_col, col_offset) = spans[i]
             (r0, r1), (c0, c1) = regions[i]

@@ -25,6 +25,14 @@ KERNEL_INIT_STDDEV = 0.1
 INSTANCE_NORM_EPSILON = 1e-3
 
 
+def fold_instance_norm(mean, variance, scale, shift, epsilon=INSTANCE_NORM_EPSILON):
+    """(a, b) with scale * (x - mean) / sqrt(variance + epsilon) + shift == x * a + b: the
+    normalization folded into one multiply-add over the full-size tensor. src/inference.py uses
+    it too, with whole-image statistics gathered tile by tile (src/tiling.py)."""
+    a = scale * ops.rsqrt(variance + epsilon)
+    return a, shift - mean * a
+
+
 @keras.saving.register_keras_serializable(package="fst")
 class InstanceNorm(layers.Layer):
     """Per-example, per-channel normalization over height and width, then a learned scale and
@@ -45,20 +53,10 @@ class InstanceNorm(layers.Layer):
         # Statistics and the per-style mix in float32, also under mixed precision: a half-precision
         # variance of 0..255-scale activations loses too much.
         mean, variance = ops.moments(ops.cast(x, "float32"), axes=[1, 2], keepdims=True)  # (B, H, W, C) -> (B, 1, 1, C)
-        a, b = self.coefficients(mean, variance, style_weights)
-        return x * ops.cast(a, x.dtype) + ops.cast(b, x.dtype)
-
-    def coefficients(self, mean, variance, style_weights):
-        """Statistics (B, 1, 1, C) and style weights (B, S) -> float32 (a, b) with normalized x = x * a + b.
-
-        scale * (x - mean) / sqrt(var + eps) + shift, folded into one multiply-add over the
-        full-size tensor: a = scale / sqrt(var + eps), b = shift - mean * a. Tiled stylization
-        (src/tiling.py) passes whole-image statistics gathered tile by tile.
-        """
         scale = ops.matmul(style_weights, ops.cast(self.scale, "float32"))[:, None, None, :]  # (B, S) @ (S, C) -> (B, 1, 1, C)
         shift = ops.matmul(style_weights, ops.cast(self.shift, "float32"))[:, None, None, :]
-        a = scale * ops.rsqrt(ops.cast(variance, "float32") + self.epsilon)
-        return a, shift - ops.cast(mean, "float32") * a
+        a, b = fold_instance_norm(mean, variance, scale, shift, self.epsilon)
+        return x * ops.cast(a, x.dtype) + ops.cast(b, x.dtype)
 
     def get_config(self):
         return {**super().get_config(), "num_styles": self.num_styles, "epsilon": self.epsilon}
