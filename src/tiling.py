@@ -40,11 +40,16 @@ MIN_TILE_SIZE = 32
 # with bfloat16 convolutions and 340 with float32 (measured on 1024x680 and 2000x1500 images;
 # float32 activations of 32 channels at full resolution, several alive at once).
 BYTES_PER_PIXEL = 600
-# --tile-size 0 lets one forward pass use this share of the available memory, up to the cap:
-# the cap keeps a 12-megapixel photo within 3 GB whatever the machine has free (bench/run.py
-# measures evaluate.py's peak), and tiles of about 900 pixels lose little time to halos.
+# --tile-size 0 lets one forward pass use this share of the available memory, up to a cap.
 MEMORY_SHARE = 0.25
-MAX_PASS_BYTES = 512 << 20
+# Whole images are fastest: tiles run the outer layers up to three times and normalize them
+# unfused, 2.5x the time of a whole 2048x1360 image. So images run whole up to this cap
+# (3.5 megapixels)...
+MAX_WHOLE_BYTES = 2 << 30
+# ... and bigger ones in tiles whose passes take up to this, beside the tiler's whole-image
+# buffers (about 130 bytes per pixel): a 12-megapixel photo stays within 3 GB whatever the
+# machine has free (bench/run.py measures evaluate.py's peak).
+MAX_TILE_BYTES = 512 << 20
 
 
 def check_tile_size(tile_size):
@@ -56,20 +61,27 @@ def check_tile_size(tile_size):
 
 
 def plan(height, width, batch_size, tile_size=0):
-    """-> (images per forward pass, None) for whole images, or (1, tile side) when one image is
-    above the pixel budget: tile_size squared, or what free memory allows when tile_size is 0."""
-    budget = tile_size**2 if tile_size else auto_tile_size() ** 2
+    """-> (images per forward pass, None) for whole images, or (1, tile side) for an image above
+    the pixel budget: tile_size squared, or what free memory allows when tile_size is 0."""
+    if tile_size:
+        whole, side = tile_size**2, tile_size
+    else:
+        side = auto_tile_size()
+        whole = max(int(_budget(MAX_WHOLE_BYTES) / BYTES_PER_PIXEL), side**2)
     pixels = height * width
-    if pixels <= budget:
-        return max(1, min(batch_size, budget // pixels)), None
-    return 1, tile_size or auto_tile_size()
+    if pixels <= whole:
+        return max(1, min(batch_size, whole // pixels)), None
+    return 1, side
 
 
 def auto_tile_size():
-    """The tile side whose forward pass fits MEMORY_SHARE of the available memory (capped)."""
-    budget = min(MEMORY_SHARE * available_memory(), MAX_PASS_BYTES)
-    side = int(math.sqrt(budget / BYTES_PER_PIXEL)) // 64 * 64
+    """The side of tiles whose passes fit MEMORY_SHARE of the available memory (capped)."""
+    side = int(math.sqrt(_budget(MAX_TILE_BYTES) / BYTES_PER_PIXEL)) // 64 * 64
     return max(side, 4 * MIN_TILE_SIZE)
+
+
+def _budget(cap):
+    return min(MEMORY_SHARE * available_memory(), cap)
 
 
 def available_memory():
@@ -107,14 +119,17 @@ class Tiler:
         def tiles(channels):
             return (None, None, None, channels), "float32"
 
-        self._convolve, self._normalize = {}, {}
-        for b in model.layers_in_order():
-            inputs = b.conv.kernel.shape[-1 if b.transpose else -2]
-            statistics = (1, 1, 1, b.filters), "float32"
-            self._convolve[id(b)] = compiled(lambda x, b=b: inference.convolve(b, x, precision, "valid"), tiles(inputs))
-            self._normalize[id(b)] = compiled(
-                lambda y, m, v, b=b: inference.normalize(b, y, m, v, parameters), tiles(b.filters), statistics, statistics
-            )
+        def convolve(block):
+            inputs = block.conv.kernel.shape[-1 if block.transpose else -2]
+            return compiled(lambda x: inference.convolve(block, x, precision, "valid"), tiles(inputs))
+
+        def normalize(block):
+            statistics = (1, 1, 1, block.filters), "float32"
+            function = lambda y, mean, variance: inference.normalize(block, y, mean, variance, parameters)  # noqa: E731
+            return compiled(function, tiles(block.filters), statistics, statistics)
+
+        self._convolve = {id(b): convolve(b) for b in model.layers_in_order()}
+        self._normalize = {id(b): normalize(b) for b in model.layers_in_order()}
         self._moments = compiled(inference.partial_moments, tiles(None))
         self._pixels = compiled(to_pixels, tiles(3))
 
@@ -125,10 +140,12 @@ class Tiler:
         self._rows(x, tile, height, lambda part, rows: self._normalize[id(self.front[-1])](part, *stats))
         # Residual blocks one convolution at a time over whole 1/4-resolution buffers: their
         # inputs are stored, so each pass reads a 1-pixel halo and recomputes nothing.
-        first, second = np.empty_like(x), np.empty_like(x)
+        # A residual pass holds about a quarter of a front pass's bytes per image pixel (128
+        # channels on 1/16 of the pixels against 32 on all of them): tiles twice as wide fit.
+        first, second, wide = np.empty_like(x), np.empty_like(x), 2 * tile
         for block in self.middle:
-            stats1 = self._stream([block.conv1], (x, None, None), tile, height, out=first)[1]
-            stats2 = self._stream([block.conv2], (first, block.conv1, stats1), tile, height, out=second)[1]
+            stats1 = self._stream([block.conv1], (x, None, None), wide, height, out=first)[1]
+            stats2 = self._stream([block.conv2], (first, block.conv1, stats1), wide, height, out=second)[1]
             normalize = self._normalize[id(block.conv2)]
             self._rows(x, tile, height, lambda part, rows: part + normalize(second[:, rows], *stats2))
         del first, second
@@ -199,7 +216,9 @@ class Tiler:
             if any(any(p) for p in pads):
                 x = ops.pad(x, pads)
             (r0, r1), (c0, c1) = regions[i + 1]
-            x = self._convolve[id(block)](x)[:, row_offset : row_offset + r1 - r0, col_offset : col_offset + c1 - c0]
+            x = self._convolve[id(block)](x)
+            if x.shape[1:3] != (r1 - r0, c1 - c0):  # transposed convolutions overshoot
+                x = x[:, row_offset : row_offset + r1 - r0, col_offset : col_offset + c1 - c0]
         return x
 
 

@@ -106,7 +106,8 @@ def test_plan_tiles_only_above_the_budget():
     assert tiling.plan(30, 40, 8, tile_size=64) == (3, None)
     side = tiling.auto_tile_size()
     assert side >= 4 * tiling.MIN_TILE_SIZE and side % 64 == 0
-    assert tiling.plan(side * 2, side, 4) == (1, side)
+    assert tiling.plan(side, side, 4)[1] is None  # whole images go up to a larger budget
+    assert tiling.plan(100 * side, side, 4) == (1, side)
 
 
 def test_tiles_cover_every_pixel_once():
