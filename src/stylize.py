@@ -44,7 +44,8 @@ class Stylizer:
         batch_size, tile = tiling.plan(height, width, self.batch_size, self.tile_size)
         if tile:
             tiler = self._function("tiler", precision)
-            return np.clip(np.stack([tiler(image, tile) for image in images]), 0.0, 255.0)
+            whole_bytes = tiling.whole_pass_bytes(self.tile_size)
+            return np.clip(np.stack([tiler(image, tile, whole_bytes) for image in images]), 0.0, 255.0)
         forward = self._function("forward", precision)
         outputs = [forward(images[start : start + batch_size]) for start in range(0, len(images), batch_size)]
         return np.clip(np.concatenate(outputs), 0.0, 255.0)
