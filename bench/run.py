@@ -1,7 +1,7 @@
 """Speed and memory of Fast Style Transfer against the original's design, on this machine, in one
 run: prints a table (medians of several runs) and writes it with the raw figures to bench/out/.
 
-    python bench/run.py            # about 8 minutes on 2 cores; take it on a quiet machine
+    python bench/run.py            # about 7 minutes on 2 cores; take it on a quiet machine
     python bench/run.py --quick    # a smoke run of every measurement, about 3 minutes
 
 Every figure is set beside the reference: the same network built as a TF1 graph with
@@ -74,7 +74,6 @@ class Bench:
         self.results["tiling"] = self.worker("tiling", photo=str(Path(self.inputs["large"]) / "photo0.jpg"), tile_sizes=[0, 512] if self.quick else [0, 896, 512])
         if self.large:
             self.large_photos()
-        self.results["load_after"] = os.getloadavg()
         (self.out / "results.json").write_text(json.dumps(self.results, indent=1))
         text = report(self.results)
         print(text)
@@ -169,8 +168,8 @@ def report(results):
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB; "
         f"flags {' '.join(machine['flags'])}; Python {machine['python']}, TensorFlow {machine['tensorflow']}, "
-        f"Keras {machine['keras']}, NumPy {machine['numpy']}. Load average before/after: "
-        f"{results['load_before'][0]:.2f} / {results['load_after'][0]:.2f} (above ~0.5 the machine was shared: rerun).",
+        f"Keras {machine['keras']}, NumPy {machine['numpy']}. Load average over the minute before the run: "
+        f"{results['load_before'][0]:.2f} (above ~0.5 something else was running: rerun on a quiet machine).",
         f"Measured matmul peak (4096x4096, TensorFlow/oneDNN): float32 {machine['matmul_gflops']['float32']:.0f} GFLOP/s, "
         f"bfloat16 {machine['matmul_gflops']['bfloat16']:.0f} GFLOP/s. The network costs "
         f"{machine['network_gflop_1024x680']:.0f} GFLOP (convolutions) at 1024x680. Our precision: {machine['precision_auto']}.",

@@ -9,9 +9,10 @@ normalized on their own differ in tone and show seams. Here the statistics stay 
 - so the front layers (conv1 -> conv2 -> conv3) run tile by tile in successive passes, each pass
   gathering the whole-image statistics of one more layer, with the layers before it normalized
   by theirs; the last pass keeps conv3's output whole, at 1/4 resolution: the residual stream;
-- the residual blocks run one convolution at a time over whole 1/4-resolution buffers (the
-  stream and two scratch buffers, 96 bytes per image pixel), tile by tile with a 1-pixel halo
-  read from the stored input, so nothing is computed twice;
+- the residual blocks run on the whole stream at once where half the budget holds them, else
+  one convolution at a time over whole 1/4-resolution buffers (the stream and two scratch
+  buffers, 96 bytes per image pixel), tile by tile with a 1-pixel halo read from the stored
+  input, so nothing is computed twice;
 - the back layers (deconv1 -> deconv2 -> conv_out) run tile by tile from the stream like the
   front ones, the last pass keeping conv_out's 3-channel output; its normalization and tanh
   finish the image.
@@ -24,9 +25,10 @@ checks the equality; bench/run.py measures the PSNR on a 2000x1500 photo). Estim
 statistics on a downscaled copy instead would save the extra passes but changes the tone
 (bench/README.md).
 
-Costs: the front and back layers run up to three times, once per pass; they are about a quarter
-of the arithmetic. Keras and TensorFlow are imported where used, so that the scripts can check
---tile-size without loading them.
+Costs: the front and back layers run up to three times, once per pass, and the normalizations
+cannot be fused with statistics gathered apart: a 2000x1500 photo takes 2.4x the time in tiles
+of 896 as whole, so images run whole up to a larger budget. Keras and TensorFlow are imported
+where used, so that the scripts can check --tile-size without loading them.
 """
 
 import math
@@ -42,9 +44,8 @@ MIN_TILE_SIZE = 32
 BYTES_PER_PIXEL = 600
 # --tile-size 0 lets one forward pass use this share of the available memory, up to a cap.
 MEMORY_SHARE = 0.25
-# Whole images are fastest: tiles run the outer layers up to three times and normalize them
-# unfused, 2.5x the time of a whole 2048x1360 image. So images run whole up to this cap
-# (3.5 megapixels)...
+# Whole images are fastest (see the costs above), so images run whole up to this cap (3.5
+# megapixels)...
 MAX_WHOLE_BYTES = 2 << 30
 # ... and bigger ones in tiles whose passes take up to this, beside the tiler's whole-image
 # buffers (about 130 bytes per pixel): a 12-megapixel photo stays within 3 GB whatever the
