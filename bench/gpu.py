@@ -41,7 +41,9 @@ def main(argv=None):
 
     from bench.train_step import build_step
 
-    print(f"backend {keras.backend.backend()}, devices {jax.devices()}, precision {args.precision}, {args.size}x{args.size}")
+    print(
+        f"backend {keras.backend.backend()}, devices {jax.devices()}, precision {args.precision}, {args.size}x{args.size}"
+    )
     print("| batch | s/step | images/s | 2 epochs of COCO at this rate |")
     print("|---|---|---|---|")
     for batch_size in args.batch_sizes:

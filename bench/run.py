@@ -28,10 +28,16 @@ MODEL = "wave"
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one repeat of everything and no large photos: a smoke run")
+    parser.add_argument(
+        "--quick", action="store_true", help="one repeat of everything and no large photos: a smoke run"
+    )
     parser.add_argument("--no-large", action="store_true", help="skip the 12- and 50-megapixel memory runs")
     parser.add_argument("--out", default=str(OUT), help="folder for inputs and results (default: %(default)s)")
-    parser.add_argument("--report-only", action="store_true", help="print the table of the last run's results.json again, measuring nothing")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="print the table of the last run's results.json again, measuring nothing",
+    )
     return parser
 
 
@@ -64,14 +70,20 @@ class Bench:
         if self.large:
             sizes.update({"12mp": (4000, 3000, 1), "50mp": (8192, 6144, 1)})
         frames = 8 if self.quick else 48
-        self.inputs = self.worker("prepare", out=str(self.out / "inputs"), photo_sizes=sizes, frames=frames, models=[MODEL])
+        self.inputs = self.worker(
+            "prepare", out=str(self.out / "inputs"), photo_sizes=sizes, frames=frames, models=[MODEL]
+        )
         self.results["machine"] = self.worker("machine")
         self.stylization()
         self.evaluate_folder()
         self.video(frames)
         self.training()
         self.results["fidelity"] = self.worker("fidelity", folder=self.inputs["photos"], count=1 if self.quick else 3)
-        self.results["tiling"] = self.worker("tiling", photo=str(Path(self.inputs["large"]) / "photo0.jpg"), tile_sizes=[0, 512] if self.quick else [0, 896, 512])
+        self.results["tiling"] = self.worker(
+            "tiling",
+            photo=str(Path(self.inputs["large"]) / "photo0.jpg"),
+            tile_sizes=[0, 512] if self.quick else [0, 896, 512],
+        )
         if self.large:
             self.large_photos()
         (self.out / "results.json").write_text(json.dumps(self.results, indent=1))
@@ -94,7 +106,11 @@ class Bench:
         runs = {"ours": [], "reference": []}
         for i in range(self.process_repeats):
             runs["ours"].append(self.process([*ours, str(self.out / "styled" / "ours")]))
-            arguments = {"in_dir": photos, "out_dir": str(self.out / "styled" / "reference"), "weights": self.inputs[f"weights_{MODEL}"]}
+            arguments = {
+                "in_dir": photos,
+                "out_dir": str(self.out / "styled" / "reference"),
+                "weights": self.inputs[f"weights_{MODEL}"],
+            }
             runs["reference"].append(self.process([*reference, json.dumps(arguments)]))
         for impl, measured in runs.items():
             self.results[f"evaluate_{impl}"] = summarize(measured)
@@ -102,12 +118,24 @@ class Bench:
     def video(self, frames):
         for impl in ("ours", "reference"):
             self.results[f"video_{impl}"] = self.worker(
-                "video", impl=impl, folder=self.inputs["frames"], frames=frames, batch=4, repeats=max(1, self.repeats // 2)
+                "video",
+                impl=impl,
+                folder=self.inputs["frames"],
+                frames=frames,
+                batch=4,
+                repeats=max(1, self.repeats // 2),
             )
         # The video command is written on another branch; time it whole when it is here.
         if (ROOT / "transform_video.py").exists():
             checkpoint = ROOT / "examples" / "models" / f"{MODEL}.keras"
-            command = [sys.executable, "transform_video.py", "--checkpoint", str(checkpoint), "--in-path", self.inputs["video"]]
+            command = [
+                sys.executable,
+                "transform_video.py",
+                "--checkpoint",
+                str(checkpoint),
+                "--in-path",
+                self.inputs["video"],
+            ]
             measured = self.process([*command, "--out-path", str(self.out / "styled" / "clip.mp4")], check=False)
             measured["fps"] = frames / measured["seconds"]
             self.results["transform_video_ours"] = measured
@@ -122,9 +150,17 @@ class Bench:
         checkpoint = ROOT / "examples" / "models" / f"{MODEL}.keras"
         for name in ("12mp", "50mp"):
             command = [sys.executable, "evaluate.py", "--checkpoint", str(checkpoint), "--in-path", self.inputs[name]]
-            self.results[f"evaluate_{name}_ours"] = self.process([*command, "--out-path", str(self.out / "styled" / name)])
-        arguments = {"in_dir": self.inputs["12mp"], "out_dir": str(self.out / "styled" / "12mp_reference"), "weights": self.inputs[f"weights_{MODEL}"]}
-        self.results["evaluate_12mp_reference"] = self.process([sys.executable, "-m", "bench.workers", "reference_evaluate", json.dumps(arguments)])
+            self.results[f"evaluate_{name}_ours"] = self.process(
+                [*command, "--out-path", str(self.out / "styled" / name)]
+            )
+        arguments = {
+            "in_dir": self.inputs["12mp"],
+            "out_dir": str(self.out / "styled" / "12mp_reference"),
+            "weights": self.inputs[f"weights_{MODEL}"],
+        }
+        self.results["evaluate_12mp_reference"] = self.process(
+            [sys.executable, "-m", "bench.workers", "reference_evaluate", json.dumps(arguments)]
+        )
 
     def worker(self, name, **arguments):
         measured = self.process([sys.executable, "-m", "bench.workers", name, json.dumps(arguments)])
@@ -135,7 +171,9 @@ class Bench:
     def process(self, command, check=True):
         """Run a command from the repository root -> wall seconds, peak RSS (bytes), stdout,
         and its error when it failed; a failure ends the benchmark when `check`."""
-        print(f"bench: {' '.join(c if len(c) < 60 else c[:57] + '...' for c in command[1:])}", file=sys.stderr, flush=True)
+        print(
+            f"bench: {' '.join(c if len(c) < 60 else c[:57] + '...' for c in command[1:])}", file=sys.stderr, flush=True
+        )
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
         with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
             start = time.perf_counter()
@@ -147,7 +185,9 @@ class Bench:
             stdout.seek(0)
             stderr.seek(0)
             output, errors = stdout.read(), stderr.read()
-        failure = None if child.returncode == 0 else f"{' '.join(command)} failed ({child.returncode}):\n{errors[-3000:]}"
+        failure = (
+            None if child.returncode == 0 else f"{' '.join(command)} failed ({child.returncode}):\n{errors[-3000:]}"
+        )
         if failure and check:
             sys.exit(f"bench: {failure}")
         return {"seconds": seconds, "peak_rss": usage.ru_maxrss * 1024, "stdout": output, "failure": failure}
@@ -164,7 +204,8 @@ def summarize(runs):
 def report(results):
     machine = results["machine"]
     lines = [
-        f"# Fast Style Transfer benchmark, {results['started']}" + (" (--quick: smoke run, not for quoting)" if results["quick"] else ""),
+        f"# Fast Style Transfer benchmark, {results['started']}"
+        + (" (--quick: smoke run, not for quoting)" if results["quick"] else ""),
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB; "
         f"flags {' '.join(machine['flags'])}; Python {machine['python']}, TensorFlow {machine['tensorflow']}, "
@@ -191,14 +232,29 @@ def report(results):
 
     row("stylize one 1024x680 photo (batch 1)", seconds("stylize_b1_ours"), seconds("stylize_b1_reference"), "s")
     row("stylize four 1024x680 photos (batch 4)", seconds("stylize_b4_ours"), seconds("stylize_b4_reference"), "s")
-    row("`evaluate.py` on a folder of six 1024x680 JPEGs, whole process", seconds("evaluate_ours"), seconds("evaluate_reference"), "s")
-    fps = {impl: {"value": results[f"video_{impl}"]["fps"], "peak_rss": results[f"video_{impl}"]["peak_rss"]} for impl in ("ours", "reference")}
+    row(
+        "`evaluate.py` on a folder of six 1024x680 JPEGs, whole process",
+        seconds("evaluate_ours"),
+        seconds("evaluate_reference"),
+        "s",
+    )
+    fps = {
+        impl: {"value": results[f"video_{impl}"]["fps"], "peak_rss": results[f"video_{impl}"]["peak_rss"]}
+        for impl in ("ours", "reference")
+    }
     row("video frames 640x360, batch 4", fps["ours"], fps["reference"], "frames/s", higher_is_better=True, digits=1)
     for precision in ("float32", "mixed_bfloat16"):
-        row(f"training iteration, batch 4 of 256x256, {precision}", seconds(f"train_ours_{precision}"), seconds("train_reference"), "s")
+        row(
+            f"training iteration, batch 4 of 256x256, {precision}",
+            seconds(f"train_ours_{precision}"),
+            seconds("train_reference"),
+            "s",
+        )
     lines.append("")
     if results.get("transform_video_ours", {}).get("failure"):
-        lines.append(f"`transform_video.py` failed, so it is not timed: {results['transform_video_ours']['failure'].splitlines()[-1]}")
+        lines.append(
+            f"`transform_video.py` failed, so it is not timed: {results['transform_video_ours']['failure'].splitlines()[-1]}"
+        )
     elif "transform_video_ours" in results:
         video = results["transform_video_ours"]
         lines.append(
@@ -224,12 +280,16 @@ def report(results):
     for tiled in tiles["tiled"]:
         label = f"tiles of {tiled['tile']}" if tiled["tile"] else "whole"
         label += " (--tile-size 0, automatic)" if tiled["auto"] else ""
-        lines.append(f"- {label}: {tiled['seconds']:.2f} s, PSNR {tiled['psnr']:.1f} dB against the untiled image (max difference {tiled['max_abs']:.2f})")
+        lines.append(
+            f"- {label}: {tiled['seconds']:.2f} s, PSNR {tiled['psnr']:.1f} dB against the untiled image (max difference {tiled['max_abs']:.2f})"
+        )
     lines.append(
         f"- float32, tiles of 512: PSNR {tiles['float32_512']['psnr']:.1f} dB (max difference {tiles['float32_512']['max_abs']:.4f}): "
         "tiles equal the whole image up to the statistics' summation order"
     )
-    lines.append(f"- tiles of 512 stylized independently (statistics per tile): PSNR {tiles['independent_tiles_512']:.1f} dB")
+    lines.append(
+        f"- tiles of 512 stylized independently (statistics per tile): PSNR {tiles['independent_tiles_512']:.1f} dB"
+    )
     lines.append(f"- statistics from a 4x downscaled copy: PSNR {tiles['downscaled_statistics_4x']:.1f} dB")
     if "evaluate_12mp_ours" in results:
         lines += ["", "Large photos, `evaluate.py` whole process (default --tile-size 0):", ""]

@@ -96,9 +96,7 @@ def training_step(arrays, vgg, style_image, batch_shape, weights=(7.5, 100.0, 20
     with tf.Graph().as_default(), v1.Session() as session:
         style = v1.placeholder(tf.float32, shape=style_image.shape)
         net = vgg_net(style, layers, vgg_arrays, mean)
-        style_grams = {
-            name: session.run(_gram(net[name]), {style: style_image})[0] for name in style_layers
-        }
+        style_grams = {name: session.run(_gram(net[name]), {style: style_image})[0] for name in style_layers}
     graph = tf.Graph()
     with graph.as_default():
         photos = v1.placeholder(tf.float32, shape=batch_shape)

@@ -169,7 +169,9 @@ def _jax_step(transform, vgg, optimizer, style_grams):
             return transform.stateless_call(trainable, non_trainable, x)[0]
 
         def call_vgg(x):
-            return vgg.stateless_call(vgg_values[: len(vgg.trainable_variables)], vgg_values[len(vgg.trainable_variables) :], x)[0]
+            return vgg.stateless_call(
+                vgg_values[: len(vgg.trainable_variables)], vgg_values[len(vgg.trainable_variables) :], x
+            )[0]
 
         return _forward(transform, vgg, style_grams, photos, call_transform, call_vgg)
 
@@ -186,7 +188,9 @@ def _jax_step(transform, vgg, optimizer, style_grams):
     }
 
     def run(photos):
-        loss, state["trainable"], state["optimizer"] = step(state["trainable"], state["non_trainable"], state["optimizer"], photos)
+        loss, state["trainable"], state["optimizer"] = step(
+            state["trainable"], state["non_trainable"], state["optimizer"], photos
+        )
         return float(loss)
 
     return run

@@ -94,7 +94,9 @@ def machine():
                 model_name = line.split(":", 1)[1].strip()
                 break
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    flags = sorted(f for f in cpu_flags() if f in {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile"})
+    flags = sorted(
+        f for f in cpu_flags() if f in {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile"}
+    )
     peaks = {}
     for dtype in ("float32", "bfloat16"):
         a = tf.cast(tf.random.normal((4096, 4096)), dtype)
@@ -185,7 +187,13 @@ def train(impl, repeats, batch=4, size=256, precision="float32"):
     else:
         from bench import tf1_reference
 
-        vgg = (train_step.VGG_LAYERS, train_step.vgg_arrays(), train_step.VGG_MEAN, train_step.CONTENT_LAYER, train_step.STYLE_LAYERS)
+        vgg = (
+            train_step.VGG_LAYERS,
+            train_step.vgg_arrays(),
+            train_step.VGG_MEAN,
+            train_step.CONTENT_LAYER,
+            train_step.STYLE_LAYERS,
+        )
         style_image = train_step.training_batch(1, size, seed=1)
         step = tf1_reference.training_step(arrays, vgg, style_image, photos.shape)
     first_loss = step(photos)
@@ -233,7 +241,15 @@ def tiling(photo, tile_sizes, model="wave"):
         seconds, _ = timed(lambda: stylizer(image), 1)
         out = stylizer(image)
         chosen = tiles.plan(*image.shape[1:3], 1, tile)[1]  # None: the image runs whole
-        result["tiled"].append({"tile": chosen, "auto": tile == 0, "seconds": seconds, "psnr": psnr(out, whole), "max_abs": float(np.abs(out - whole).max())})
+        result["tiled"].append(
+            {
+                "tile": chosen,
+                "auto": tile == 0,
+                "seconds": seconds,
+                "psnr": psnr(out, whole),
+                "max_abs": float(np.abs(out - whole).max()),
+            }
+        )
     # Float32 isolates tiling from bfloat16 rounding: the equality is exact up to sum order.
     whole32 = Stylizer(network, precision="float32", tile_size=huge)(image)
     tiled32 = Stylizer(network, precision="float32", tile_size=512)(image)
@@ -266,7 +282,9 @@ def _downscaled_statistics(network, image, factor):
 
     precision = resolve_precision("auto")
     parameters = inference.norm_parameters(network, network.default_style_weights())
-    small = Image.fromarray(image[0].astype(np.uint8)).resize((image.shape[2] // factor, image.shape[1] // factor), Image.LANCZOS)
+    small = Image.fromarray(image[0].astype(np.uint8)).resize(
+        (image.shape[2] // factor, image.shape[1] // factor), Image.LANCZOS
+    )
     recorded = []
 
     def run(x, record):
@@ -309,7 +327,9 @@ def reference_evaluate(in_dir, out_dir, weights, batch_size=4):
             output = tf1_reference.net(placeholder, arrays)
             full = len(paths) // batch_size * batch_size
             for start in range(0, full, batch_size):
-                batch = np.stack([np.asarray(Image.open(p).convert("RGB"), np.float32) for p in paths[start : start + batch_size]])
+                batch = np.stack(
+                    [np.asarray(Image.open(p).convert("RGB"), np.float32) for p in paths[start : start + batch_size]]
+                )
                 for path, picture in zip(paths[start : start + batch_size], session.run(output, {placeholder: batch})):
                     Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)).save(Path(out_dir) / path.name)
         if full < len(paths):

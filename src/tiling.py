@@ -120,7 +120,11 @@ class Tiler:
 
         blocks = model.blocks
         residual = [i for i, block in enumerate(blocks) if isinstance(block, ResidualBlock)]
-        self.front, self.middle, self.back = blocks[: residual[0]], blocks[residual[0] : residual[-1] + 1], blocks[residual[-1] + 1 :]
+        self.front, self.middle, self.back = (
+            blocks[: residual[0]],
+            blocks[residual[0] : residual[-1] + 1],
+            blocks[residual[-1] + 1 :],
+        )
 
         def compiled(function, *signature):
             return inference.compile_function(model, function, list(signature))

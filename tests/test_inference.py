@@ -93,7 +93,16 @@ def test_bfloat16_flag_on_a_cpu_without_it_is_a_usage_error(monkeypatch, tmp_pat
     from PIL import Image
 
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(source)
-    argv = ["--in-path", str(source), "--out-path", str(tmp_path / "out.png"), "--precision", "bfloat16", "--device", "cpu"]
+    argv = [
+        "--in-path",
+        str(source),
+        "--out-path",
+        str(tmp_path / "out.png"),
+        "--precision",
+        "bfloat16",
+        "--device",
+        "cpu",
+    ]
     with pytest.raises(SystemExit) as exit_info:
         evaluate.main(argv)
     assert exit_info.value.code == 2

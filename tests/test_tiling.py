@@ -35,7 +35,9 @@ def _images(height, width, count=1, seed=1):
 
 
 # (60, 60, 56): the residual blocks run whole at 1/4 resolution; the others tile them too.
-@pytest.mark.parametrize(("height", "width", "tile"), [(70, 100, 32), (71, 103, 32), (97, 61, 48), (64, 64, 32), (60, 60, 56)])
+@pytest.mark.parametrize(
+    ("height", "width", "tile"), [(70, 100, 32), (71, 103, 32), (97, 61, 48), (64, 64, 32), (60, 60, 56)]
+)
 def test_tiled_equals_untiled(model, height, width, tile, monkeypatch):
     tiled_middle = []
     original = tiling.Tiler._tiled_middle
@@ -94,7 +96,9 @@ def test_tile_size_validation(model, bad):
     assert tiling.check_tile_size(32) == 32
 
 
-@pytest.mark.parametrize(("text", "message"), [("5", "at least 32"), ("abc", "not a whole number"), ("-3", "at least 32")])
+@pytest.mark.parametrize(
+    ("text", "message"), [("5", "at least 32"), ("abc", "not a whole number"), ("-3", "at least 32")]
+)
 def test_tile_size_flag_is_checked_by_the_parser(text, message, capsys):
     import evaluate
 
