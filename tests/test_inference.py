@@ -54,13 +54,16 @@ def test_stylizer_sees_the_current_weights(model):
     stylizer = Stylizer(model, precision="float32")
     images = _images(32, 32)
     before = stylizer(images)
-    kernel = model.blocks[0].conv.kernel
-    saved = kernel.numpy()
-    try:
-        kernel.assign(saved[::-1])
-        assert np.abs(stylizer(images) - before).max() > 1.0
-    finally:
-        kernel.assign(saved)
+    # The convolutions read their variables; the norms' scales and shifts are compiled in as
+    # constants, so a change to them must rebuild the compiled function.
+    for variable in (model.blocks[0].conv.kernel, model.blocks[-1].norm.scale):
+        saved = variable.numpy()
+        try:
+            variable.assign(saved[..., ::-1] * 1.5)
+            assert np.abs(stylizer(images) - before).max() > 1.0
+        finally:
+            variable.assign(saved)
+    np.testing.assert_array_equal(stylizer(images), before)
 
 
 def test_auto_precision_follows_the_cpu(monkeypatch):
