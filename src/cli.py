@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from src.stylize import PRECISIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 # The embedded default: a model shipped in examples/, so the main job needs no download.
 DEFAULT_CHECKPOINT = ROOT / "examples" / "models" / "wave.keras"
@@ -65,8 +67,22 @@ def device(text):
     return text
 
 
+def tile_size(text):
+    from src.tiling import check_tile_size
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    try:
+        return check_tile_size(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_model_arguments(parser, batch_size=4):
-    """--checkpoint, --device, --batch-size: the original's flags for applying a model."""
+    """--checkpoint, --device, --batch-size (the original's flags for applying a model), and
+    --tile-size, --precision."""
     parser.add_argument(
         "--checkpoint",
         help="model to apply: a .keras file, a style.py checkpoint directory, or one of the original's "
@@ -80,7 +96,24 @@ def add_model_arguments(parser, batch_size=4):
         help="where to run: auto, cpu, gpu, or the original's /cpu:0, /gpu:N (default: %(default)s)",
     )
     parser.add_argument(
-        "--batch-size", type=positive_int, default=batch_size, help="images per forward pass (default: %(default)s)"
+        "--batch-size",
+        type=positive_int,
+        default=batch_size,
+        help="images per forward pass, fewer where memory would not hold them (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tile-size",
+        type=tile_size,
+        default=0,
+        help="stylize images of more than N x N pixels in N x N tiles that share whole-image statistics: "
+        "the same picture in bounded memory; 0 chooses N from free memory (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="number format of the convolutions: auto is bfloat16 on CPUs with AMX (there 2.3x faster, "
+        "56 dB PSNR or more from float32's output), else float32 (default: %(default)s)",
     )
 
 
@@ -123,6 +156,10 @@ def load_model(parser, path):
 def stylizer_from_args(parser, args):
     """The Stylizer that the model arguments ask for (the one forward path, src/stylize.py)."""
     model = load_model(parser, args.checkpoint)
-    from src.stylize import Stylizer
+    from src.stylize import Stylizer, resolve_precision
 
-    return Stylizer(model, batch_size=args.batch_size)
+    try:
+        precision = resolve_precision(args.precision, args.device)
+    except ValueError as error:
+        parser.error(f"--precision: {error}")
+    return Stylizer(model, batch_size=args.batch_size, precision=precision, tile_size=args.tile_size)

@@ -95,7 +95,10 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True):
                 fail(job, str(size))
             else:
                 sized.append((job, size))
-        batches = _batches_by_size(sized, batch_size)
+        # A Stylizer knows how many images of a size fit one forward pass; any other callable
+        # gets batch_size.
+        per_pass = getattr(stylizer, "images_per_pass", lambda height, width: batch_size)
+        batches = _batches_by_size(sized, lambda size: min(batch_size, per_pass(*size)))
 
         decoded = [pool.submit(_decode, batch) for batch in batches[:PREFETCH_BATCHES]]
         writes = []
@@ -129,11 +132,17 @@ def _size_or_error(job):
 
 
 def _batches_by_size(sized_jobs, batch_size):
-    """Group same-size images (first-seen order), then cut each group into batches."""
+    """Group same-size images (first-seen order), then cut each group into batches of
+    batch_size(size) images: photos too big for one forward pass are decoded one at a time, so
+    the images decoded ahead stay within memory too."""
     groups = OrderedDict()
     for job, size in sized_jobs:
         groups.setdefault(size, []).append(job)
-    return [group[i : i + batch_size] for group in groups.values() for i in range(0, len(group), batch_size)]
+    batches = []
+    for size, group in groups.items():
+        count = batch_size(size)
+        batches += [group[i : i + count] for i in range(0, len(group), count)]
+    return batches
 
 
 def _decode(batch):

@@ -1,33 +1,79 @@
 """The one forward path: images, folders, tiles, video frames and training previews all go
 through `Stylizer.__call__`, which takes and returns float32 RGB 0..255 (see src/pixels.py).
 
-The network is compiled once per backend: a tf.function whose input signature leaves batch,
-height and width open (so a folder of mixed sizes never retraces), or a jax.jit of the
-stateless call (XLA compiles once per shape there).
+Whole images run as one compiled function of src/inference.py, whose signature leaves batch,
+height and width open, so a folder of mixed sizes never retraces (TensorFlow), or as one XLA
+program per shape (JAX). Images above the pixel budget that `--tile-size` sets go through
+src/tiling.py, which gives the same result in bounded memory.
 """
 
 import numpy as np
 
+from src import tiling
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+# oneDNN's bfloat16 stride-2 convolution returns garbage when its output is 1 pixel wide (and
+# 8 or more high; TensorFlow 2.21, measured in bench/README.md): images this narrow or narrower
+# (conv3's output is a quarter as wide) run in float32.
+BFLOAT16_MIN_WIDTH = 5
+
 
 class Stylizer:
-    """model -> a callable (B, H, W, 3) float32 0..255 -> (B, H, W, 3) float32 0..255."""
+    """model -> a callable (B, H, W, 3) float32 0..255 -> (B, H, W, 3) float32 0..255.
 
-    def __init__(self, model, style_weights=None, batch_size=4):
+    precision: the convolutions' number format, "float32", "bfloat16", or "auto" (see
+    `resolve_precision`). tile_size: 0 chooses the pixel budget from free memory; N > 0 stylizes
+    images above N x N pixels in N x N tiles (see src/tiling.py).
+    """
+
+    def __init__(self, model, style_weights=None, batch_size=4, precision="auto", tile_size=0):
         self.model = model
         self.batch_size = int(batch_size)
         self.style_weights = normalize_style_weights(style_weights, model.num_styles)
-        self._forward = compile_forward(model)
+        self.precision = resolve_precision(precision)
+        self.tile_size = tiling.check_tile_size(tile_size)
+        self._compiled = {}
+        self._parameters = None
 
     def __call__(self, images):
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"expected images of shape (B, H, W, 3), got {images.shape}")
-        outputs = []
-        for start in range(0, len(images), self.batch_size):
-            batch = images[start : start + self.batch_size]
-            weights = np.broadcast_to(self.style_weights, (len(batch), self.model.num_styles))
-            outputs.append(self._forward(batch, np.ascontiguousarray(weights)))
+        height, width = images.shape[1:3]
+        precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
+        batch_size, tile = tiling.plan(height, width, self.batch_size, self.tile_size)
+        if tile:
+            tiler = self._function("tiler", precision)
+            whole_bytes = tiling.whole_pass_bytes(self.tile_size)
+            return np.clip(np.stack([tiler(image, tile, whole_bytes) for image in images]), 0.0, 255.0)
+        forward = self._function("forward", precision)
+        outputs = [forward(images[start : start + batch_size]) for start in range(0, len(images), batch_size)]
         return np.clip(np.concatenate(outputs), 0.0, 255.0)
+
+    def images_per_pass(self, height, width):
+        """How many height x width images one forward pass takes (1 for those tiled)."""
+        return tiling.plan(height, width, self.batch_size, self.tile_size)[0]
+
+    def _function(self, kind, precision):
+        """The compiled forward pass or tiler, built on first use (most runs never tile, nor
+        need float32) and built again when the model's weights have changed since: a training
+        preview must show the current weights, and the instance norms' are compiled in."""
+        from src import inference
+
+        parameters = inference.norm_parameters(self.model, self.style_weights)
+        if self._parameters is None or not _same(parameters, self._parameters):
+            self._compiled, self._parameters = {}, parameters
+        key = (kind, precision)
+        if key not in self._compiled:
+            if kind == "tiler":
+                self._compiled[key] = tiling.Tiler(self.model, precision, parameters)
+            else:
+                self._compiled[key] = compile_forward(self.model, precision, parameters)
+        return self._compiled[key]
+
+
+def _same(parameters, others):
+    return all(np.array_equal(a, b) for key in parameters for a, b in zip(parameters[key], others[key]))
 
 
 def normalize_style_weights(weights, num_styles):
@@ -42,36 +88,65 @@ def normalize_style_weights(weights, num_styles):
     return weights / weights.sum()
 
 
-def compile_forward(model):
-    """(images (B, H, W, 3), style weights (B, S)) -> numpy (B, H, W, 3), compiled for the backend."""
+def resolve_precision(precision="auto", device="auto"):
+    """The precision to run: "auto" becomes "bfloat16" where that is both fast and faithful, else
+    "float32"; "bfloat16" on a CPU that cannot run it is a ValueError.
+
+    bfloat16 convolutions pay only where oneDNN runs them on AMX tiles: TensorFlow on a CPU with
+    the amx_bf16 flag, 0.34 s against 0.75 s in float32 for a 1024x680 photo, 56-58 dB PSNR from
+    the original's output with the published models. With oneDNN held to the older instruction
+    sets of the same CPU (ONEDNN_MAX_CPU_ISA), bfloat16 took 1.23 s with AVX512-BF16 alone, 3.16 s
+    with AVX-512 alone, and AVX2 has no bfloat16 convolution at all. GPUs keep float32, the
+    precision the original ran at.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "float32":
+        return precision
     import keras
 
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
+    if keras.backend.backend() != "tensorflow":
+        return "float32" if precision == "auto" else precision
+    on_cpu = not _tensorflow_gpu(device)
+    if precision == "bfloat16":
+        if on_cpu and not {"avx512_bf16", "amx_bf16"} & cpu_flags():
+            raise ValueError("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16): use --precision float32")
+        return precision
+    return "bfloat16" if on_cpu and "amx_bf16" in cpu_flags() else "float32"
 
-        function = tf.function(
-            lambda images, weights: model(images, style_weights=weights),
-            input_signature=[
-                tf.TensorSpec([None, None, None, 3], tf.float32),
-                tf.TensorSpec([None, model.num_styles], tf.float32),
-            ],
-        )
-        return lambda images, weights: function(images, weights).numpy()
-    if backend == "jax":
-        import jax
 
-        @jax.jit
-        def function(trainable, non_trainable, images, weights):
-            # No training=False: stateless_call hands keywords straight to TransformNet.call.
-            outputs, _ = model.stateless_call(trainable, non_trainable, images, style_weights=weights)
-            return outputs
+def _tensorflow_gpu(device):
+    """Whether TensorFlow will run on a GPU for --device `device`."""
+    from src.devices import parse_device
 
-        def forward(images, weights):
-            # Read the variables at each call: a training preview must see the current weights.
-            trainable = [v.value for v in model.trainable_variables]
-            non_trainable = [v.value for v in model.non_trainable_variables]
-            return np.asarray(function(trainable, non_trainable, images, weights))
+    chosen = parse_device(device)
+    if chosen is not None and chosen[0] == "cpu":
+        return False
+    import tensorflow as tf
 
-        return forward
-    return lambda images, weights: keras.ops.convert_to_numpy(model(images, style_weights=weights))
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def cpu_flags():
+    """The CPU's feature flags as Linux reports them; empty elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def compile_forward(model, precision, parameters):
+    """images (B, H, W, 3) -> numpy (B, H, W, 3), compiled once for every shape, with the
+    instance norms' `parameters` (src/inference.py norm_parameters) as constants."""
+    from src import inference
+
+    function = inference.compile_function(
+        model,
+        lambda images: inference.forward(model, images, parameters, precision),
+        signature=[((None, None, None, 3), "float32")],
+    )
+    return lambda images: np.asarray(function(images))

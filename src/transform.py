@@ -25,6 +25,14 @@ KERNEL_INIT_STDDEV = 0.1
 INSTANCE_NORM_EPSILON = 1e-3
 
 
+def fold_instance_norm(mean, variance, scale, shift, epsilon=INSTANCE_NORM_EPSILON):
+    """(a, b) with scale * (x - mean) / sqrt(variance + epsilon) + shift == x * a + b: the
+    normalization folded into one multiply-add over the full-size tensor. src/inference.py uses
+    it too, with whole-image statistics gathered tile by tile (src/tiling.py)."""
+    a = scale * ops.rsqrt(variance + epsilon)
+    return a, shift - mean * a
+
+
 @keras.saving.register_keras_serializable(package="fst")
 class InstanceNorm(layers.Layer):
     """Per-example, per-channel normalization over height and width, then a learned scale and
@@ -47,10 +55,7 @@ class InstanceNorm(layers.Layer):
         mean, variance = ops.moments(ops.cast(x, "float32"), axes=[1, 2], keepdims=True)  # (B, H, W, C) -> (B, 1, 1, C)
         scale = ops.matmul(style_weights, ops.cast(self.scale, "float32"))[:, None, None, :]  # (B, S) @ (S, C) -> (B, 1, 1, C)
         shift = ops.matmul(style_weights, ops.cast(self.shift, "float32"))[:, None, None, :]
-        # scale * (x - mean) / sqrt(var + eps) + shift, folded into one multiply-add over the
-        # full-size tensor: a = scale / sqrt(var + eps), b = shift - mean * a.
-        a = scale * ops.rsqrt(variance + self.epsilon)
-        b = shift - mean * a
+        a, b = fold_instance_norm(mean, variance, scale, shift, self.epsilon)
         return x * ops.cast(a, x.dtype) + ops.cast(b, x.dtype)
 
     def get_config(self):
@@ -185,8 +190,7 @@ class TransformNet(keras.Model):
         x = ops.cast(images, self.compute_dtype)
         for block in self.blocks:
             x = block(x, style_weights)
-        x = ops.tanh(ops.cast(x, "float32")) * 150.0 + 255.0 / 2
-        return x[:, :height, :width, :]
+        return to_pixels(x)[:, :height, :width, :]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -206,6 +210,11 @@ class TransformNet(keras.Model):
         for block in self.blocks:
             ordered += [block.conv1, block.conv2] if isinstance(block, ResidualBlock) else [block]
         return ordered
+
+
+def to_pixels(x):
+    """The last layer's normalized output -> RGB about -22..277: the original's tanh(x) * 150 + 255 / 2."""
+    return ops.tanh(ops.cast(x, "float32")) * 150.0 + 255.0 / 2
 
 
 def build_transform_net(num_styles=1, style_names=None):

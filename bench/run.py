@@ -1,0 +1,309 @@
+"""Speed and memory of Fast Style Transfer against the original's design, on this machine, in one
+run: prints a table (medians of several runs) and writes it with the raw figures to bench/out/.
+
+    python bench/run.py            # about 7 minutes on 2 cores; take it on a quiet machine
+    python bench/run.py --quick    # a smoke run of every measurement, about 3 minutes
+
+Every figure is set beside the reference: the same network built as a TF1 graph with
+tf.compat.v1 (placeholders, one session, no XLA; bench/tf1_reference.py), run the original's
+way, in the same run. Each measurement runs in a process of its own (bench/workers.py), so its
+peak memory (peak resident set size) is its own; the evaluate.py and transform_video.py rows time
+the whole process, start-up included. Inputs are made from examples/content.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+MODEL = "wave"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="one repeat of everything and no large photos: a smoke run"
+    )
+    parser.add_argument("--no-large", action="store_true", help="skip the 12- and 50-megapixel memory runs")
+    parser.add_argument("--out", default=str(OUT), help="folder for inputs and results (default: %(default)s)")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="print the table of the last run's results.json again, measuring nothing",
+    )
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    bench = Bench(Path(args.out), quick=args.quick, large=not (args.quick or args.no_large))
+    if args.report_only:
+        bench.report_again()
+    else:
+        bench.run()
+    return 0
+
+
+class Bench:
+    def __init__(self, out, quick, large):
+        self.out, self.quick, self.large = out, quick, large
+        self.repeats = 1 if quick else 5
+        self.process_repeats = 1 if quick else 3
+        self.results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": quick}
+
+    def report_again(self):
+        """Print the table of the last run's results.json again (after editing report())."""
+        self.results = json.loads((self.out / "results.json").read_text())
+        print(report(self.results))
+
+    def run(self):
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.results["load_before"] = os.getloadavg()
+        sizes = {"photos": (1024, 680, 6), "large": (2000, 1500, 1)}
+        if self.large:
+            sizes.update({"12mp": (4000, 3000, 1), "50mp": (8192, 6144, 1)})
+        frames = 8 if self.quick else 48
+        self.inputs = self.worker(
+            "prepare", out=str(self.out / "inputs"), photo_sizes=sizes, frames=frames, models=[MODEL]
+        )
+        self.results["machine"] = self.worker("machine")
+        self.stylization()
+        self.evaluate_folder()
+        self.video(frames)
+        self.training()
+        self.results["fidelity"] = self.worker("fidelity", folder=self.inputs["photos"], count=1 if self.quick else 3)
+        self.results["tiling"] = self.worker(
+            "tiling",
+            photo=str(Path(self.inputs["large"]) / "photo0.jpg"),
+            tile_sizes=[0, 512] if self.quick else [0, 896, 512],
+        )
+        if self.large:
+            self.large_photos()
+        (self.out / "results.json").write_text(json.dumps(self.results, indent=1))
+        text = report(self.results)
+        print(text)
+        (self.out / "results.md").write_text(text)
+
+    def stylization(self):
+        for batch in (1, 4):
+            for impl in ("ours", "reference"):
+                self.results[f"stylize_b{batch}_{impl}"] = self.worker(
+                    "stylize", impl=impl, folder=self.inputs["photos"], batch=batch, repeats=self.repeats
+                )
+
+    def evaluate_folder(self):
+        checkpoint = ROOT / "examples" / "models" / f"{MODEL}.keras"
+        photos = self.inputs["photos"]
+        ours = [sys.executable, "evaluate.py", "--checkpoint", str(checkpoint), "--in-path", photos, "--out-path"]
+        reference = [sys.executable, "-m", "bench.workers", "reference_evaluate"]
+        runs = {"ours": [], "reference": []}
+        for i in range(self.process_repeats):
+            runs["ours"].append(self.process([*ours, str(self.out / "styled" / "ours")]))
+            arguments = {
+                "in_dir": photos,
+                "out_dir": str(self.out / "styled" / "reference"),
+                "weights": self.inputs[f"weights_{MODEL}"],
+            }
+            runs["reference"].append(self.process([*reference, json.dumps(arguments)]))
+        for impl, measured in runs.items():
+            self.results[f"evaluate_{impl}"] = summarize(measured)
+
+    def video(self, frames):
+        for impl in ("ours", "reference"):
+            self.results[f"video_{impl}"] = self.worker(
+                "video",
+                impl=impl,
+                folder=self.inputs["frames"],
+                frames=frames,
+                batch=4,
+                repeats=max(1, self.repeats // 2),
+            )
+        # The video command is written on another branch; time it whole when it is here.
+        if (ROOT / "transform_video.py").exists():
+            checkpoint = ROOT / "examples" / "models" / f"{MODEL}.keras"
+            command = [
+                sys.executable,
+                "transform_video.py",
+                "--checkpoint",
+                str(checkpoint),
+                "--in-path",
+                self.inputs["video"],
+            ]
+            measured = self.process([*command, "--out-path", str(self.out / "styled" / "clip.mp4")], check=False)
+            measured["fps"] = frames / measured["seconds"]
+            self.results["transform_video_ours"] = measured
+
+    def training(self):
+        repeats = self.repeats
+        for impl, precision in (("ours", "float32"), ("ours", "mixed_bfloat16"), ("reference", "float32")):
+            key = f"train_{impl}" + ("" if impl == "reference" else f"_{precision}")
+            self.results[key] = self.worker("train", impl=impl, repeats=repeats, precision=precision)
+
+    def large_photos(self):
+        checkpoint = ROOT / "examples" / "models" / f"{MODEL}.keras"
+        for name in ("12mp", "50mp"):
+            command = [sys.executable, "evaluate.py", "--checkpoint", str(checkpoint), "--in-path", self.inputs[name]]
+            self.results[f"evaluate_{name}_ours"] = self.process(
+                [*command, "--out-path", str(self.out / "styled" / name)]
+            )
+        arguments = {
+            "in_dir": self.inputs["12mp"],
+            "out_dir": str(self.out / "styled" / "12mp_reference"),
+            "weights": self.inputs[f"weights_{MODEL}"],
+        }
+        self.results["evaluate_12mp_reference"] = self.process(
+            [sys.executable, "-m", "bench.workers", "reference_evaluate", json.dumps(arguments)]
+        )
+
+    def worker(self, name, **arguments):
+        measured = self.process([sys.executable, "-m", "bench.workers", name, json.dumps(arguments)])
+        result = json.loads(measured["stdout"].split("RESULT ", 1)[1])
+        result["peak_rss"] = measured["peak_rss"]
+        return result
+
+    def process(self, command, check=True):
+        """Run a command from the repository root -> wall seconds, peak RSS (bytes), stdout,
+        and its error when it failed; a failure ends the benchmark when `check`."""
+        print(
+            f"bench: {' '.join(c if len(c) < 60 else c[:57] + '...' for c in command[1:])}", file=sys.stderr, flush=True
+        )
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+        with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+            start = time.perf_counter()
+            child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr, text=True)
+            # os.wait4 rather than wait(): it returns this child's own resource usage.
+            _, status, usage = os.wait4(child.pid, 0)
+            seconds = time.perf_counter() - start
+            child.returncode = os.waitstatus_to_exitcode(status)
+            stdout.seek(0)
+            stderr.seek(0)
+            output, errors = stdout.read(), stderr.read()
+        failure = (
+            None if child.returncode == 0 else f"{' '.join(command)} failed ({child.returncode}):\n{errors[-3000:]}"
+        )
+        if failure and check:
+            sys.exit(f"bench: {failure}")
+        return {"seconds": seconds, "peak_rss": usage.ru_maxrss * 1024, "stdout": output, "failure": failure}
+
+
+def summarize(runs):
+    seconds = sorted(run["seconds"] for run in runs)
+    return {"seconds": seconds[len(seconds) // 2], "runs": seconds, "peak_rss": max(run["peak_rss"] for run in runs)}
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def report(results):
+    machine = results["machine"]
+    lines = [
+        f"# Fast Style Transfer benchmark, {results['started']}"
+        + (" (--quick: smoke run, not for quoting)" if results["quick"] else ""),
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB; "
+        f"flags {' '.join(machine['flags'])}; Python {machine['python']}, TensorFlow {machine['tensorflow']}, "
+        f"Keras {machine['keras']}, NumPy {machine['numpy']}. Load average over the minute before the run: "
+        f"{results['load_before'][0]:.2f} (above ~0.5 something else was running: rerun on a quiet machine).",
+        f"Measured matmul peak (4096x4096, TensorFlow/oneDNN): float32 {machine['matmul_gflops']['float32']:.0f} GFLOP/s, "
+        f"bfloat16 {machine['matmul_gflops']['bfloat16']:.0f} GFLOP/s. The network costs "
+        f"{machine['network_gflop_1024x680']:.0f} GFLOP (convolutions) at 1024x680. Our precision: {machine['precision_auto']}.",
+        "",
+        "| measurement | ours | reference (TF1 graph) | ours vs reference | peak memory ours | peak memory reference |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def row(label, ours, reference, unit, higher_is_better=False, digits=2):
+        o, r = ours["value"], reference["value"]
+        ratio = (o / r) if higher_is_better else (r / o)
+        lines.append(
+            f"| {label} | {o:.{digits}f} {unit} | {r:.{digits}f} {unit} | **{ratio:.2f}x** {'faster' if ratio >= 1 else 'slower'} "
+            f"| {gb(ours['peak_rss'])} | {gb(reference['peak_rss'])} |"
+        )
+
+    def seconds(key):
+        return {"value": results[key]["seconds"], "peak_rss": results[key]["peak_rss"]}
+
+    row("stylize one 1024x680 photo (batch 1)", seconds("stylize_b1_ours"), seconds("stylize_b1_reference"), "s")
+    row("stylize four 1024x680 photos (batch 4)", seconds("stylize_b4_ours"), seconds("stylize_b4_reference"), "s")
+    row(
+        "`evaluate.py` on a folder of six 1024x680 JPEGs, whole process",
+        seconds("evaluate_ours"),
+        seconds("evaluate_reference"),
+        "s",
+    )
+    fps = {
+        impl: {"value": results[f"video_{impl}"]["fps"], "peak_rss": results[f"video_{impl}"]["peak_rss"]}
+        for impl in ("ours", "reference")
+    }
+    row("video frames 640x360, batch 4", fps["ours"], fps["reference"], "frames/s", higher_is_better=True, digits=1)
+    for precision in ("float32", "mixed_bfloat16"):
+        row(
+            f"training iteration, batch 4 of 256x256, {precision}",
+            seconds(f"train_ours_{precision}"),
+            seconds("train_reference"),
+            "s",
+        )
+    lines.append("")
+    if results.get("transform_video_ours", {}).get("failure"):
+        lines.append(
+            f"`transform_video.py` failed, so it is not timed: {results['transform_video_ours']['failure'].splitlines()[-1]}"
+        )
+    elif "transform_video_ours" in results:
+        video = results["transform_video_ours"]
+        lines.append(
+            f"`transform_video.py` on a {video['fps'] * video['seconds']:.0f}-frame 640x360 clip, whole process: "
+            f"{video['seconds']:.1f} s ({video['fps']:.1f} frames/s with start-up), peak {gb(video['peak_rss'])}."
+        )
+    else:
+        lines.append("`transform_video.py` is not on this branch yet: the video row times the Stylizer path it uses.")
+    ours_loss, reference_loss = results["train_ours_float32"]["first_loss"], results["train_reference"]["first_loss"]
+    lines.append(
+        f"Training step: the first loss from the same weights is {ours_loss:.6g} (ours) and {reference_loss:.6g} "
+        f"(reference), {abs(ours_loss - reference_loss) / reference_loss:.1e} apart. The step is bench/train_step.py "
+        "(the project's src/train.py is not on this branch yet)."
+    )
+    lines += ["", "Output against the reference's, PSNR in dB on 8-bit pixels (min over the photos):", ""]
+    lines.append("| model | ours (default precision) | ours (float32) |")
+    lines.append("|---|---|---|")
+    for model, row_ in results["fidelity"]["models"].items():
+        lines.append(f"| {model} | {min(row_['auto']):.1f} | {min(row_['float32']):.1f} |")
+    tiles = results["tiling"]
+    height, width = tiles["shape"]
+    lines += ["", f"Tiling a {width}x{height} photo (whole image: {tiles['whole_seconds']:.2f} s):", ""]
+    for tiled in tiles["tiled"]:
+        label = f"tiles of {tiled['tile']}" if tiled["tile"] else "whole"
+        label += " (--tile-size 0, automatic)" if tiled["auto"] else ""
+        lines.append(
+            f"- {label}: {tiled['seconds']:.2f} s, PSNR {tiled['psnr']:.1f} dB against the untiled image (max difference {tiled['max_abs']:.2f})"
+        )
+    lines.append(
+        f"- float32, tiles of 512: PSNR {tiles['float32_512']['psnr']:.1f} dB (max difference {tiles['float32_512']['max_abs']:.4f}): "
+        "tiles equal the whole image up to the statistics' summation order"
+    )
+    lines.append(
+        f"- tiles of 512 stylized independently (statistics per tile): PSNR {tiles['independent_tiles_512']:.1f} dB"
+    )
+    lines.append(f"- statistics from a 4x downscaled copy: PSNR {tiles['downscaled_statistics_4x']:.1f} dB")
+    if "evaluate_12mp_ours" in results:
+        lines += ["", "Large photos, `evaluate.py` whole process (default --tile-size 0):", ""]
+        for name, label in (("12mp", "4000x3000 (12 MP)"), ("50mp", "8192x6144 (50 MP)")):
+            measured = results[f"evaluate_{name}_ours"]
+            lines.append(f"- {label}: {measured['seconds']:.1f} s, peak {gb(measured['peak_rss'])}")
+        reference = results["evaluate_12mp_reference"]
+        lines.append(f"- 4000x3000 (12 MP), reference: {reference['seconds']:.1f} s, peak {gb(reference['peak_rss'])}")
+    return "\n".join(lines) + "\n"
+
+
+def gb(size):
+    return f"{size / 2**30:.2f} GB"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""Stylizing images of any size in bounded memory: tiles that share whole-image statistics.
+
+Instance normalization scales every channel by statistics over the WHOLE image, so tiles
+normalized on their own differ in tone and show seams. Here the statistics stay global and exact:
+
+- the network's memory goes to its full- and half-resolution layers (conv1, conv2, deconv1,
+  deconv2, conv_out: 32 to 64 channels on 1 to 1/4 of the pixels); the residual blocks work on
+  1/16 of the pixels with 128 channels, 32 bytes per image pixel for each float32 tensor;
+- so the front layers (conv1 -> conv2 -> conv3) run tile by tile in successive passes, each pass
+  gathering the whole-image statistics of one more layer, with the layers before it normalized
+  by theirs; the last pass keeps conv3's output whole, at 1/4 resolution: the residual stream;
+- the residual blocks run on the whole stream at once where half the budget holds them, else
+  one convolution at a time over whole 1/4-resolution buffers (the stream and two scratch
+  buffers, 96 bytes per image pixel), tile by tile with a 1-pixel halo read from the stored
+  input, so nothing is computed twice;
+- the back layers (deconv1 -> deconv2 -> conv_out) run tile by tile from the stream like the
+  front ones, the last pass keeping conv_out's 3-channel output; its normalization and tanh
+  finish the image.
+
+Every tile is computed from an input region covering its receptive field (4 pixels around for the
+9x9 convolutions, 1 for the 3x3 ones, at each layer's resolution), padded with zeros exactly
+where the untiled network pads. So a tile's pixels are the untiled image's, up to the summation
+order of the statistics: output tiles need no overlap and no blending (tests/test_tiling.py
+checks the equality; bench/run.py measures the PSNR on a 2000x1500 photo). Estimating the
+statistics on a downscaled copy instead would save the extra passes but changes the tone
+(bench/README.md).
+
+Costs: the front and back layers run up to three times, once per pass, and the normalizations
+cannot be fused with statistics gathered apart: a 2000x1500 photo takes 2.4x the time in tiles
+of 896 as whole, so images run whole up to a larger budget. Keras and TensorFlow are imported
+where used, so that the scripts can check --tile-size without loading them.
+"""
+
+import math
+import os
+
+import numpy as np
+
+# Tiles smaller than this are mostly halo (the 9x9 convolutions read 4 pixels around each tile).
+MIN_TILE_SIZE = 32
+# Peak memory of one forward pass per image pixel, above the process's own: about 560 bytes
+# with bfloat16 convolutions and 340 with float32 (measured on 1024x680 and 2000x1500 images;
+# float32 activations of 32 channels at full resolution, several alive at once).
+BYTES_PER_PIXEL = 600
+# --tile-size 0 lets one forward pass use this share of the available memory, up to a cap.
+MEMORY_SHARE = 0.25
+# Whole images are fastest (see the costs above), so images run whole up to this cap (3.5
+# megapixels)...
+MAX_WHOLE_BYTES = 2 << 30
+# ... and bigger ones in tiles whose passes take up to this, beside the tiler's whole-image
+# buffers (about 130 bytes per pixel): a 12-megapixel photo stays within 3 GB whatever the
+# machine has free (bench/run.py measures evaluate.py's peak).
+MAX_TILE_BYTES = 512 << 20
+# The residual blocks on a whole 1/4-resolution stream hold about this many float32 copies of
+# it at once (the stream, a convolution's output, its normalization...; measured on a
+# 3200x2400 image: 5.5 copies, where the tiled residual blocks hold 3).
+RESIDUAL_COPIES = 6
+
+
+def check_tile_size(tile_size):
+    """0 (choose from free memory) or at least MIN_TILE_SIZE; ValueError otherwise."""
+    tile_size = int(tile_size)
+    if tile_size != 0 and tile_size < MIN_TILE_SIZE:
+        raise ValueError(f"tile size must be 0 (automatic) or at least {MIN_TILE_SIZE}, got {tile_size}")
+    return tile_size
+
+
+def plan(height, width, batch_size, tile_size=0):
+    """-> (images per forward pass, None) for whole images, or (1, tile side) for an image above
+    the pixel budget: tile_size squared, or what free memory allows when tile_size is 0."""
+    side = tile_size or auto_tile_size()
+    pixels = height * width
+    if pixels > whole_pass_bytes(tile_size) / BYTES_PER_PIXEL:
+        return 1, side
+    # Batches stay within a tile's budget: several images per pass bring no speed on a CPU
+    # (0.34 s per 1024x680 image in a batch of 4, 0.32 s alone), only memory.
+    return max(1, min(batch_size, side**2 // pixels)), None
+
+
+def whole_pass_bytes(tile_size=0):
+    """The memory one whole-image pass may take: a tile's worth for a given tile size, else
+    MEMORY_SHARE of the available memory, capped at MAX_WHOLE_BYTES."""
+    if tile_size:
+        return tile_size**2 * BYTES_PER_PIXEL
+    return max(_budget(MAX_WHOLE_BYTES), auto_tile_size() ** 2 * BYTES_PER_PIXEL)
+
+
+def auto_tile_size():
+    """The side of tiles whose passes fit MEMORY_SHARE of the available memory (capped)."""
+    side = int(math.sqrt(_budget(MAX_TILE_BYTES) / BYTES_PER_PIXEL)) // 64 * 64
+    return max(side, 4 * MIN_TILE_SIZE)
+
+
+def _budget(cap):
+    return min(MEMORY_SHARE * available_memory(), cap)
+
+
+def available_memory():
+    """Bytes the system can give without swapping: MemAvailable on Linux, free pages elsewhere."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+class Tiler:
+    """(image (H, W, 3) float32 0..255, tile side) -> (H, W, 3) stylized, equal to the untiled
+    network's output. parameters: the instance norms' (src/inference.py norm_parameters)."""
+
+    def __init__(self, model, precision, parameters):
+        from src import inference
+        from src.transform import ResidualBlock, to_pixels
+
+        blocks = model.blocks
+        residual = [i for i, block in enumerate(blocks) if isinstance(block, ResidualBlock)]
+        self.front, self.middle, self.back = (
+            blocks[: residual[0]],
+            blocks[residual[0] : residual[-1] + 1],
+            blocks[residual[-1] + 1 :],
+        )
+
+        def compiled(function, *signature):
+            return inference.compile_function(model, function, list(signature))
+
+        # One compiled convolution and normalization per ConvBlock, each traced once for every
+        # tile shape (open dimensions): an image costs no retracing, however many tiles it has.
+        def tiles(channels):
+            return (None, None, None, channels), "float32"
+
+        def convolve(block):
+            inputs = block.conv.kernel.shape[-1 if block.transpose else -2]
+            return compiled(lambda x: inference.convolve(block, x, precision, "valid"), tiles(inputs))
+
+        def normalize(block):
+            statistics = (1, 1, 1, block.filters), "float32"
+            function = lambda y, mean, variance: inference.normalize(block, y, mean, variance, parameters)  # noqa: E731
+            return compiled(function, tiles(block.filters), statistics, statistics)
+
+        self._convolve = {id(b): convolve(b) for b in model.layers_in_order()}
+        self._normalize = {id(b): normalize(b) for b in model.layers_in_order()}
+        self._moments = compiled(inference.partial_moments, tiles(None))
+        self._pixels = compiled(to_pixels, tiles(3))
+        conv3, channels = self.front[-1], self.front[-1].filters
+        statistics = (1, 1, 1, channels), "float32"
+
+        def middle(y, mean, variance):
+            x = inference.normalize(conv3, y, mean, variance, parameters)
+            for block in self.middle:
+                x = inference.residual(block, x, parameters, precision)
+            return x
+
+        self._middle = compiled(middle, tiles(channels), statistics, statistics)
+
+    def __call__(self, image, tile, whole_bytes):
+        """whole_bytes: the memory a whole-image pass may take (whole_pass_bytes)."""
+        height, width = image.shape[:2]
+        # conv1 -> conv2 -> conv3 from the image; conv3's output becomes the residual stream x.
+        x, stats = self._stream(self.front, (image[None], None, None), tile, height)
+        if RESIDUAL_COPIES * x.nbytes <= whole_bytes / 2:
+            # The residual blocks on the whole 1/4-resolution stream, with their own fused
+            # statistics, are 30% faster overall (8.1 s against 11.7 s at 3200x2400). Half the
+            # budget: the tiler's other whole-image buffers take the rest. With the automatic
+            # budget, up to 5.6 megapixels.
+            x = np.asarray(self._middle(x, *stats))
+        else:
+            self._tiled_middle(x, stats, tile, height)
+        # deconv1 -> deconv2 -> conv_out from the residual stream; then the last normalization and tanh.
+        out, stats = self._stream(self.back, (x, None, None), tile, height)
+        del x
+        last = self._normalize[id(self.back[-1])]
+        self._rows(out, tile, height, lambda part, rows: self._pixels(last(part, *stats)))
+        return out[0, :height, :width]
+
+    def _tiled_middle(self, x, stats, tile, image_height):
+        """The residual blocks in place on x, one convolution at a time over whole 1/4-resolution
+        buffers: their inputs are stored, so each pass reads a 1-pixel halo and recomputes
+        nothing; x and two scratch buffers are the only whole-image memory."""
+        self._rows(x, tile, image_height, lambda part, rows: self._normalize[id(self.front[-1])](part, *stats))
+        # A residual pass holds about a quarter of a front pass's bytes per image pixel (128
+        # channels on 1/16 of the pixels against 32 on all of them): tiles twice as wide fit.
+        first, second, wide = np.empty_like(x), np.empty_like(x), 2 * tile
+        for block in self.middle:
+            stats1 = self._stream([block.conv1], (x, None, None), wide, image_height, out=first)[1]
+            stats2 = self._stream([block.conv2], (first, block.conv1, stats1), wide, image_height, out=second)[1]
+            normalize = self._normalize[id(block.conv2)]
+            self._rows(x, tile, image_height, lambda part, rows: part + normalize(second[:, rows], *stats2))
+
+    def _rows(self, array, tile, image_height, function):
+        """array[:, rows] = function(array[:, rows], rows) in stripes of about a tile's area:
+        whole-image element-wise steps without whole-image temporaries."""
+        side = _side(tile, array.shape[1], image_height)
+        cuts = _cuts(array.shape[1], -(-array.shape[1] * array.shape[2] // (side * side)))
+        for rows in (slice(a, b) for a, b in zip(cuts, cuts[1:])):
+            array[:, rows] = np.asarray(function(array[:, rows], rows))
+
+    def _stream(self, blocks, source, tile, image_height, out=None):
+        """Passes over a chain of ConvBlocks -> (the last block's whole pre-normalization output,
+        its statistics), every block's statistics gathered in a pass of its own.
+
+        source: (array, block, statistics): the chain's input is `block`'s normalized output, of
+        which `array` holds the pre-normalization values; block None: `array` is the input."""
+        sizes = [source[0].shape[1:3]]
+        for block in blocks:
+            sizes.append(tuple(_output_size(block, n) for n in sizes[-1]))
+        statistics = []
+        for depth in range(1, len(blocks) + 1):
+            size = sizes[depth]
+            keep = depth == len(blocks)
+            if keep and out is None:
+                out = np.empty((1, *size, blocks[-1].filters), np.float32)
+            moments = _RunningMoments()
+            # Tiles cover the same image area at every layer: every pass has the same working set.
+            for rows, cols in _tiles(size, _side(tile, size[0], image_height)):
+                y = self._tile(blocks[:depth], source, sizes, rows, cols, statistics)
+                moments.add(y.shape[1] * y.shape[2], *self._moments(y))
+                if keep:
+                    out[:, rows[0] : rows[1], cols[0] : cols[1]] = np.asarray(y)
+            statistics.append(moments.result())
+        return out, statistics[-1]
+
+    def _tile(self, blocks, source, sizes, rows, cols, statistics):
+        """The last block's pre-normalization output on [rows) x [cols), the blocks before it
+        normalized with their whole-image `statistics`."""
+        from keras import ops
+
+        # Backwards: the input span each block needs, and the part of it that exists.
+        spans, regions = [], [(rows, cols)]
+        for i in reversed(range(len(blocks))):
+            (r0, r1), (c0, c1) = regions[0]
+            span = (_input_span(blocks[i], r0, r1, sizes[i][0]), _input_span(blocks[i], c0, c1, sizes[i][1]))
+            spans.insert(0, span)
+            regions.insert(0, tuple(_clip(first, stop, n) for (first, stop, _), n in zip(span, sizes[i])))
+        array, source_block, source_statistics = source
+        (r0, r1), (c0, c1) = regions[0]
+        x = array[:, r0:r1, c0:c1]
+        for i, block in enumerate(blocks):
+            if i > 0 or source_block is not None:
+                previous = blocks[i - 1] if i > 0 else source_block
+                stats = statistics[i - 1] if i > 0 else source_statistics
+                x = self._normalize[id(previous)](x, *stats)
+            # Zeros where the span leaves the layer: the untiled network's 'same' padding.
+            (first_row, stop_row, row_offset), (first_col, stop_col, col_offset) = spans[i]
+            (r0, r1), (c0, c1) = regions[i]
+            pads = [[0, 0], [r0 - first_row, stop_row - r1], [c0 - first_col, stop_col - c1], [0, 0]]
+            if any(any(p) for p in pads):
+                x = ops.pad(x, pads)
+            (r0, r1), (c0, c1) = regions[i + 1]
+            x = self._convolve[id(block)](x)
+            if x.shape[1:3] != (r1 - r0, c1 - c0):  # transposed convolutions overshoot
+                x = x[:, row_offset : row_offset + r1 - r0, col_offset : col_offset + c1 - c0]
+        return x
+
+
+def _output_size(block, size):
+    """A block's output length along one axis ('same' convolutions; transposed ones multiply)."""
+    return size * block.strides if block.transpose else -(-size // block.strides)
+
+
+def _input_span(block, start, stop, size):
+    """Output positions [start, stop) of a block along one axis whose input has `size` positions
+    -> (first, stop, offset): the input positions [first, stop) that its unpadded ('valid')
+    convolution needs, and where `start` falls in that convolution's output. Input positions
+    outside 0..size-1 are zeros, as in TensorFlow's 'same' padding (before = total // 2)."""
+    k, s = block.kernel_size, block.strides
+    if block.transpose:
+        # The gradient of a 'same' convolution from size * s down to size: output p takes
+        # input o with p = s * o + t - pad, 0 <= t < k.
+        pad = max((size - 1) * s + k - size * s, 0) // 2
+        first = (start + pad - k) // s + 1
+        last = (stop - 1 + pad) // s
+        return first, last + 1, start - (first * s - pad)
+    pad = max((_output_size(block, size) - 1) * s + k - size, 0) // 2
+    return start * s - pad, (stop - 1) * s - pad + k, 0
+
+
+def _clip(first, stop, size):
+    return max(first, 0), min(stop, size)
+
+
+def _side(tile, size, image_height):
+    """A tile side in image pixels -> the side covering the same image area at a layer whose
+    height is `size` (image_height at full resolution)."""
+    return max(1, -(-tile * size // image_height))
+
+
+def _tiles(size, side):
+    """Tiles of at most side x side covering `size`, of even widths: never a sliver, which is
+    wasteful and, 1 pixel wide, hits a oneDNN bug (see src/stylize.py BFLOAT16_MIN_WIDTH)."""
+    rows, cols = (_cuts(n, -(-n // side)) for n in size)
+    for r in zip(rows, rows[1:]):
+        for c in zip(cols, cols[1:]):
+            yield r, c
+
+
+def _cuts(size, count):
+    return [i * size // count for i in range(count + 1)]
+
+
+class _RunningMoments:
+    """Whole-image mean and variance from tiles' (count, mean, squared deviations), merged in
+    float64 with Chan, Golub and LeVeque's pairwise update."""
+
+    def __init__(self):
+        self.count, self.mean, self.squares = 0, 0.0, 0.0
+
+    def add(self, count, mean, squares):
+        mean, squares = np.asarray(mean, np.float64), np.asarray(squares, np.float64)
+        total = self.count + count
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (count / total)
+        self.squares = self.squares + squares + delta**2 * (self.count * count / total)
+        self.count = total
+
+    def result(self):
+        """(mean, variance), each (1, 1, 1, C) float32, as instance norm takes them."""
+        shape = (1, 1, 1, -1)
+        return (
+            np.reshape(self.mean, shape).astype(np.float32),
+            np.reshape(self.squares / self.count, shape).astype(np.float32),
+        )

@@ -1,0 +1,113 @@
+"""The inference arithmetic (src/inference.py) and the Stylizer's precision choice."""
+
+import numpy as np
+import pytest
+
+from src import stylize
+from src.stylize import Stylizer
+from src.transform import build_transform_net
+
+
+def _images(height, width, count=1, seed=1):
+    return np.random.default_rng(seed).uniform(0, 255, (count, height, width, 3)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def model():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = build_transform_net(num_styles=2)
+    rng = np.random.default_rng(3)
+    for block in model.layers_in_order():
+        block.norm.scale.assign(rng.uniform(0.5, 1.5, block.norm.scale.shape))
+        block.norm.shift.assign(rng.normal(0.0, 0.5, block.norm.shift.shape))
+    return model
+
+
+def test_float32_forward_is_the_model(model):
+    images = _images(37, 51, count=2)
+    weights = [0.3, 0.7]
+    ours = Stylizer(model, style_weights=weights, precision="float32")(images)
+    expected = np.clip(np.asarray(model(images, style_weights=weights)), 0, 255)
+    # Only the summation order differs (TensorFlow fuses each instance norm into one kernel).
+    np.testing.assert_allclose(ours, expected, atol=0.01)
+
+
+def test_bfloat16_forward_is_close(model):
+    images = _images(96, 128)
+    half = Stylizer(model, precision="bfloat16")(images)
+    full = Stylizer(model, precision="float32")(images)
+    assert 0 < np.abs(half - full).mean() < 2.0
+
+
+def test_narrow_images_run_in_float32(model):
+    """oneDNN's bfloat16 stride-2 convolution is wrong for 1-pixel-wide outputs."""
+    images = _images(40, stylize.BFLOAT16_MIN_WIDTH - 1)
+    narrow = Stylizer(model, precision="bfloat16")(images)
+    expected = np.clip(np.asarray(model(images)), 0, 255)
+    np.testing.assert_allclose(narrow, expected, atol=0.01)
+
+
+def test_stylizer_sees_the_current_weights(model):
+    """Training previews go through a Stylizer built once."""
+    stylizer = Stylizer(model, precision="float32")
+    images = _images(32, 32)
+    before = stylizer(images)
+    # The convolutions read their variables; the norms' scales and shifts are compiled in as
+    # constants, so a change to them must rebuild the compiled function.
+    for variable in (model.blocks[0].conv.kernel, model.blocks[-1].norm.scale):
+        saved = variable.numpy()
+        try:
+            variable.assign(saved[..., ::-1] * 1.5)
+            assert np.abs(stylizer(images) - before).max() > 1.0
+        finally:
+            variable.assign(saved)
+    np.testing.assert_array_equal(stylizer(images), before)
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch):
+    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2", "amx_bf16"})
+    assert stylize.resolve_precision("auto", "cpu") == "bfloat16"
+    assert stylize.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert stylize.resolve_precision("auto", "cpu") == "float32"  # bfloat16 is slower without AMX
+    assert stylize.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2"})
+    with pytest.raises(ValueError, match="no bfloat16 instructions"):
+        stylize.resolve_precision("bfloat16", "cpu")
+    assert stylize.resolve_precision("float32", "cpu") == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        stylize.resolve_precision("float16")
+
+
+def test_images_per_pass_respects_the_tile_budget(model):
+    stylizer = Stylizer(model, batch_size=4, tile_size=64)
+    assert stylizer.images_per_pass(32, 32) == 4
+    assert stylizer.images_per_pass(40, 40) == 2
+    assert stylizer.images_per_pass(100, 100) == 1
+
+
+def test_bfloat16_flag_on_a_cpu_without_it_is_a_usage_error(monkeypatch, tmp_path, capsys):
+    import evaluate
+
+    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2"})
+    source = tmp_path / "in.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(source)
+    argv = [
+        "--in-path",
+        str(source),
+        "--out-path",
+        str(tmp_path / "out.png"),
+        "--precision",
+        "bfloat16",
+        "--device",
+        "cpu",
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main(argv)
+    assert exit_info.value.code == 2
+    assert "no bfloat16 instructions" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()

@@ -1,0 +1,170 @@
+"""Tiled stylization (src/tiling.py) gives the untiled picture, in any size, with every style."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from src import tiling
+from src.stylize import Stylizer
+from src.transform import build_transform_net
+
+
+def _model(num_styles=1, seed=0):
+    """A network with random weights, and random instance-norm scales and shifts so that every
+    style (and every layer's normalization) matters."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_transform_net(num_styles=num_styles)
+    rng = np.random.default_rng(seed)
+    for block in model.layers_in_order():
+        block.norm.scale.assign(rng.uniform(0.5, 1.5, block.norm.scale.shape))
+        block.norm.shift.assign(rng.normal(0.0, 0.5, block.norm.shift.shape))
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _model()
+
+
+def _images(height, width, count=1, seed=1):
+    return np.random.default_rng(seed).uniform(0, 255, (count, height, width, 3)).astype(np.float32)
+
+
+# (60, 60, 56): the residual blocks run whole at 1/4 resolution; the others tile them too.
+@pytest.mark.parametrize(
+    ("height", "width", "tile"), [(70, 100, 32), (71, 103, 32), (97, 61, 48), (64, 64, 32), (60, 60, 56)]
+)
+def test_tiled_equals_untiled(model, height, width, tile, monkeypatch):
+    tiled_middle = []
+    original = tiling.Tiler._tiled_middle
+    monkeypatch.setattr(tiling.Tiler, "_tiled_middle", lambda *args: tiled_middle.append(True) or original(*args))
+    images = _images(height, width)
+    whole = Stylizer(model, precision="float32", tile_size=4096)(images)
+    tiled = Stylizer(model, precision="float32", tile_size=tile)(images)
+    # Only the summation order of the statistics differs.
+    np.testing.assert_allclose(tiled, whole, atol=0.02)
+    assert np.abs(whole - 127.5).mean() > 1.0  # a picture, not a constant
+    assert bool(tiled_middle) == (tile != 56)
+
+
+def test_tiled_equals_the_model_itself(model):
+    images = _images(70, 100, count=2)
+    tiled = Stylizer(model, precision="float32", tile_size=32)(images)
+    expected = np.clip(np.asarray(model(images)), 0, 255)
+    np.testing.assert_allclose(tiled, expected, atol=0.02)
+
+
+def test_tiles_normalized_on_their_own_would_differ(model):
+    """The point of global statistics: stylizing each tile as an image shows seams."""
+    image = _images(64, 64)
+    whole = Stylizer(model, precision="float32", tile_size=4096)(image)
+    halves = np.concatenate([Stylizer(model, precision="float32")(half) for half in np.split(image, 2, axis=2)], axis=2)
+    assert np.abs(halves - whole).max() > 1.0
+
+
+def test_multi_style_model_tiles_with_its_style_weights():
+    model = _model(num_styles=3, seed=2)
+    images = _images(70, 90)
+    weights = [0.2, 0.5, 0.3]
+    whole = Stylizer(model, style_weights=weights, precision="float32", tile_size=4096)(images)
+    tiled = Stylizer(model, style_weights=weights, precision="float32", tile_size=32)(images)
+    np.testing.assert_allclose(tiled, whole, atol=0.02)
+    first_style = Stylizer(model, precision="float32", tile_size=32)(images)
+    assert np.abs(first_style - tiled).mean() > 1.0
+
+
+def test_bfloat16_tiles_match_untiled_bfloat16(model):
+    """bfloat16 rounds intermediate values, so tiles and whole images round a few values
+    differently; on a tiny image that is all."""
+    images = _images(96, 128)
+    whole = Stylizer(model, precision="bfloat16", tile_size=4096)(images)
+    tiled = Stylizer(model, precision="bfloat16", tile_size=48)(images)
+    assert np.abs(tiled - whole).mean() < 1.0
+
+
+@pytest.mark.parametrize("bad", [-1, 1, 31])
+def test_tile_size_validation(model, bad):
+    with pytest.raises(ValueError, match="at least 32"):
+        tiling.check_tile_size(bad)
+    with pytest.raises(ValueError, match="at least 32"):
+        Stylizer(model, tile_size=bad)
+    assert tiling.check_tile_size(0) == 0
+    assert tiling.check_tile_size(32) == 32
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [("5", "at least 32"), ("abc", "not a whole number"), ("-3", "at least 32")]
+)
+def test_tile_size_flag_is_checked_by_the_parser(text, message, capsys):
+    import evaluate
+
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.build_parser().parse_args(["--in-path", "a", "--out-path", "b", "--tile-size", text])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_plan_tiles_only_above_the_budget():
+    assert tiling.plan(100, 100, 4, tile_size=64) == (1, 64)
+    assert tiling.plan(60, 60, 4, tile_size=64) == (1, None)
+    assert tiling.plan(30, 30, 4, tile_size=64) == (4, None)  # four fit in 64 x 64
+    assert tiling.plan(30, 40, 8, tile_size=64) == (3, None)
+    side = tiling.auto_tile_size()
+    assert side >= 4 * tiling.MIN_TILE_SIZE and side % 64 == 0
+    assert tiling.plan(side, side, 4)[1] is None  # whole images go up to a larger budget
+    assert tiling.plan(100 * side, side, 4) == (1, side)
+
+
+def test_tiles_cover_every_pixel_once():
+    for size, side in [((70, 100), 32), ((5, 7), 2), ((64, 64), 64), ((3, 1), 8)]:
+        covered = np.zeros(size, int)
+        for (r0, r1), (c0, c1) in tiling._tiles(size, side):
+            assert 0 < r1 - r0 <= side and 0 < c1 - c0 <= side
+            covered[r0:r1, c0:c1] += 1
+        assert (covered == 1).all()
+
+
+def test_evaluate_tiles_end_to_end(tmp_path):
+    from PIL import Image
+
+    import evaluate
+
+    source = tmp_path / "photo.png"
+    Image.fromarray(_images(50, 75)[0].astype(np.uint8)).save(source)
+    argv = ["--in-path", str(source), "--precision", "float32"]
+    assert evaluate.main([*argv, "--out-path", str(tmp_path / "whole.png")]) == 0
+    assert evaluate.main([*argv, "--out-path", str(tmp_path / "tiled.png"), "--tile-size", "32"]) == 0
+    whole = np.asarray(Image.open(tmp_path / "whole.png"), dtype=int)
+    tiled = np.asarray(Image.open(tmp_path / "tiled.png"), dtype=int)
+    assert whole.shape == (50, 75, 3)
+    assert np.abs(whole - tiled).max() <= 1  # rounding to 8 bits
+
+
+def test_tiling_on_jax():
+    """The same tiles through JAX (the GPU machines' backend): one subprocess, as the backend is
+    chosen at import."""
+    script = """
+import numpy as np
+from src.stylize import Stylizer
+from src.transform import build_transform_net
+model = build_transform_net()
+images = np.random.default_rng(0).uniform(0, 255, (1, 45, 70, 3)).astype(np.float32)
+whole = Stylizer(model, tile_size=4096)(images)
+tiled = Stylizer(model, tile_size=32)(images)
+expected = np.clip(np.asarray(model(images)), 0, 255)
+print(np.abs(whole - expected).max(), np.abs(tiled - whole).max())
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**__import__("os").environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    whole_error, tiled_error = map(float, result.stdout.split())
+    assert whole_error < 0.02 and tiled_error < 0.02
