@@ -33,7 +33,9 @@ def run(capsys, *argv):
 
 def test_odd_size_image_keeps_its_size_and_the_original_pixels(tmp_path, capsys, tf1_checkpoints, original_arrays):
     source = save(tmp_path / "in.png", 190, 338)
-    status, err = run(capsys, "--checkpoint", tf1_checkpoints["v1"], "--in-path", source, "--out-path", tmp_path / "out.png")
+    # float32: the original's precision (bfloat16, --precision auto on AMX CPUs, is checked in test_inference.py).
+    argv = ["--checkpoint", tf1_checkpoints["v1"], "--precision", "float32", "--in-path", source, "--out-path", tmp_path / "out.png"]
+    status, err = run(capsys, *argv)
     assert status == 0, err
     output = np.asarray(Image.open(tmp_path / "out.png")).astype(np.float64)
     assert output.shape == (190, 338, 3)
@@ -206,7 +208,7 @@ def test_evaluate_runs_on_the_jax_backend(tmp_path, model_file):
     for backend, environment in (("jax", env), ("tensorflow", os.environ)):
         target = tmp_path / f"{backend}.png"
         done = subprocess.run(
-            [sys.executable, "evaluate.py", "--checkpoint", model_file, "--in-path", source, "--out-path", target],
+            [sys.executable, "evaluate.py", "--checkpoint", model_file, "--precision", "float32", "--in-path", source, "--out-path", target],
             cwd=ROOT, env=environment, capture_output=True, text=True,
         )
         assert done.returncode == 0, done.stderr[-2000:]

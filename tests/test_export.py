@@ -16,7 +16,9 @@ def stylized_by_evaluate(model_file, tmp_path_factory):
     """The photo and what evaluate.py makes of it, as 8-bit pixels."""
     folder = tmp_path_factory.mktemp("evaluate")
     Image.fromarray(photo(HEIGHT, WIDTH).astype(np.uint8)).save(folder / "in.png")
-    assert evaluate.main(["--checkpoint", str(model_file), "--in-path", str(folder / "in.png"), "--out-path", str(folder / "out.png")]) == 0
+    # The exports compute in float32, so evaluate.py does too here.
+    argv = ["--checkpoint", str(model_file), "--precision", "float32", "--in-path", str(folder / "in.png"), "--out-path", str(folder / "out.png")]
+    assert evaluate.main(argv) == 0
     image = np.asarray(Image.open(folder / "in.png"), np.float32)[None]
     return image, np.asarray(Image.open(folder / "out.png"), np.int16)
 
