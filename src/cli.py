@@ -57,6 +57,17 @@ def non_negative_float(text):
     return value
 
 
+def fraction(text):
+    """A number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 def device(text):
     from src.devices import parse_device
 
@@ -82,12 +93,32 @@ def tile_size(text):
 
 def add_model_arguments(parser, batch_size=4):
     """--checkpoint, --device, --batch-size (the original's flags for applying a model), and
-    --tile-size, --precision."""
+    --style-weights, --preserve-color, --strength, --tile-size, --precision."""
     parser.add_argument(
         "--checkpoint",
+        action="append",
         help="model to apply: a .keras file, a style.py checkpoint directory, or one of the original's "
-        "TF1 checkpoints (.ckpt file, V2 prefix or its directory) (default: the Great Wave model "
-        "shipped in examples/models/wave.keras)",
+        "TF1 checkpoints (.ckpt file, V2 prefix or its directory); give it more than once to mix "
+        "several single-style models (default: the Great Wave model shipped in examples/models/wave.keras)",
+    )
+    parser.add_argument(
+        "--style-weights",
+        nargs="+",
+        type=non_negative_float,
+        metavar="W",
+        help="mixing ratios, normalised to sum 1: one per style of a multi-style model (default: the first "
+        "style alone; 1 0 is exactly the first style), or one per --checkpoint (default: equal parts)",
+    )
+    parser.add_argument(
+        "--preserve-color",
+        action="store_true",
+        help="keep the photo's colours and take only the luminance from the style (Gatys et al. 2016)",
+    )
+    parser.add_argument(
+        "--strength",
+        type=fraction,
+        default=1.0,
+        help="how much style: 0 gives the photo back, 1 the full style, values between blend (default: %(default)s)",
     )
     parser.add_argument(
         "--device",
@@ -155,11 +186,33 @@ def load_model(parser, path):
 
 def stylizer_from_args(parser, args):
     """The Stylizer that the model arguments ask for (the one forward path, src/stylize.py)."""
-    model = load_model(parser, args.checkpoint)
+    models = [load_model(parser, path) for path in args.checkpoint or [None]]
     from src.stylize import Stylizer, resolve_precision
 
+    weights = args.style_weights
+    if weights is not None:
+        if len(models) > 1:
+            expected, what = len(models), f"{len(models)} checkpoints were given"
+        else:
+            expected = models[0].num_styles
+            what = f"the model has {expected} style{'s' if expected != 1 else ''} ({', '.join(models[0].style_names)})"
+        if len(weights) != expected:
+            parser.error(f"--style-weights: {len(weights)} given, but {what}")
+        if sum(weights) <= 0:
+            parser.error("--style-weights: at least one must be above 0")
     try:
         precision = resolve_precision(args.precision, args.device)
     except ValueError as error:
         parser.error(f"--precision: {error}")
-    return Stylizer(model, batch_size=args.batch_size, precision=precision, tile_size=args.tile_size)
+    try:
+        return Stylizer(
+            models,
+            style_weights=weights,
+            batch_size=args.batch_size,
+            precision=precision,
+            tile_size=args.tile_size,
+            preserve_color=args.preserve_color,
+            strength=args.strength,
+        )
+    except ValueError as error:
+        parser.error(str(error))

@@ -9,7 +9,7 @@ src/tiling.py, which gives the same result in bounded memory.
 
 import numpy as np
 
-from src import tiling
+from src import blend, tiling
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 # oneDNN's bfloat16 stride-2 convolution returns garbage when its output is 1 pixel wide (and
@@ -19,12 +19,58 @@ BFLOAT16_MIN_WIDTH = 5
 
 
 class Stylizer:
-    """model -> a callable (B, H, W, 3) float32 0..255 -> (B, H, W, 3) float32 0..255.
+    """model(s) -> a callable (B, H, W, 3) float32 0..255 -> (B, H, W, 3) float32 0..255.
 
+    model: a TransformNet, whose styles `style_weights` (S,) mixes inside the network (the
+    conditional instance norm's scales and shifts, Dumoulin et al. 2017); default, the first
+    style. Or a list of single-style networks, whose outputs `style_weights` (one per network)
+    mixes; default, equal parts.
     precision: the convolutions' number format, "float32", "bfloat16", or "auto" (see
     `resolve_precision`). tile_size: 0 chooses the pixel budget from free memory; N > 0 stylizes
     images above N x N pixels in N x N tiles (see src/tiling.py).
+    preserve_color, strength: how the result is combined with the photo (src/blend.py), applied
+    to the whole picture after the networks, so that tiles and video frames get it the same way.
     """
+
+    def __init__(
+        self, model, style_weights=None, batch_size=4, precision="auto", tile_size=0, preserve_color=False, strength=1.0
+    ):
+        options = {"batch_size": batch_size, "precision": precision, "tile_size": tile_size}
+        if isinstance(model, (list, tuple)) and len(model) > 1:
+            several = [m.style_names[0] for m in model if m.num_styles > 1]
+            if several:
+                raise ValueError(f"only single-style networks mix by output; give a multi-style network alone ({several[0]})")
+            ratios = normalize_style_weights([1.0] * len(model) if style_weights is None else style_weights, len(model))
+            self._networks = [(ratio, _Network(m, None, **options)) for m, ratio in zip(model, ratios) if ratio > 0]
+        else:
+            model = model[0] if isinstance(model, (list, tuple)) else model
+            self._networks = [(1.0, _Network(model, style_weights, **options))]
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be between 0 and 1, got {strength}")
+        self.preserve_color, self.strength = bool(preserve_color), float(strength)
+
+    @property
+    def model(self):
+        return self._networks[0][1].model
+
+    def __call__(self, images):
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"expected images of shape (B, H, W, 3), got {images.shape}")
+        if self.strength == 0.0:
+            return np.clip(images, 0.0, 255.0)  # the photo itself: no need to run the network
+        stylized = sum(ratio * network(images) for ratio, network in self._networks)
+        if self.preserve_color:
+            stylized = blend.preserve_color(images, stylized)
+        return np.clip(blend.apply_strength(images, stylized, self.strength), 0.0, 255.0)
+
+    def images_per_pass(self, height, width):
+        """How many height x width images one forward pass takes (1 for those tiled)."""
+        return min(network.images_per_pass(height, width) for _, network in self._networks)
+
+
+class _Network:
+    """One TransformNet with a fixed style mix, compiled: whole images, or tiles (src/tiling.py)."""
 
     def __init__(self, model, style_weights=None, batch_size=4, precision="auto", tile_size=0):
         self.model = model
@@ -36,22 +82,20 @@ class Stylizer:
         self._parameters = None
 
     def __call__(self, images):
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"expected images of shape (B, H, W, 3), got {images.shape}")
         height, width = images.shape[1:3]
         precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
         batch_size, tile = tiling.plan(height, width, self.batch_size, self.tile_size)
         if tile:
             tiler = self._function("tiler", precision)
             whole_bytes = tiling.whole_pass_bytes(self.tile_size)
-            return np.clip(np.stack([tiler(image, tile, whole_bytes) for image in images]), 0.0, 255.0)
-        forward = self._function("forward", precision)
-        outputs = [forward(images[start : start + batch_size]) for start in range(0, len(images), batch_size)]
-        return np.clip(np.concatenate(outputs), 0.0, 255.0)
+            outputs = np.stack([tiler(image, tile, whole_bytes) for image in images])
+        else:
+            forward = self._function("forward", precision)
+            outputs = np.concatenate([forward(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+        # The picture this network alone would give: mixes, colour and strength start from it.
+        return np.clip(outputs, 0.0, 255.0)
 
     def images_per_pass(self, height, width):
-        """How many height x width images one forward pass takes (1 for those tiled)."""
         return tiling.plan(height, width, self.batch_size, self.tile_size)[0]
 
     def _function(self, kind, precision):
