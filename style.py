@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from src import cli
+from src.devices import TRAINING_PRECISIONS
 
 
 def build_parser():
@@ -70,6 +71,13 @@ def build_parser():
         type=cli.positive_float,
         default=1.0,
         help="resize the style image by this factor before taking its style (default: %(default)s)",
+    )
+    add(
+        "--precision",
+        choices=TRAINING_PRECISIONS,
+        default="auto",
+        help="number format: auto is mixed_bfloat16 on GPUs with bfloat16 units (compute capability 8.0+) "
+        "and on CPUs with AMX, where it is 2-3x faster, else float32 (default: %(default)s)",
     )
     add(
         "--seed",

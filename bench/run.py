@@ -261,13 +261,11 @@ def report(results):
             f"`transform_video.py` on a {video['fps'] * video['seconds']:.0f}-frame 640x360 clip, whole process: "
             f"{video['seconds']:.1f} s ({video['fps']:.1f} frames/s with start-up), peak {gb(video['peak_rss'])}."
         )
-    else:
-        lines.append("`transform_video.py` is not on this branch yet: the video row times the Stylizer path it uses.")
     ours_loss, reference_loss = results["train_ours_float32"]["first_loss"], results["train_reference"]["first_loss"]
     lines.append(
         f"Training step: the first loss from the same weights is {ours_loss:.6g} (ours) and {reference_loss:.6g} "
-        f"(reference), {abs(ours_loss - reference_loss) / reference_loss:.1e} apart. The step is bench/train_step.py "
-        "(the project's src/train.py is not on this branch yet)."
+        f"(reference), {abs(ours_loss - reference_loss) / reference_loss:.1e} apart. Ours is style.py's step: "
+        "src/objective.py's StyleObjective run by Keras's train function (bench/train_step.py)."
     )
     lines += ["", "Output against the reference's, PSNR in dB on 8-bit pixels (min over the photos):", ""]
     lines.append("| model | ours (default precision) | ours (float32) |")

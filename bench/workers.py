@@ -85,7 +85,8 @@ def machine():
     import keras
     import tensorflow as tf
 
-    from src.stylize import cpu_flags, resolve_precision
+    from src.devices import cpu_flags
+    from src.stylize import resolve_precision
 
     model_name = "unknown"
     if Path("/proc/cpuinfo").exists():

@@ -52,3 +52,56 @@ def device_scope(text):
 
 def _note_fallback(kind, index, count):
     print(f"note: no {kind.upper()} {index} here ({count} found); running on the CPU", file=sys.stderr)
+
+
+def cpu_flags():
+    """The CPU's feature flags as Linux reports them; empty elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def gpu_compute_capabilities():
+    """[(major, minor)] of the NVIDIA GPUs the active Keras backend sees; [] without any."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        details = [tf.config.experimental.get_device_details(gpu) for gpu in tf.config.list_physical_devices("GPU")]
+        return [tuple(d.get("compute_capability", (0, 0))) for d in details]
+    if backend == "jax":
+        import jax
+
+        try:
+            gpus = jax.devices("gpu")
+        except RuntimeError:
+            return []
+        return [tuple(int(part) for part in str(g.compute_capability).split(".")[:2]) for g in gpus]
+    return []
+
+
+TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+
+
+def resolve_training_precision(precision="auto"):
+    """"auto" -> "mixed_bfloat16" where bfloat16 matrix units make it fast, else "float32".
+
+    Mixed bfloat16 (convolutions in bfloat16, weights, instance-norm statistics and losses in
+    float32) pays on NVIDIA GPUs of compute capability 8.0 and newer (A100, H100, RTX 30xx and
+    later) and on CPUs with AMX: a batch-4 256x256 step took 0.91 s against 2.42 s in float32 on
+    the 2-core Xeon of bench/README.md. Older GPUs and CPUs only emulate bfloat16 and stay float32.
+    """
+    if precision not in TRAINING_PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(TRAINING_PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    gpus = gpu_compute_capabilities()
+    fast = all(capability >= (8, 0) for capability in gpus) if gpus else "amx_bf16" in cpu_flags()
+    return "mixed_bfloat16" if fast else "float32"

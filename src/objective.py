@@ -32,7 +32,11 @@ class StyleObjective(keras.Model):
     def call(self, inputs):
         content, style_weights = inputs["images"], inputs["style_weights"]
         stylized = self.maker(content * self.input_scale, style_weights)
-        predicted, target = self.vgg(stylized), self.vgg(content)
+        # Losses in float32 also under mixed precision: grams of bfloat16 features lose too much.
+        predicted, target = (
+            {layer: ops.cast(features, "float32") for layer, features in self.vgg(images).items()}
+            for images in (stylized, content)
+        )
         mix = style_weights / ops.sum(style_weights, axis=-1, keepdims=True)  # (B, S), rows sum to 1
         target_grams = {layer: ops.einsum("bs,scd->bcd", mix, self.style_grams[layer]) for layer in STYLE_LAYERS}
         return {

@@ -10,6 +10,7 @@ src/tiling.py, which gives the same result in bounded memory.
 import numpy as np
 
 from src import blend, tiling
+from src.devices import cpu_flags
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 # oneDNN's bfloat16 stride-2 convolution returns garbage when its output is 1 pixel wide (and
@@ -169,18 +170,6 @@ def _tensorflow_gpu(device):
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
-
-
-def cpu_flags():
-    """The CPU's feature flags as Linux reports them; empty elsewhere."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def compile_forward(model, precision, parameters):

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from src.dataset import TrainingImages
+from src.devices import resolve_training_precision
 from src.images import write_image
 from src.monitor import Monitor, stop_requests
 from src.objective import StyleObjective, style_grams
@@ -67,7 +68,10 @@ def train(args, vgg_weights, styles, test_image=None, strategy=None, log=print):
             log(f"{directory} already holds {state.iteration} iterations, {args.epochs} epoch(s): nothing to do")
             return Outcome(state.iteration, state.iteration, finished=True)
         keras.utils.set_random_seed(seed)
-        with _scope(strategy or default_strategy(log)):
+        precision = resolve_training_precision(getattr(args, "precision", "float32"))
+        if precision != "float32":
+            log(f"training in {precision} (--precision): bfloat16 matrix units, float32 weights and losses")
+        with _scope(strategy or default_strategy(log)), _dtype_policy(precision):
             objective = _build(args, vgg_weights, styles, state)
         run = _Run(args, directory, objective, images, state or TrainingState(0, settings), styles, test_image, log)
         try:
@@ -87,6 +91,17 @@ def default_strategy(log=print):
         return None
     log(f"training on {len(gpus)} GPUs (tf.distribute.MirroredStrategy; each batch is split between them)")
     return tf.distribute.MirroredStrategy()
+
+
+@contextlib.contextmanager
+def _dtype_policy(precision):
+    """Layers take the global dtype policy when built: set it for the build, then put it back."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _scope(strategy):
