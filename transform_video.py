@@ -127,4 +127,4 @@ def _raise_interrupt(signum, frame):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_now(main())

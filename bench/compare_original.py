@@ -3,6 +3,7 @@
 the original's way (bench/tf1_reference.py: a tf.compat.v1 graph, one session, batch 1).
 
     python -m bench.compare_original ../shared/data/original-checkpoints/*.ckpt
+    python -m bench.compare_original --precision auto ../shared/data/original-checkpoints/*.ckpt
 
 Prints, per checkpoint and photo: the input size, the size the original would have written, the
 largest difference in 8-bit levels, the share of pixels that differ at all, and the PSNR.
@@ -36,6 +37,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+", help="the original's TF1 checkpoints")
     parser.add_argument("--photos", default=str(ROOT / "examples" / "content"), help="folder of photos (default: %(default)s)")
+    parser.add_argument(
+        "--precision", default="float32", help="evaluate.py's --precision: float32 (the original's) or auto (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     print(f"{'checkpoint':<12} {'photo':<14} {'input':>9} {'original':>9} {'max diff':>8} {'differ':>7} {'PSNR dB':>8}")
     with tempfile.TemporaryDirectory() as work:
@@ -50,7 +54,8 @@ def main(argv=None):
         for checkpoint in args.checkpoints:
             out = Path(work) / Path(checkpoint).stem
             subprocess.run(
-                [sys.executable, str(ROOT / "evaluate.py"), "--checkpoint", checkpoint, "--in-path", inputs, "--out-path", out],
+                [sys.executable, str(ROOT / "evaluate.py"), "--checkpoint", checkpoint, "--precision", args.precision]
+                + ["--in-path", inputs, "--out-path", out],
                 check=True, capture_output=True,
             )
             arrays = read_original(checkpoint)
