@@ -4,8 +4,8 @@
     KERAS_BACKEND=jax python -m bench.gpu                      # on a machine with a GPU
     KERAS_BACKEND=jax python -m bench.gpu --size 64 --steps 2  # a smoke run anywhere
 
-The GPU machines have JAX and no TensorFlow, so this runs the benchmark's training step
-(bench/train_step.py: the original's losses, a VGG19-shaped loss network, Adam) on Keras' JAX
+The GPU machines have JAX and no TensorFlow, so this runs style.py's own training step
+(bench/train_step.py: src/objective.py with random VGG19 weights, Adam) on Keras' JAX
 backend, with mixed precision by default. It prints images per second for each batch size and
 the time the recipe would take at that rate. Nothing here has been measured on a GPU yet.
 """
