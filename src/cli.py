@@ -17,55 +17,27 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = ROOT / "examples" / "models" / "wave.keras"
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _number(kind, accept, requirement):
+    """An argparse type: text -> `kind` (int or float) for which accept(value) holds, else an
+    error saying `requirement` (NaN and infinity never pass)."""
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole number' if kind is int else 'number'}: {text!r}") from None
+        if not (accept(value) and abs(value) != float("inf")):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {text}")
+        return value
+
+    return convert
 
 
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number 0 or more, got {text}")
-    return value
-
-
-def fraction(text):
-    """A number from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+positive_int = _number(int, lambda value: value >= 1, "must be at least 1")
+non_negative_int = _number(int, lambda value: value >= 0, "must be 0 or more")
+positive_float = _number(float, lambda value: value > 0, "must be a positive number")
+non_negative_float = _number(float, lambda value: value >= 0, "must be a number 0 or more")
+fraction = _number(float, lambda value: 0 <= value <= 1, "must be between 0 and 1")
 
 
 def device(text):
