@@ -15,7 +15,7 @@ from src import cli
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    cli.add_model_arguments(parser, batch_size=4)
+    cli.add_model_arguments(parser)
     parser.add_argument("--in-path", required=True, help="an image, or a folder of images")
     parser.add_argument(
         "--out-path", required=True, help="output image (its extension sets the format), or a folder"
@@ -31,6 +31,15 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        with cli.sigterm_as_interrupt():
+            return _run(parser, args)
+    except KeyboardInterrupt:
+        print("interrupted; the outputs written so far are complete, no partial file is left", file=sys.stderr)
+        return 130
+
+
+def _run(parser, args):
     from src.image_jobs import UsageError, plan_jobs, run_jobs
 
     try:
@@ -45,12 +54,8 @@ def main(argv=None):
     stylizer = cli.stylizer_from_args(parser, args)
     from src.devices import device_scope
 
-    try:
-        with device_scope(args.device):
-            failures = run_jobs(jobs, stylizer, args.batch_size)
-    except KeyboardInterrupt:
-        print("interrupted; the outputs written so far are complete", file=sys.stderr)
-        return 130
+    with device_scope(args.device):
+        failures = run_jobs(jobs, stylizer, args.batch_size)
     done = len(jobs) - len(failures)
     target = jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
     print(f"stylized {done} of {len(jobs)} image{'s' if len(jobs) != 1 else ''} into {target}", file=sys.stderr)

@@ -45,8 +45,12 @@ def main(argv=None):
         parser.error(f"--out-path for --format {args.format} must end in {extension}, got {args.out_path}")
     if args.size and args.format == "keras":
         parser.error("--size applies to savedmodel, tflite and onnx; a .keras model takes any size")
+    if args.name and args.format != "keras":
+        parser.error("--name is stored in .keras models only (--format keras)")
     model = cli.load_model(parser, args.checkpoint)
-    if args.name and model.num_styles == 1:
+    if args.name:
+        if model.num_styles != 1:
+            parser.error(f"--name names the style of a single-style model; this one has {model.num_styles}")
         model.style_names = [args.name]
     from src.export import ExportError, export
 

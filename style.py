@@ -91,7 +91,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     check_paths(parser, args)
-    cli.import_keras()
+    # Every input is checked before TensorFlow's start-up, and before anything is created.
     styles = read_styles(parser, args)
     test_image = read_image_or_exit(parser, "--test", args.test).rgb if args.test else None
     from src.vgg import VggError, load_vgg_weights
@@ -100,6 +100,9 @@ def main(argv=None):
         vgg_weights = load_vgg_weights(args.vgg_path)
     except VggError as error:
         parser.error(f"--vgg-path: {error}")
+    make_test_dir(parser, args)
+    cli.import_keras()
+    from src.images import ImageError
     from src.slow import optimize_pixels
     from src.train import train
     from src.train_state import StateError
@@ -114,7 +117,7 @@ def main(argv=None):
         resume = "" if args.slow else f"; the same command resumes from the last one in {args.checkpoint_dir}"
         log(f"interrupted without a new checkpoint{resume}")
         return 130
-    except OSError as error:  # a full disk, a folder that went away: no traceback for those
+    except (OSError, ImageError) as error:  # a full disk, training images gone: no traceback for those
         log(f"style.py: {error}")
         return 1
     return report(args, outcome)
@@ -141,13 +144,16 @@ def check_paths(parser, args):
         check_train_path(parser, args)
     if bool(args.test) != bool(args.test_dir):
         parser.error("--test and --test-dir go together: the previews of --test are written into --test-dir")
+    if args.image_size < 16:
+        parser.error(f"--image-size must be at least 16 (VGG19 halves it four times), got {args.image_size}")
+
+
+def make_test_dir(parser, args):
     if args.test_dir:
         try:
             args.test_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             parser.error(f"cannot create --test-dir {args.test_dir}: {error.strerror or error}")
-    if args.image_size < 16:
-        parser.error(f"--image-size must be at least 16 (VGG19 halves it four times), got {args.image_size}")
 
 
 def check_train_path(parser, args):
@@ -175,8 +181,7 @@ def read_image_or_exit(parser, flag, path):
 
 def read_styles(parser, args):
     """--style images as Styles named after their files, resized by --style-scale."""
-    from src.dataset import resize
-    from src.train import Style
+    from src.dataset import Style, resize
 
     names = [Path(path).stem for path in args.style]
     if len(set(names)) < len(names):

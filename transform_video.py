@@ -9,24 +9,14 @@ stays flat and nothing is written to a temporary frame folder.
 """
 
 import argparse
-import contextlib
-import re
-import signal
 import sys
-import threading
 
 from src import cli
 
 
-def bitrate(text):
-    if not re.fullmatch(r"\d+(\.\d+)?[kKmM]?", text):
-        raise argparse.ArgumentTypeError(f"not a bitrate like 2500k or 4M: {text!r}")
-    return text
-
-
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    cli.add_model_arguments(parser, batch_size=4)
+    cli.add_model_arguments(parser)
     parser.add_argument("--in-path", required=True, help="video to stylize")
     parser.add_argument(
         "--out-path",
@@ -36,11 +26,11 @@ def build_parser():
     quality = parser.add_mutually_exclusive_group()
     quality.add_argument(
         "--crf",
-        type=int,
+        type=cli.non_negative_int,
         help="encoder quality, lower is better and bigger: 0-51 for H.264, 0-63 for VP9 "
         "(default: 18 for H.264, 31 for VP9)",
     )
-    quality.add_argument("--bitrate", type=bitrate, help="target video bitrate instead of --crf, e.g. 4M")
+    quality.add_argument("--bitrate", type=cli.bitrate, help="target video bitrate instead of --crf, e.g. 4M")
     parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames (quick previews)")
     parser.add_argument(
         "--tmp-dir",
@@ -59,7 +49,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with _sigterm_as_interrupt():
+        with cli.sigterm_as_interrupt():
             return _run(parser, args)
     except KeyboardInterrupt:
         print(f"interrupted; nothing was written to {args.out_path}", file=sys.stderr)
@@ -107,23 +97,6 @@ def _notes(args, info):
     if info.subtitles:
         notes.append("subtitle tracks are not carried over")
     return notes
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """A `kill` cleans up like a Ctrl-C: ffmpeg is stopped and the partial output deleted."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set signal handlers
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

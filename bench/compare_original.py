@@ -18,19 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from src.cli import import_keras
-
-import_keras()  # TensorFlow's start-up chatter off the table's terminal
-
-from bench.tf1_reference import stylize as reference  # noqa: E402
-from src.checkpoints import read_original  # noqa: E402
+from bench.workers import psnr
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def psnr(a, b):
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def main(argv=None):
@@ -38,9 +28,18 @@ def main(argv=None):
     parser.add_argument("checkpoints", nargs="+", help="the original's TF1 checkpoints")
     parser.add_argument("--photos", default=str(ROOT / "examples" / "content"), help="folder of photos (default: %(default)s)")
     parser.add_argument(
-        "--precision", default="float32", help="evaluate.py's --precision: float32 (the original's) or auto (default: %(default)s)"
+        "--precision",
+        choices=("float32", "auto"),
+        default="float32",
+        help="evaluate.py's --precision: float32 (the original's) or auto (default: %(default)s)",
     )
     args = parser.parse_args(argv)
+    from src.cli import import_keras
+
+    import_keras()  # TensorFlow's start-up chatter kept off the table
+    from bench.tf1_reference import stylize as reference
+    from src.checkpoints import read_original
+
     print(f"{'checkpoint':<12} {'photo':<14} {'input':>9} {'original':>9} {'max diff':>8} {'differ':>7} {'PSNR dB':>8}")
     with tempfile.TemporaryDirectory() as work:
         inputs = Path(work) / "in"

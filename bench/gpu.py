@@ -7,7 +7,7 @@
 The GPU machines have JAX and no TensorFlow, so this runs style.py's own training step
 (bench/train_step.py: src/objective.py with random VGG19 weights, Adam) on Keras' JAX
 backend, with mixed precision by default. It prints images per second for each batch size and
-the time the recipe would take at that rate. Nothing here has been measured on a GPU yet.
+the time the recipe would take at that rate.
 """
 
 import argparse

@@ -45,34 +45,16 @@ def decode_rate(folder, size, batch_size, workers, batches):
 
 
 def step_time(size, batch_size, steps=5):
+    """Seconds per style.py training step (bench/train_step.py), after one to compile."""
+    from bench.train_step import build_step
     from src import cli
 
     cli.import_keras()
-    import keras
-
-    from src.objective import StyleObjective, style_grams
-    from src.transform import build_transform_net
-    from src.vgg import VggWeights, build_vgg, expected_shapes
-
-    rng = np.random.default_rng(0)
-    convolutions = {
-        name: (rng.normal(0, 0.01, k).astype(np.float32), np.zeros(b, np.float32))
-        for name, (k, b) in expected_shapes(64).items()
-    }
-    vgg = build_vgg(VggWeights(convolutions, np.array([123.68, 116.779, 103.939], np.float32), "random", None))
-    style = rng.uniform(0, 255, (size, size, 3)).astype(np.float32)
-    grams = style_grams(vgg, [style])
-    objective = StyleObjective(build_transform_net(), vgg, grams, (7.5, 100, 200), batch_size, 1 / 255)
-    objective.compile(optimizer=keras.optimizers.Adam(1e-3))
-    batch = {
-        "images": rng.uniform(0, 255, (batch_size, size, size, 3)).astype(np.float32),
-        "style_weights": np.ones((batch_size, 1), np.float32),
-    }
-    objective.train_on_batch(batch)  # compile
+    step, batch = build_step(batch_size, size)
+    step(batch)
     began = time.perf_counter()
     for _ in range(steps):
-        logs = objective.train_on_batch(batch, return_dict=True)
-    keras.ops.convert_to_numpy(logs["content"])
+        step(batch)
     return (time.perf_counter() - began) / steps
 
 

@@ -85,15 +85,12 @@ def machine():
     import keras
     import tensorflow as tf
 
-    from src.devices import cpu_flags
-    from src.stylize import resolve_precision
+    from src.devices import cpu_flags, resolve_precision
 
-    model_name = "unknown"
+    model_name = platform.processor() or "unknown"
     if Path("/proc/cpuinfo").exists():
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model_name = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo") as cpuinfo:
+            model_name = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model_name)
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     flags = sorted(
         f for f in cpu_flags() if f in {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile"}
@@ -278,7 +275,7 @@ def _downscaled_statistics(network, image, factor):
     from PIL import Image
 
     from src import inference
-    from src.stylize import resolve_precision
+    from src.devices import resolve_precision
     from src.transform import ResidualBlock, to_pixels
 
     precision = resolve_precision("auto")

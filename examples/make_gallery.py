@@ -12,6 +12,7 @@ from PIL import Image
 from src.checkpoints import load_model
 from src.cli import import_keras
 from src.images import read_image, write_image
+from src.pixels import to_uint8
 from src.stylize import Stylizer
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +39,7 @@ def _cell(rgb):
     crop_height = min(height, round(width * CELL_HEIGHT / CELL_WIDTH))
     crop_width = min(width, round(crop_height * CELL_WIDTH / CELL_HEIGHT))
     top, left = (height - crop_height) // 2, (width - crop_width) // 2
-    image = Image.fromarray(np.clip(np.rint(rgb[top : top + crop_height, left : left + crop_width]), 0, 255).astype(np.uint8))
+    image = Image.fromarray(to_uint8(rgb[top : top + crop_height, left : left + crop_width]))
     return np.asarray(image.resize((CELL_WIDTH, CELL_HEIGHT), Image.LANCZOS), np.float32)
 
 

@@ -22,8 +22,16 @@ def atomic_path(path, suffix=""):
         yield temporary
         _fsync(temporary)
         _replace(temporary, path)
+        _fsync_directory(path.parent)
     finally:
         _remove(temporary)
+
+
+def remove_leftovers(path, suffix=""):
+    """Delete what killed writers of `path` left (their temporaries, never a finished file)."""
+    path = Path(path)
+    for leftover in path.parent.glob(f".{path.name}.*.tmp{suffix}"):
+        _remove(leftover)
 
 
 def _fsync(path):
@@ -34,6 +42,20 @@ def _fsync(path):
         return
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+def _fsync_directory(directory):
+    """A rename survives a power cut only once its directory is synced too."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:  # platforms that cannot open directories
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _replace(temporary, path):

@@ -7,10 +7,13 @@ Nothing heavy is imported at module level, so `--help` stays instant.
 import argparse
 import contextlib
 import os
+import re
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from src.stylize import PRECISIONS
+from src.devices import PRECISIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 # The embedded default: a model shipped in examples/, so the main job needs no download.
@@ -40,6 +43,13 @@ non_negative_float = _number(float, lambda value: value >= 0, "must be a number 
 fraction = _number(float, lambda value: 0 <= value <= 1, "must be between 0 and 1")
 
 
+def bitrate(text):
+    """An encoder bitrate such as 2500k or 4M."""
+    if not re.fullmatch(r"\d+(\.\d+)?[kKmM]?", text):
+        raise argparse.ArgumentTypeError(f"not a bitrate like 2500k or 4M: {text!r}")
+    return text
+
+
 def device(text):
     from src.devices import parse_device
 
@@ -63,7 +73,7 @@ def tile_size(text):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def add_model_arguments(parser, batch_size=4):
+def add_model_arguments(parser):
     """--checkpoint, --device, --batch-size (the original's flags for applying a model), and
     --style-weights, --preserve-color, --strength, --tile-size, --precision."""
     parser.add_argument(
@@ -101,8 +111,9 @@ def add_model_arguments(parser, batch_size=4):
     parser.add_argument(
         "--batch-size",
         type=positive_int,
-        default=batch_size,
-        help="images per forward pass, fewer where memory would not hold them (default: %(default)s)",
+        default=4,
+        help="images per forward pass, fewer where the memory budget (see --tile-size) would not hold them "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--tile-size",
@@ -144,6 +155,24 @@ def _stderr_silenced():
         os.close(saved)
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """A `kill` cleans up like a Ctrl-C: the KeyboardInterrupt unwinds through every atomic
+    write (src/atomic.py), so no partial output is left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def exit_now(status):
     """End a finished script without Python's teardown, whose TensorFlow part takes 0.55 s (measured
     on the 2-core Xeon of bench/README.md): a tenth of evaluate.py on a folder of six photos. Only
@@ -168,8 +197,18 @@ def load_model(parser, path):
 
 def stylizer_from_args(parser, args):
     """The Stylizer that the model arguments ask for (the one forward path, src/stylize.py)."""
-    models = [load_model(parser, path) for path in args.checkpoint or [None]]
-    from src.stylize import Stylizer, resolve_precision
+    paths = args.checkpoint or [None]
+    models = [load_model(parser, path) for path in paths]
+    from src.devices import resolve_precision
+    from src.stylize import Stylizer
+
+    if len(models) > 1:
+        for path, model in zip(paths, models):
+            if model.num_styles > 1:
+                parser.error(
+                    f"--checkpoint {path} holds {model.num_styles} styles: give a multi-style model alone, "
+                    "with --style-weights; only single-style models mix by output"
+                )
 
     weights = args.style_weights
     if weights is not None:
@@ -180,8 +219,6 @@ def stylizer_from_args(parser, args):
             what = f"the model has {expected} style{'s' if expected != 1 else ''} ({', '.join(models[0].style_names)})"
         if len(weights) != expected:
             parser.error(f"--style-weights: {len(weights)} given, but {what}")
-        if sum(weights) <= 0:
-            parser.error("--style-weights: at least one must be above 0")
     try:
         precision = resolve_precision(args.precision, args.device)
     except ValueError as error:
@@ -196,5 +233,5 @@ def stylizer_from_args(parser, args):
             preserve_color=args.preserve_color,
             strength=args.strength,
         )
-    except ValueError as error:
-        parser.error(str(error))
+    except ValueError as error:  # weights summing to 0 (the count was checked above)
+        parser.error(f"--style-weights: {error}")

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -107,3 +108,11 @@ class TrainingImages:
                 future.cancel()
             self._pending.clear()
         self._pool.shutdown(wait=True)
+
+
+@dataclass
+class Style:
+    """A --style image, named after its file."""
+
+    name: str
+    rgb: np.ndarray  # (H, W, 3) float32 0..255, at the size its grams are computed

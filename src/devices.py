@@ -95,8 +95,8 @@ def resolve_training_precision(precision="auto"):
 
     Mixed bfloat16 (convolutions in bfloat16, weights, instance-norm statistics and losses in
     float32) pays on NVIDIA GPUs of compute capability 8.0 and newer (A100, H100, RTX 30xx and
-    later) and on CPUs with AMX: a batch-4 256x256 step took 0.91 s against 2.42 s in float32 on
-    the 2-core Xeon of bench/README.md. Older GPUs and CPUs only emulate bfloat16 and stay float32.
+    later) and on CPUs with AMX: 2.9x faster than float32 on the 2-core Xeon of bench/README.md.
+    Older GPUs and CPUs only emulate bfloat16 and stay float32.
     """
     if precision not in TRAINING_PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(TRAINING_PRECISIONS)}, got {precision!r}")
@@ -105,3 +105,35 @@ def resolve_training_precision(precision="auto"):
     gpus = gpu_compute_capabilities()
     fast = all(capability >= (8, 0) for capability in gpus) if gpus else "amx_bf16" in cpu_flags()
     return "mixed_bfloat16" if fast else "float32"
+
+
+# The convolutions' number format at inference (--precision of evaluate.py, transform_video.py).
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_precision(precision="auto", device="auto"):
+    """The precision to run: "auto" becomes "bfloat16" where that is both fast and faithful, else
+    "float32"; "bfloat16" on a CPU that cannot run it is a ValueError.
+
+    bfloat16 convolutions pay only where oneDNN runs them on AMX tiles: TensorFlow on a CPU with
+    the amx_bf16 flag, 2.2x faster than float32 at 51.7 dB PSNR or more from the original's output
+    with the published models (bench/README.md). With oneDNN held to the older instruction
+    sets of the same CPU (ONEDNN_MAX_CPU_ISA), bfloat16 took 1.23 s with AVX512-BF16 alone, 3.16 s
+    with AVX-512 alone, and AVX2 has no bfloat16 convolution at all. GPUs keep float32, the
+    precision the original ran at.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "float32":
+        return precision
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return "float32" if precision == "auto" else precision
+    chosen = parse_device(device)
+    on_cpu = (chosen is not None and chosen[0] == "cpu") or not gpu_compute_capabilities()
+    if precision == "bfloat16":
+        if on_cpu and not {"avx512_bf16", "amx_bf16"} & cpu_flags():
+            raise ValueError("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16): use --precision float32")
+        return precision
+    return "bfloat16" if on_cpu and "amx_bf16" in cpu_flags() else "float32"

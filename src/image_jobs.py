@@ -57,13 +57,19 @@ def _plan_folder(source, target):
         raise UsageError("--out-path is the input folder: the outputs would overwrite the inputs")
     _make_folder(target)
     jobs, notes = [], []
-    for path in list_images(source):
+    paths = list_images(source)
+    names = {path.name for path in paths}
+    for path in paths:
         output = target / path.name
         try:
             output_format(output)
         except ImageError:
-            # Formats Pillow reads but cannot write (PSD, ...) come out as PNG.
-            output = output.with_suffix(".png")
+            # Formats Pillow reads but cannot write (PSD, ...) come out as PNG, under a name no
+            # other input's output takes (x.psd beside x.png becomes x.psd.png).
+            name = path.with_suffix(".png").name
+            name = f"{path.name}.png" if name in names else name
+            names.add(name)
+            output = target / name
             notes.append(f"{path.name}: cannot write that format; writing {output.name}")
         jobs.append(Job(path, output))
     return jobs, notes

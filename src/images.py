@@ -7,6 +7,7 @@ the format from the file extension and is atomic: the image is written under a t
 the same folder and renamed into place, so a crash never leaves a half-written output.
 """
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -125,9 +126,20 @@ def output_format(path):
     """The Pillow format an output path's extension asks for; ImageError if none can be written."""
     extension = Path(path).suffix.lower()
     fmt = Image.registered_extensions().get(extension)
-    if fmt is None or fmt not in Image.SAVE:
+    if fmt is None or fmt not in Image.SAVE or not _writes_rgb(fmt):
         raise ImageError(f"{path}: cannot write images with extension '{extension or '(none)'}'")
     return fmt
+
+
+@functools.cache
+def _writes_rgb(fmt):
+    """Whether Pillow saves an RGB image as `fmt`: some formats it writes take other modes only
+    (BLP, XBM, ...), and would fail only after the network had run."""
+    try:
+        Image.new("RGB", (2, 2)).save(io.BytesIO(), format=fmt)
+    except Exception:  # Pillow's writers refuse with many exception types
+        return False
+    return True
 
 
 def write_image(path, rgb, alpha=None, icc_profile=None):
@@ -151,7 +163,7 @@ def write_image(path, rgb, alpha=None, icc_profile=None):
                 # Formats without alpha (JPEG, ...): write the pixels and say what was dropped.
                 image.convert("RGB").save(temporary, format=fmt, **options)
                 warning = f"{path.name}: {fmt} has no alpha channel; transparency dropped"
-    except OSError as error:
+    except (OSError, ValueError, KeyError) as error:
         raise ImageError(f"cannot write {path}: {_reason(error)}") from None
     return warning
 

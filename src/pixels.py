@@ -4,9 +4,10 @@
   with values in 0..255 (not 0..1), channels last. Alpha, when an image has one, travels beside
   them untouched (see src/images.py).
 - The transform network takes 0..255 at inference, as the original's evaluate.py and
-  transform_video.py fed it, and returns tanh(x) * 150 + 127.5, i.e. about -22..277: outputs are
-  clipped to 0..255 and rounded only when they become 8-bit pixels (`to_uint8`). The original
-  truncated instead of rounding; that is the only difference in its saved pixels.
+  transform_video.py fed it, and returns tanh(x) * 150 + 127.5, i.e. about -22..277: the
+  Stylizer and the exports clip that to 0..255, and `to_uint8` rounds it when it becomes 8-bit
+  pixels, where the original truncated (and kept the extra rows and columns of sides that are not
+  multiples of 4, src/transform.py).
 - During training the original fed the network x / 255 (TRAINING_INPUT_SCALE). The instance norm
   right after the first bias-free convolution makes the two scales nearly equivalent (only the
   1e-3 epsilon sees the difference), which is why its checkpoints work at 0..255. We keep both

@@ -16,6 +16,7 @@ import numpy as np
 from src.images import write_image
 from src.monitor import Monitor, stop_requests
 from src.objective import PixelImage, StyleObjective, style_grams
+from src.train import fresh_seed
 from src.vgg import build_vgg
 
 ORIGINAL_ITERATIONS, ORIGINAL_LEARNING_RATE = 1000, 10.0
@@ -28,7 +29,7 @@ def optimize_pixels(args, vgg_weights, style, content, log=print):
     learning_rate = args.learning_rate if args.learning_rate >= 1 else ORIGINAL_LEARNING_RATE
     height, width = content.shape[:2]
     log(f"--slow: {iterations} iterations at learning rate {learning_rate:g} on {width}x{height} pixels")
-    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    seed = args.seed if args.seed is not None else fresh_seed()
     keras.utils.set_random_seed(seed)
     noise = np.random.default_rng(seed).normal(0, NOISE_STDDEV, (1, *content.shape))
     vgg = build_vgg(vgg_weights)

@@ -33,6 +33,7 @@ where used, so that the scripts can check --tile-size without loading them.
 
 import math
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,34 +66,42 @@ def check_tile_size(tile_size):
     return tile_size
 
 
+class Plan(NamedTuple):
+    batch: int  # images per forward pass
+    tile: int | None  # tile side, or None for whole images
+    whole_bytes: int  # the memory a whole-image pass may take
+
+
 def plan(height, width, batch_size, tile_size=0):
-    """-> (images per forward pass, None) for whole images, or (1, tile side) for an image above
-    the pixel budget: tile_size squared, or what free memory allows when tile_size is 0."""
-    side = tile_size or auto_tile_size()
-    pixels = height * width
-    if pixels > whole_pass_bytes(tile_size) / BYTES_PER_PIXEL:
-        return 1, side
-    # Batches stay within a tile's budget: several images per pass bring no speed on a CPU
-    # (0.34 s per 1024x680 image in a batch of 4, 0.32 s alone), only memory.
-    return max(1, min(batch_size, side**2 // pixels)), None
+    """How to run height x width images: whole, as many per pass as the budget holds (up to
+    batch_size), or one at a time in tiles of tile_size (0: a side chosen from free memory)."""
+    available = available_memory()  # read once, so that the figures below agree
+    side = tile_size or auto_tile_size(available)
+    whole_bytes = whole_pass_bytes(tile_size, available)
+    image_bytes = height * width * BYTES_PER_PIXEL
+    if image_bytes > whole_bytes:
+        return Plan(1, side, whole_bytes)
+    return Plan(max(1, min(batch_size, whole_bytes // image_bytes)), None, whole_bytes)
 
 
-def whole_pass_bytes(tile_size=0):
+def whole_pass_bytes(tile_size=0, available=None):
     """The memory one whole-image pass may take: a tile's worth for a given tile size, else
     MEMORY_SHARE of the available memory, capped at MAX_WHOLE_BYTES."""
     if tile_size:
         return tile_size**2 * BYTES_PER_PIXEL
-    return max(_budget(MAX_WHOLE_BYTES), auto_tile_size() ** 2 * BYTES_PER_PIXEL)
+    available = available_memory() if available is None else available
+    return max(_budget(MAX_WHOLE_BYTES, available), auto_tile_size(available) ** 2 * BYTES_PER_PIXEL)
 
 
-def auto_tile_size():
+def auto_tile_size(available=None):
     """The side of tiles whose passes fit MEMORY_SHARE of the available memory (capped)."""
-    side = int(math.sqrt(_budget(MAX_TILE_BYTES) / BYTES_PER_PIXEL)) // 64 * 64
+    available = available_memory() if available is None else available
+    side = int(math.sqrt(_budget(MAX_TILE_BYTES, available) / BYTES_PER_PIXEL)) // 64 * 64
     return max(side, 4 * MIN_TILE_SIZE)
 
 
-def _budget(cap):
-    return min(MEMORY_SHARE * available_memory(), cap)
+def _budget(cap, available):
+    return min(MEMORY_SHARE * available, cap)
 
 
 def available_memory():

@@ -30,12 +30,6 @@ from src.vgg import build_vgg
 
 
 @dataclass
-class Style:
-    name: str
-    rgb: np.ndarray  # (H, W, 3) float32 0..255, at the size its grams are computed
-
-
-@dataclass
 class Outcome:
     start: int  # the iteration this run started from
     iteration: int  # steps done, all runs together
@@ -50,7 +44,7 @@ def train(args, vgg_weights, styles, test_image=None, strategy=None, log=print):
     (default: MirroredStrategy when TensorFlow sees more than one GPU)."""
     with locked(args.checkpoint_dir) as directory:
         state = read_state(directory)
-        seed = args.seed if args.seed is not None else (state.settings["seed"] if state else _fresh_seed())
+        seed = args.seed if args.seed is not None else (state.settings["seed"] if state else fresh_seed())
         settings = {
             "styles": [style.name for style in styles],
             "image_size": args.image_size,
@@ -63,19 +57,19 @@ def train(args, vgg_weights, styles, test_image=None, strategy=None, log=print):
                 "pass the same values to resume, or use a new --checkpoint-dir"
             )
         images = TrainingImages(args.train_path, args.image_size, args.batch_size, seed)
-        total = args.epochs * images.iterations_per_epoch
-        if state and state.iteration >= total:
-            log(f"{directory} already holds {state.iteration} iterations, {args.epochs} epoch(s): nothing to do")
-            return Outcome(state.iteration, state.iteration, finished=True)
-        keras.utils.set_random_seed(seed)
-        precision = resolve_training_precision(getattr(args, "precision", "float32"))
-        if precision != "float32":
-            log(f"training in {precision} (--precision): bfloat16 matrix units, float32 weights and losses")
-        with _scope(strategy or default_strategy(log)), _dtype_policy(precision):
-            objective = _build(args, vgg_weights, styles, state)
-        run = _Run(args, directory, objective, images, state or TrainingState(0, settings), styles, test_image, log)
-        try:
-            return run.fit(total)
+        try:  # the decoding threads stop however this ends
+            total = args.epochs * images.iterations_per_epoch
+            if state and state.iteration >= total:
+                log(f"{directory} already holds {state.iteration} iterations, {args.epochs} epoch(s): nothing to do")
+                return Outcome(state.iteration, state.iteration, finished=True)
+            keras.utils.set_random_seed(seed)
+            precision = resolve_training_precision(args.precision)
+            if precision != "float32":
+                log(f"training in {precision} (--precision): bfloat16 matrix units, float32 weights and losses")
+            with _scope(strategy or default_strategy(log)), _dtype_policy(precision):
+                objective = _build(args, vgg_weights, styles, state)
+            state = state or TrainingState(0, settings)
+            return _Run(args, directory, objective, images, state, styles, test_image, log).fit(total)
         finally:
             images.close()
 
@@ -108,7 +102,7 @@ def _scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
-def _fresh_seed():
+def fresh_seed():
     return int(np.random.SeedSequence().entropy % 2**31)
 
 
@@ -161,6 +155,8 @@ class _Run:
         self.state, self.styles, self.test_image, self.log = state, styles, test_image, log
         self.events = EventWriter(directory / LOGS_DIRNAME)
         one_hot = np.eye(len(styles)) if test_image is not None else []
+        if test_image is not None:
+            args.test_dir.mkdir(parents=True, exist_ok=True)
         self.stylizers = [Stylizer(objective.maker, style_weights=weights, batch_size=1) for weights in one_hot]
         self.began = time.perf_counter()
 
@@ -212,6 +208,7 @@ class _Run:
     def preview(self, iteration):
         """The test image through the one forward path, into --test-dir and TensorBoard."""
         for style, stylizer in zip(self.styles, self.stylizers):
+            stylizer.refresh()  # the weights have trained since the last preview
             rgb = stylizer(self.test_image[None])[0]
             suffix = f"_{style.name}" if len(self.styles) > 1 else ""
             write_image(self.args.test_dir / f"{self.epoch(iteration)}_{iteration}{suffix}.png", rgb)

@@ -16,13 +16,13 @@ import contextlib
 import fcntl
 import io
 import json
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from src.atomic import atomic_path, remove_leftovers
 from src.checkpoints import MODEL_FILENAME, save_model
 
 STATE_FILENAME = "training_state.npz"
@@ -65,9 +65,8 @@ def locked(directory):
 
 def _remove_temporaries(directory):
     """What a killed run was writing when it died (never a finished file)."""
-    for pattern in (f".{STATE_FILENAME}.*.tmp", f".{Path(MODEL_FILENAME).stem}.*.tmp.keras"):
-        for path in directory.glob(pattern):
-            path.unlink(missing_ok=True)
+    remove_leftovers(directory / STATE_FILENAME)
+    remove_leftovers(directory / MODEL_FILENAME, suffix=".keras")
 
 
 def read_state(directory):
@@ -116,23 +115,6 @@ def write_checkpoint(directory, state, model):
     arrays.update({f"optimizer_{i}": v for i, v in enumerate(state.optimizer_variables)})
     buffer = io.BytesIO()
     np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
-    _write_atomically(directory / STATE_FILENAME, buffer.getvalue())
+    with atomic_path(directory / STATE_FILENAME) as temporary:
+        temporary.write_bytes(buffer.getvalue())
     save_model(model, directory / MODEL_FILENAME)
-
-
-def _write_atomically(path, data):
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    # The rename itself survives a power cut only once the directory is synced.
-    descriptor = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

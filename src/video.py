@@ -13,6 +13,7 @@ goes to a temporary name in the same folder and is renamed into place only once 
 """
 
 import contextlib
+import os
 import re
 import subprocess
 import tempfile
@@ -255,9 +256,10 @@ class Output:
 def plan_output(source, target, info, crf=None, bitrate=None):
     """(input, --out-path, VideoInfo, quality) -> Output; VideoError for an output that cannot work.
     An existing folder as target receives a file named like the input (.mp4 if its container is
-    not one we write)."""
+    not one we write), and so does a target ending in a path separator, as in evaluate.py."""
+    folder = str(target).endswith(os.sep)
     source, target = Path(source), Path(target)
-    if target.is_dir():
+    if target.is_dir() or folder:
         target = target / source.name
         if target.suffix.lower() not in CONTAINERS:
             target = target.with_suffix(".mp4")
@@ -371,7 +373,7 @@ class VideoWriter:
     def write(self, frames):
         try:
             self._ffmpeg.process.stdin.write(np.ascontiguousarray(frames, dtype=np.uint8).data)
-        except (BrokenPipeError, OSError):
+        except OSError:  # BrokenPipeError included: ffmpeg went away
             self._ffmpeg.kill()
             raise VideoError(f"cannot write {self.output.path}: {self._ffmpeg.reason()}") from None
 
@@ -379,7 +381,7 @@ class VideoWriter:
         """Close the stream and wait for ffmpeg to complete the file."""
         try:
             self._ffmpeg.process.stdin.close()
-        except (BrokenPipeError, OSError):
+        except OSError:  # BrokenPipeError included: ffmpeg went away
             pass
         if self._ffmpeg.wait() != 0:
             raise VideoError(f"cannot write {self.output.path}: {self._ffmpeg.reason()}")

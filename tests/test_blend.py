@@ -19,8 +19,11 @@ def test_preserve_color_takes_luma_from_the_style_and_chroma_from_the_photo():
 
 
 def test_preserve_color_clips_to_the_pixel_range():
-    out = preserve_color(np.full((1, 1, 3), 250, np.float32), np.full((1, 1, 3), 10, np.float32) + [240, 0, 0])
-    assert out.min() >= 0 and out.max() <= 255
+    # A bright red photo pixel under a white stylized one: shifting R, G and B equally by the luma
+    # difference (255 - 94.6) pushes R far above 255.
+    out = preserve_color(np.array([[[250.0, 10.0, 10.0]]], np.float32), np.full((1, 1, 3), 255.0, np.float32))
+    assert out[0, 0, 0] == 255.0 and out.min() >= 0
+    np.testing.assert_allclose(out[0, 0, 1:], 10 + 255 - luminance(np.array([250.0, 10.0, 10.0])), rtol=1e-5)
 
 
 def test_preserve_color_of_a_gray_photo_is_gray():

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import photo, random_original_arrays, write_tf1_checkpoint
-from numpy_reference import transform_net as reference_net
+from tests.fixtures import photo, random_original_arrays, write_tf1_checkpoint
+from tests.numpy_reference import transform_net as reference_net
 from src.checkpoints import MODEL_FILENAME, CheckpointError, load_model, save_model
 from src.transform import build_transform_net
 

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 import evaluate
-from conftest import photo
-from numpy_reference import transform_net as reference_net
+from tests.fixtures import photo
+from tests.numpy_reference import transform_net as reference_net
 from src.stylize import Stylizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +181,14 @@ def test_default_model_and_compatibility_flag(tmp_path, capsys):
     status, err = run(capsys, "--in-path", source, "--out-path", tmp_path / "o.jpg", "--allow-different-dimensions", "--device", "/cpu:0")
     assert status == 0, err
     assert Image.open(tmp_path / "o.jpg").size == (52, 36)
+
+
+@pytest.mark.parametrize("script", ["evaluate", "transform_video", "style", "export"])
+def test_help_imports_nothing_heavy(script):
+    # --help must not wait for NumPy, Pillow, Keras or TensorFlow: the scripts import them lazily.
+    code = f"import sys, {script}; {script}.build_parser(); print(sorted(m for m in ('numpy', 'PIL', 'keras', 'tensorflow', 'jax') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_command_line_help_is_instant_and_errors_have_no_traceback(tmp_path):

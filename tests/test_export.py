@@ -4,7 +4,7 @@ from PIL import Image
 
 import evaluate
 import export
-from conftest import photo
+from tests.fixtures import photo
 from src.checkpoints import save_model
 from src.transform import build_transform_net
 

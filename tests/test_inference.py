@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from src import stylize
+from src import devices, stylize
 from src.stylize import Stylizer
 from src.transform import build_transform_net
 
@@ -54,31 +54,39 @@ def test_stylizer_sees_the_current_weights(model):
     stylizer = Stylizer(model, precision="float32")
     images = _images(32, 32)
     before = stylizer(images)
-    # The convolutions read their variables; the norms' scales and shifts are compiled in as
-    # constants, so a change to them must rebuild the compiled function.
-    for variable in (model.blocks[0].conv.kernel, model.blocks[-1].norm.scale):
-        saved = variable.numpy()
-        try:
-            variable.assign(saved[..., ::-1] * 1.5)
-            assert np.abs(stylizer(images) - before).max() > 1.0
-        finally:
-            variable.assign(saved)
+    # The convolutions' kernels are read at every call.
+    kernel = model.blocks[0].conv.kernel
+    saved = kernel.numpy()
+    kernel.assign(saved[..., ::-1] * 1.5)
+    assert np.abs(stylizer(images) - before).max() > 1.0
+    kernel.assign(saved)
+    np.testing.assert_array_equal(stylizer(images), before)
+    # The norms' scales and shifts are compiled in as constants, read again on refresh() (what
+    # training does before a preview).
+    scale = model.blocks[-1].norm.scale
+    saved = scale.numpy()
+    scale.assign(saved * 1.5)
+    np.testing.assert_array_equal(stylizer(images), before)
+    stylizer.refresh()
+    assert np.abs(stylizer(images) - before).max() > 1.0
+    scale.assign(saved)
+    stylizer.refresh()
     np.testing.assert_array_equal(stylizer(images), before)
 
 
 def test_auto_precision_follows_the_cpu(monkeypatch):
-    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2", "amx_bf16"})
-    assert stylize.resolve_precision("auto", "cpu") == "bfloat16"
-    assert stylize.resolve_precision("bfloat16", "cpu") == "bfloat16"
-    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
-    assert stylize.resolve_precision("auto", "cpu") == "float32"  # bfloat16 is slower without AMX
-    assert stylize.resolve_precision("bfloat16", "cpu") == "bfloat16"
-    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "amx_bf16"})
+    assert devices.resolve_precision("auto", "cpu") == "bfloat16"
+    assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert devices.resolve_precision("auto", "cpu") == "float32"  # bfloat16 is slower without AMX
+    assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
     with pytest.raises(ValueError, match="no bfloat16 instructions"):
-        stylize.resolve_precision("bfloat16", "cpu")
-    assert stylize.resolve_precision("float32", "cpu") == "float32"
+        devices.resolve_precision("bfloat16", "cpu")
+    assert devices.resolve_precision("float32", "cpu") == "float32"
     with pytest.raises(ValueError, match="precision"):
-        stylize.resolve_precision("float16")
+        devices.resolve_precision("float16")
 
 
 def test_images_per_pass_respects_the_tile_budget(model):
@@ -91,7 +99,7 @@ def test_images_per_pass_respects_the_tile_budget(model):
 def test_bfloat16_flag_on_a_cpu_without_it_is_a_usage_error(monkeypatch, tmp_path, capsys):
     import evaluate
 
-    monkeypatch.setattr(stylize, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
     source = tmp_path / "in.png"
     from PIL import Image
 

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 import evaluate
-from conftest import photo
+from tests.fixtures import photo
 from src.blend import luminance
 from src.checkpoints import model_from_original, save_model
 from src.stylize import Stylizer
@@ -22,7 +22,7 @@ CHROMA = np.array([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 def models(random_model, original_arrays, tmp_path_factory):
     """{'a': random_model, 'b': another single-style model, 'ab': a two-style model whose first
     style is a's norms and second b's, all sharing a's kernels; 'paths': their .keras files}."""
-    from conftest import random_original_arrays
+    from tests.fixtures import random_original_arrays
 
     other = random_original_arrays(seed=7)
     b = model_from_original(original_arrays[:])  # a's kernels ...
@@ -122,9 +122,9 @@ def test_options_are_the_same_on_tiles(models):
         (["--checkpoint", "{a}", "--style-weights", "1", "1"], "2 given, but the model has 1 style (random)"),
         (["--checkpoint", "{ab}", "--style-weights", "1"], "1 given, but the model has 2 styles (a, b)"),
         (["--checkpoint", "{a}", "--checkpoint", "{b}", "--style-weights", "1"], "1 given, but 2 checkpoints were given"),
-        (["--checkpoint", "{ab}", "--style-weights", "0", "0"], "at least one must be above 0"),
+        (["--checkpoint", "{ab}", "--style-weights", "0", "0"], "--style-weights: style weights must be non-negative numbers with a positive sum"),
         (["--checkpoint", "{ab}", "--style-weights", "1", "-1"], "must be a number 0 or more, got -1"),
-        (["--checkpoint", "{a}", "--checkpoint", "{ab}"], "only single-style networks mix by output"),
+        (["--checkpoint", "{a}", "--checkpoint", "{ab}"], "ab.keras holds 2 styles: give a multi-style model alone"),
         (["--checkpoint", "{a}", "--strength", "1.5"], "must be between 0 and 1"),
         (["--checkpoint", "{a}", "--strength", "lots"], "not a number"),
     ],

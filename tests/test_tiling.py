@@ -109,14 +109,22 @@ def test_tile_size_flag_is_checked_by_the_parser(text, message, capsys):
 
 
 def test_plan_tiles_only_above_the_budget():
-    assert tiling.plan(100, 100, 4, tile_size=64) == (1, 64)
-    assert tiling.plan(60, 60, 4, tile_size=64) == (1, None)
-    assert tiling.plan(30, 30, 4, tile_size=64) == (4, None)  # four fit in 64 x 64
-    assert tiling.plan(30, 40, 8, tile_size=64) == (3, None)
+    assert tiling.plan(100, 100, 4, tile_size=64)[:2] == (1, 64)
+    assert tiling.plan(60, 60, 4, tile_size=64)[:2] == (1, None)
+    assert tiling.plan(30, 30, 4, tile_size=64)[:2] == (4, None)  # four fit in 64 x 64
+    assert tiling.plan(30, 40, 8, tile_size=64)[:2] == (3, None)
     side = tiling.auto_tile_size()
     assert side >= 4 * tiling.MIN_TILE_SIZE and side % 64 == 0
     assert tiling.plan(side, side, 4)[1] is None  # whole images go up to a larger budget
-    assert tiling.plan(100 * side, side, 4) == (1, side)
+    assert tiling.plan(100 * side, side, 4)[:2] == (1, side)
+
+
+def test_batches_follow_free_memory_not_the_tile_size(monkeypatch):
+    photo_bytes = 680 * 1024 * tiling.BYTES_PER_PIXEL  # 1024x680: 0.42 GB a pass
+    monkeypatch.setattr(tiling, "available_memory", lambda: 16 << 30)
+    assert tiling.plan(680, 1024, 4) == (4, None, 2 << 30)  # MAX_WHOLE_BYTES holds four
+    monkeypatch.setattr(tiling, "available_memory", lambda: 4 * photo_bytes)
+    assert tiling.plan(680, 1024, 4)[:2] == (1, None)  # a quarter of it holds one
 
 
 def test_tiles_cover_every_pixel_once():

@@ -30,7 +30,7 @@ def test_fresh_directory_and_leftovers(tmp_path):
     with locked(directory):
         assert read_state(directory) is None
     (directory / f".{STATE_FILENAME}.123.tmp").write_bytes(b"half")
-    (directory / ".model.123.tmp.keras").write_bytes(b"half")
+    (directory / ".model.keras.123.tmp.keras").write_bytes(b"half")
     (directory / "notes.txt").write_text("mine")
     with locked(directory):
         names = sorted(p.name for p in directory.iterdir())

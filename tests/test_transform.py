@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import photo
-from numpy_reference import transform_net as reference_net
+from tests.fixtures import photo
+from tests.numpy_reference import transform_net as reference_net
 from src.transform import TransformNet, build_transform_net
 
 # Per layer of the original: kernel shape; instance-norm channels follow from it.
