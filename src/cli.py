@@ -138,8 +138,18 @@ def import_keras():
     with _stderr_silenced():
         import keras
         if keras.backend.backend() == "tensorflow":
-            import tensorflow  # noqa: F401  (loads its C++ runtime while stderr is quiet)
+            import tensorflow as tf  # loads its C++ runtime while stderr is quiet
+
+            if not _nvidia_driver_present():
+                # TensorFlow's CUDA build logs "failed call to cuInit" as an error on every run of
+                # a machine without an NVIDIA driver. Probe the GPUs now, quietly; where a driver
+                # exists its messages (missing CUDA libraries, say) still reach the user.
+                tf.config.list_physical_devices("GPU")
     return keras
+
+
+def _nvidia_driver_present():
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
 
 
 @contextlib.contextmanager

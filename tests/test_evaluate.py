@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 import time
@@ -222,3 +223,17 @@ def test_evaluate_runs_on_the_jax_backend(tmp_path, model_file):
         assert done.returncode == 0, done.stderr[-2000:]
         outputs[backend] = np.asarray(Image.open(target), np.int16)
     assert np.abs(outputs["jax"] - outputs["tensorflow"]).max() <= 1
+
+
+def test_a_good_run_prints_no_tensorflow_log_lines(tmp_path, model_file):
+    # TensorFlow's C++ start-up messages (oneDNN notices, "failed call to cuInit" on machines
+    # without an NVIDIA driver) are noise to a user; the progress bar and summary are all we print.
+    source = save(tmp_path / "in.png", 21, 34)
+    done = subprocess.run(
+        [sys.executable, "evaluate.py", "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "o.png"],
+        cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    log_lines = [line for line in done.stderr.splitlines() if re.match(r"[IWEF]\d{4} ", line) or "cuInit" in line]
+    assert log_lines == []
+    assert "stylized 1 of 1 image" in done.stdout + done.stderr
