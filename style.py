@@ -91,9 +91,10 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     check_paths(parser, args)
-    # Every input is checked before TensorFlow's start-up, and before anything is created.
+    # The images are checked before TensorFlow's start-up, every input before anything is created.
     styles = read_styles(parser, args)
     test_image = read_image_or_exit(parser, "--test", args.test).rgb if args.test else None
+    cli.import_keras()  # before src.vgg, which imports Keras: TensorFlow's start-up chatter kept quiet
     from src.vgg import VggError, load_vgg_weights
 
     try:
@@ -101,7 +102,6 @@ def main(argv=None):
     except VggError as error:
         parser.error(f"--vgg-path: {error}")
     make_test_dir(parser, args)
-    cli.import_keras()
     from src.images import ImageError
     from src.slow import optimize_pixels
     from src.train import train

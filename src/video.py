@@ -269,10 +269,10 @@ def plan_output(source, target, info, crf=None, bitrate=None):
         raise VideoError(f"{target}: cannot write videos with extension '{extension}' (use {supported})")
     if target.exists() and target.samefile(source):
         raise VideoError(f"{target} is the input itself; it is never overwritten")
-    _check_writable(target)
     codec = container.codec
     if crf is not None and not 0 <= crf <= codec.max_crf:
         raise VideoError(f"--crf for {codec.encoder} must be between 0 and {codec.max_crf}, got {crf}")
+    _check_writable(target)  # last: it creates the target's folder
     pixel_format, notes = _pixel_format(codec, info)
     video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate)
     return Output(target, container, video_arguments, tuple(notes))

@@ -18,10 +18,10 @@ from tests.clips import FAST_H264, audio_facts, ffmpeg, make_clip, streams, vide
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory):
+def clips(tmp_path_factory, sound_clip):
     folder = tmp_path_factory.mktemp("clips")
     return {
-        "sound": make_clip(folder / "sound.mp4", size="338x190", rate="10", seconds=2),
+        "sound": sound_clip,
         "odd": make_clip(folder / "odd.mkv", size="77x45", rate="10", seconds=1.5, sound="pcm_s16le"),
         "silent": make_clip(folder / "silent.mp4", size="64x48", rate="10", seconds=1, sound=None),
         "ntsc": make_clip(folder / "ntsc.mp4", size="64x48", rate="30000/1001", seconds=1, sound=None),
@@ -171,12 +171,13 @@ def test_plan_output_refuses_outputs_that_cannot_work(clips, tmp_path, target, m
         plan_output(clips["silent"], tmp_path / target, probe(clips["silent"]))
 
 
-def test_plan_output_refuses_the_input_and_bad_crf(clips):
+def test_plan_output_refuses_the_input_and_bad_crf(clips, tmp_path):
     info = probe(clips["silent"])
     with pytest.raises(VideoError, match="is the input itself"):
         plan_output(clips["silent"], clips["silent"], info)
     with pytest.raises(VideoError, match="between 0 and 51"):
-        plan_output(clips["silent"], clips["silent"].with_name("x.mp4"), info, crf=52)
+        plan_output(clips["silent"], tmp_path / "new" / "x.mp4", info, crf=52)
+    assert not (tmp_path / "new").exists()  # a refused plan creates no folder
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
