@@ -31,12 +31,8 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        with cli.sigterm_as_interrupt():
-            return _run(parser, args)
-    except KeyboardInterrupt:
-        print("interrupted; the outputs written so far are complete, no partial file is left", file=sys.stderr)
-        return 130
+    done_so_far = "the outputs written so far are complete, no partial file is left"
+    return cli.run_interruptibly(lambda: _run(parser, args), done_so_far)
 
 
 def _run(parser, args):

@@ -48,12 +48,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        with cli.sigterm_as_interrupt():
-            return _run(parser, args)
-    except KeyboardInterrupt:
-        print(f"interrupted; nothing was written to {args.out_path}", file=sys.stderr)
-        return 130
+    return cli.run_interruptibly(lambda: _run(parser, args), f"nothing was written to {args.out_path}")
 
 
 def _run(parser, args):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from src.atomic import atomic_path
+from src.errors import first_line
 
 # What a training checkpoint directory holds for evaluate.py and transform_video.py.
 MODEL_FILENAME = "model.keras"
@@ -109,7 +110,7 @@ def _load_keras(path):
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # zipfile, h5py and Keras raise many types for a damaged file
-        raise CheckpointError(f"cannot read {path}: {_first_line(error)}") from error
+        raise CheckpointError(f"cannot read {path}: {first_line(error)}") from error
     if not isinstance(model, TransformNet):
         raise CheckpointError(f"{path} is a Keras model but not a style transfer network ({type(model).__name__})")
     return model
@@ -149,7 +150,7 @@ def read_original(prefix):
         reader = tf.train.load_checkpoint(str(prefix))
         shapes = reader.get_variable_to_shape_map()
     except (tf.errors.OpError, ValueError) as error:
-        raise CheckpointError(f"cannot read TensorFlow checkpoint {prefix}: {_first_line(error)}") from error
+        raise CheckpointError(f"cannot read TensorFlow checkpoint {prefix}: {first_line(error)}") from error
     missing = [name for name in ORIGINAL_VARIABLES if name not in shapes]
     if missing:
         found = ", ".join(sorted(shapes)[:5]) or "nothing"
@@ -166,7 +167,7 @@ def read_original(prefix):
     try:
         return [np.asarray(reader.get_tensor(name), dtype=np.float32) for name in ORIGINAL_VARIABLES]
     except tf.errors.OpError as error:
-        raise CheckpointError(f"cannot read TensorFlow checkpoint {prefix}: {_first_line(error)}") from error
+        raise CheckpointError(f"cannot read TensorFlow checkpoint {prefix}: {first_line(error)}") from error
 
 
 def model_from_original(arrays, style_name="style"):
@@ -180,8 +181,3 @@ def model_from_original(arrays, style_name="style"):
         block.norm.shift.assign(shift[None, :])
         block.norm.scale.assign(scale[None, :])
     return model
-
-
-def _first_line(error):
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]

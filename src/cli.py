@@ -183,6 +183,17 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def run_interruptibly(run, interrupted):
+    """run() -> its exit status; a Ctrl-C or `kill` instead prints "interrupted; <interrupted>" and
+    gives 130 (128 + SIGINT, as a shell reports it), with no traceback."""
+    try:
+        with sigterm_as_interrupt():
+            return run()
+    except KeyboardInterrupt:
+        print(f"interrupted; {interrupted}", file=sys.stderr)
+        return 130
+
+
 def exit_now(status):
     """End a finished script without Python's teardown, whose TensorFlow part takes 0.55 s (measured
     on the 2-core Xeon of bench/README.md): a tenth of evaluate.py on a folder of six photos. Only

@@ -101,10 +101,8 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True):
                 fail(job, str(size))
             else:
                 sized.append((job, size))
-        # A Stylizer knows how many images of a size fit one forward pass; any other callable
-        # gets batch_size.
-        per_pass = getattr(stylizer, "images_per_pass", lambda height, width: batch_size)
-        batches = _batches_by_size(sized, lambda size: min(batch_size, per_pass(*size)))
+        # The Stylizer knows how many images of a size fit one forward pass.
+        batches = _batches_by_size(sized, lambda size: min(batch_size, stylizer.images_per_pass(*size)))
 
         decoded = [pool.submit(_decode, batch) for batch in batches[:PREFETCH_BATCHES]]
         writes = []

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
 from src.atomic import atomic_path
+from src.errors import first_line
 from src.pixels import to_uint8
 
 # Pillow refuses images above ~179 megapixels as decompression bombs; tiled stylization handles
@@ -56,11 +57,7 @@ def _open(path):
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: larger than {MAX_PIXELS // 1_000_000} megapixels") from None
     except (OSError, ValueError, SyntaxError) as error:
-        raise ImageError(f"{path}: not a readable image ({_reason(error)})") from None
-
-
-def _reason(error):
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ImageError(f"{path}: not a readable image ({first_line(error)})") from None
 
 
 def peek_size(path):
@@ -83,7 +80,7 @@ def read_image(path):
             image = ImageOps.exif_transpose(image)
             return _to_picture(image)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-            raise ImageError(f"{path}: not a readable image ({_reason(error)})") from None
+            raise ImageError(f"{path}: not a readable image ({first_line(error)})") from None
 
 
 def _to_picture(image):
@@ -164,7 +161,7 @@ def write_image(path, rgb, alpha=None, icc_profile=None):
                 image.convert("RGB").save(temporary, format=fmt, **options)
                 warning = f"{path.name}: {fmt} has no alpha channel; transparency dropped"
     except (OSError, ValueError, KeyError) as error:
-        raise ImageError(f"cannot write {path}: {_reason(error)}") from None
+        raise ImageError(f"cannot write {path}: {first_line(error)}") from None
     return warning
 
 

@@ -42,6 +42,21 @@ class Monitor(keras.callbacks.Callback):
         self.bar.close()
 
 
+def fit_monitored(objective, feed, run, start, total, every, log):
+    """objective.fit over `feed` (one epoch of its steps) under a Monitor -> (the last iteration,
+    whether a stop was asked for). Ctrl-C or SIGTERM stops after the current step; the last
+    iteration always ends in a checkpoint."""
+    with stop_requests(log) as stop:
+        monitor = Monitor(run, start, total, every, stop)
+        try:
+            objective.fit(feed, epochs=1, shuffle=False, verbose=0, callbacks=[monitor])
+        finally:
+            monitor.close()
+    if monitor.saved != monitor.iteration:
+        run.checkpoint(monitor.iteration, objective)
+    return monitor.iteration, stop.requested
+
+
 class StopRequest:
     requested = False
 

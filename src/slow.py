@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from src.images import write_image
-from src.monitor import Monitor, stop_requests
+from src.monitor import fit_monitored
 from src.objective import PixelImage, StyleObjective, style_grams
 from src.train import fresh_seed
 from src.vgg import build_vgg
@@ -41,16 +41,9 @@ def optimize_pixels(args, vgg_weights, style, content, log=print):
     run = _SlowRun(args.test_dir, iterations)
     batch = {"images": content[None].astype(np.float32), "style_weights": np.ones((1, 1), np.float32)}
     feed = _Repeat(batch, iterations)
-    with stop_requests(log) as stop:
-        monitor = Monitor(run, 0, iterations, args.checkpoint_iterations, stop)
-        try:
-            objective.fit(feed, epochs=1, shuffle=False, verbose=0, callbacks=[monitor])
-        finally:
-            monitor.close()
-    if monitor.saved != monitor.iteration:
-        run.checkpoint(monitor.iteration, objective)
-    log(f"{monitor.iteration} iterations in {time.perf_counter() - run.began:.1f} s; the image is {run.last}")
-    return 130 if stop.requested else 0
+    end, stopped = fit_monitored(objective, feed, run, 0, iterations, args.checkpoint_iterations, log)
+    log(f"{end} iterations in {time.perf_counter() - run.began:.1f} s; the image is {run.last}")
+    return 130 if stopped else 0
 
 
 class _Repeat(keras.utils.PyDataset):

@@ -19,7 +19,7 @@ import numpy as np
 from src.dataset import TrainingImages
 from src.devices import resolve_training_precision
 from src.images import write_image
-from src.monitor import Monitor, stop_requests
+from src.monitor import fit_monitored
 from src.objective import StyleObjective, style_grams
 from src.pixels import TRAINING_INPUT_SCALE
 from src.stylize import Stylizer
@@ -169,17 +169,11 @@ class _Run:
             self.checkpoint(0, self.objective)  # model.keras is there from the start
         feed = _Feed(self.images, start, total, len(self.styles))
         try:
-            with stop_requests(self.log) as stop:
-                monitor = Monitor(self, start, total, self.args.checkpoint_iterations, stop)
-                try:
-                    self.objective.fit(feed, epochs=1, shuffle=False, verbose=0, callbacks=[monitor])
-                finally:
-                    monitor.close()
-            if monitor.saved != monitor.iteration:
-                self.checkpoint(monitor.iteration, self.objective)
+            every = self.args.checkpoint_iterations
+            end, stopped = fit_monitored(self.objective, feed, self, start, total, every, self.log)
         finally:
             self.events.close()
-        return Outcome(start, monitor.iteration, not stop.requested, self.images, time.perf_counter() - self.began)
+        return Outcome(start, end, not stopped, self.images, time.perf_counter() - self.began)
 
     def epoch(self, iteration):
         """0-based epoch of the `iteration`-th step (1-based)."""

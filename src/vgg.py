@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from keras import layers, ops
 
+from src.errors import first_line
+
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 # The mean of VGG's ImageNet training images, RGB, 0..255 (the original's MEAN_PIXEL).
@@ -84,10 +86,9 @@ def load_vgg_weights(path):
 
 
 def _cut_short(path, layout, error):
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     size = path.stat().st_size / 1e6
     return VggError(
-        f"cannot read {path} as {layout} VGG19 weights ({reason}); a complete file is {_FULL_SIZE[layout]}, "
+        f"cannot read {path} as {layout} VGG19 weights ({first_line(error)}); a complete file is {_FULL_SIZE[layout]}, "
         f"this one {size:.1f} MB: it may be cut short, download it again"
     )
 
