@@ -12,7 +12,7 @@ float32 weights, instance-norm statistics, Gram matrices and losses).
 
 import numpy as np
 
-from src.vgg import CONTENT_LAYER, MEAN_RGB, STYLE_LAYERS
+from src.vgg import MEAN_RGB
 
 # The original's VGG19 layers up to relu5_1, the last one its losses read (the reference's graph).
 VGG_LAYERS = [

@@ -174,6 +174,7 @@ def train(impl, repeats, batch=4, size=256, precision="float32"):
     """Seconds per training iteration (batch 4 of 256x256), median of `repeats` after 2 warm-ups."""
     from bench import train_step
     from src.transform import build_transform_net
+    from src.vgg import CONTENT_LAYER, STYLE_LAYERS
 
     import keras
 
@@ -189,8 +190,8 @@ def train(impl, repeats, batch=4, size=256, precision="float32"):
             train_step.VGG_LAYERS,
             train_step.vgg_arrays(),
             train_step.VGG_MEAN,
-            train_step.CONTENT_LAYER,
-            train_step.STYLE_LAYERS,
+            CONTENT_LAYER,
+            STYLE_LAYERS,
         )
         style_image = train_step.training_batch(1, size, seed=1)
         step = tf1_reference.training_step(arrays, vgg, style_image, photos.shape)
@@ -231,13 +232,13 @@ def tiling(photo, tile_sizes, model="wave"):
     network = load_model(MODELS / f"{model}.keras")
     huge = 1 << 16
     whole_stylizer = Stylizer(network, tile_size=huge)
-    whole_seconds, _ = timed(lambda: whole_stylizer(image), 1)
-    whole = whole_stylizer(image)
+    whole = whole_stylizer(image)  # also the warm-up of the timing below
+    whole_seconds, _ = timed(lambda: whole_stylizer(image), 1, warmup=0)
     result = {"shape": list(image.shape[1:3]), "whole_seconds": whole_seconds, "tiled": []}
     for tile in tile_sizes:
         stylizer = Stylizer(network, tile_size=tile)
-        seconds, _ = timed(lambda: stylizer(image), 1)
         out = stylizer(image)
+        seconds, _ = timed(lambda: stylizer(image), 1, warmup=0)
         chosen = tiles.plan(*image.shape[1:3], 1, tile)[1]  # None: the image runs whole
         result["tiled"].append(
             {
@@ -307,10 +308,7 @@ def _downscaled_statistics(network, image, factor):
 def reference_evaluate(in_dir, out_dir, weights, batch_size=4):
     """The original's evaluate.py on a folder of same-size photos, as it did it: one fixed-shape
     graph of batch_size, then a new graph of batch 1 for the remainder (its ffwd())."""
-    import tensorflow as tf
     from PIL import Image
-
-    from bench import tf1_reference
 
     arrays = list(np.load(weights).values())
     paths = sorted(Path(in_dir).glob("*.jpg"))
@@ -319,17 +317,14 @@ def reference_evaluate(in_dir, out_dir, weights, batch_size=4):
     def ffwd(paths, batch_size):
         shape = np.asarray(Image.open(paths[0]).convert("RGB")).shape
         batch_size = min(len(paths), batch_size)
-        graph = tf.Graph()
-        with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-            placeholder = tf.compat.v1.placeholder(tf.float32, shape=(batch_size, *shape))
-            output = tf1_reference.net(placeholder, arrays)
-            full = len(paths) // batch_size * batch_size
-            for start in range(0, full, batch_size):
-                batch = np.stack(
-                    [np.asarray(Image.open(p).convert("RGB"), np.float32) for p in paths[start : start + batch_size]]
-                )
-                for path, picture in zip(paths[start : start + batch_size], session.run(output, {placeholder: batch})):
-                    Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)).save(Path(out_dir) / path.name)
+        run = reference_session(arrays, (batch_size, *shape))
+        full = len(paths) // batch_size * batch_size
+        for start in range(0, full, batch_size):
+            batch = np.stack(
+                [np.asarray(Image.open(p).convert("RGB"), np.float32) for p in paths[start : start + batch_size]]
+            )
+            for path, picture in zip(paths[start : start + batch_size], run(batch)):
+                Image.fromarray(picture.astype(np.uint8)).save(Path(out_dir) / path.name)
         if full < len(paths):
             ffwd(paths[full:], 1)
 

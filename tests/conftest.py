@@ -1,6 +1,6 @@
 """Fixtures the tests build themselves: random network weights in the original's layout, TF1
 checkpoints (V1 file, V2 prefix, the original's training directory), models in our format, and
-for training, tiny images and small VGG19 files in both layouts."""
+for training, tiny images and small VGG19 files in both layouts; a short clip with sound."""
 
 import os
 
@@ -69,3 +69,11 @@ def training_data(tmp_path_factory):
     paths["vgg_mat"] = write_matconvnet(root / "imagenet-vgg-verydeep-19.mat", weights)
     paths["vgg_h5"] = write_keras(root / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", weights)
     return paths
+
+
+@pytest.fixture(scope="session")
+def sound_clip(tmp_path_factory):
+    """A 2-second 338x190 clip at 10 frames/s with an AAC tone (tests/clips.py)."""
+    from tests.clips import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("clips") / "sound.mp4", size="338x190", rate="10", seconds=2)

@@ -1,5 +1,8 @@
 """Test data the tests build themselves: random network weights in the original's layout, TF1
-checkpoints written the way the original wrote them, and photo-like images."""
+checkpoints written the way the original wrote them, networks with random weights, and images."""
+
+import os
+import re
 
 import numpy as np
 
@@ -16,6 +19,7 @@ def random_original_arrays(seed=0):
         arrays.append(rng.normal(0, 0.3, shift_shape).astype(np.float32))
         arrays.append(rng.normal(1, 0.3, scale_shape).astype(np.float32))
     return arrays
+
 
 def write_tf1_checkpoint(arrays, prefix, version=1, write_state=False):
     """Save arrays as tf.compat.v1 variables named Variable, Variable_1, ... the way the original
@@ -34,6 +38,7 @@ def write_tf1_checkpoint(arrays, prefix, version=1, write_state=False):
             saver.save(session, str(prefix), write_meta_graph=write_state, write_state=write_state)
     return str(prefix)
 
+
 def photo(height, width, seed=0):
     """A smooth, photo-like float32 RGB image 0..255: gradients plus a few soft blobs."""
     rng = np.random.default_rng(seed)
@@ -43,3 +48,35 @@ def photo(height, width, seed=0):
         cy, cx, r = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(3, max(height, width) / 2 + 3)
         image += rng.uniform(-60, 60, 3) * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * r * r))[..., None]
     return np.clip(image, 0, 255).astype(np.float32)
+
+
+def random_network(num_styles=1, seed=0):
+    """A TransformNet with random weights, and random instance-norm scales and shifts so that
+    every style (and every layer's normalization) matters."""
+    import keras
+
+    from src.transform import build_transform_net
+
+    keras.utils.set_random_seed(seed)
+    model = build_transform_net(num_styles=num_styles)
+    rng = np.random.default_rng(seed)
+    for block in model.layers_in_order():
+        block.norm.scale.assign(rng.uniform(0.5, 1.5, block.norm.scale.shape))
+        block.norm.shift.assign(rng.normal(0.0, 0.5, block.norm.shift.shape))
+    return model
+
+
+def noise_images(height, width, count=1, seed=1):
+    """(count, height, width, 3) float32 uniform noise in 0..255."""
+    return np.random.default_rng(seed).uniform(0, 255, (count, height, width, 3)).astype(np.float32)
+
+
+def unquieted_environment():
+    """os.environ without the TF_CPP_MIN_LOG_LEVEL that conftest.py sets: to check that the
+    scripts keep TensorFlow's C++ log lines off the terminal themselves."""
+    return {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+
+
+def tensorflow_log_lines(stderr):
+    """The lines of TensorFlow's C++ logging (I0000 00:00:..., E0000 ...) in a script's stderr."""
+    return [line for line in stderr.splitlines() if re.match(r"[IWEF]\d{4} ", line) or "cuInit" in line]

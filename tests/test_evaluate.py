@@ -1,5 +1,4 @@
 import os
-import re
 import subprocess
 import sys
 import time
@@ -10,7 +9,7 @@ import pytest
 from PIL import Image
 
 import evaluate
-from tests.fixtures import photo
+from tests.fixtures import photo, tensorflow_log_lines, unquieted_environment
 from tests.numpy_reference import transform_net as reference_net
 from src.stylize import Stylizer
 
@@ -231,9 +230,8 @@ def test_a_good_run_prints_no_tensorflow_log_lines(tmp_path, model_file):
     source = save(tmp_path / "in.png", 21, 34)
     done = subprocess.run(
         [sys.executable, "evaluate.py", "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "o.png"],
-        cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, capture_output=True, text=True,
+        cwd=ROOT, env=unquieted_environment(), capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    log_lines = [line for line in done.stderr.splitlines() if re.match(r"[IWEF]\d{4} ", line) or "cuInit" in line]
-    assert log_lines == []
+    assert tensorflow_log_lines(done.stderr) == []
     assert "stylized 1 of 1 image" in done.stdout + done.stderr

@@ -5,28 +5,16 @@ import pytest
 
 from src import devices, stylize
 from src.stylize import Stylizer
-from src.transform import build_transform_net
-
-
-def _images(height, width, count=1, seed=1):
-    return np.random.default_rng(seed).uniform(0, 255, (count, height, width, 3)).astype(np.float32)
+from tests.fixtures import noise_images, random_network
 
 
 @pytest.fixture(scope="module")
 def model():
-    import keras
-
-    keras.utils.set_random_seed(3)
-    model = build_transform_net(num_styles=2)
-    rng = np.random.default_rng(3)
-    for block in model.layers_in_order():
-        block.norm.scale.assign(rng.uniform(0.5, 1.5, block.norm.scale.shape))
-        block.norm.shift.assign(rng.normal(0.0, 0.5, block.norm.shift.shape))
-    return model
+    return random_network(num_styles=2, seed=3)
 
 
 def test_float32_forward_is_the_model(model):
-    images = _images(37, 51, count=2)
+    images = noise_images(37, 51, count=2)
     weights = [0.3, 0.7]
     ours = Stylizer(model, style_weights=weights, precision="float32")(images)
     expected = np.clip(np.asarray(model(images, style_weights=weights)), 0, 255)
@@ -35,7 +23,7 @@ def test_float32_forward_is_the_model(model):
 
 
 def test_bfloat16_forward_is_close(model):
-    images = _images(96, 128)
+    images = noise_images(96, 128)
     half = Stylizer(model, precision="bfloat16")(images)
     full = Stylizer(model, precision="float32")(images)
     assert 0 < np.abs(half - full).mean() < 2.0
@@ -43,7 +31,7 @@ def test_bfloat16_forward_is_close(model):
 
 def test_narrow_images_run_in_float32(model):
     """oneDNN's bfloat16 stride-2 convolution is wrong for 1-pixel-wide outputs."""
-    images = _images(40, stylize.BFLOAT16_MIN_WIDTH - 1)
+    images = noise_images(40, stylize.BFLOAT16_MIN_WIDTH - 1)
     narrow = Stylizer(model, precision="bfloat16")(images)
     expected = np.clip(np.asarray(model(images)), 0, 255)
     np.testing.assert_allclose(narrow, expected, atol=0.01)
@@ -52,7 +40,7 @@ def test_narrow_images_run_in_float32(model):
 def test_stylizer_sees_the_current_weights(model):
     """Training previews go through a Stylizer built once."""
     stylizer = Stylizer(model, precision="float32")
-    images = _images(32, 32)
+    images = noise_images(32, 32)
     before = stylizer(images)
     # The convolutions' kernels are read at every call.
     kernel = model.blocks[0].conv.kernel

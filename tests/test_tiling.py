@@ -8,30 +8,12 @@ import pytest
 
 from src import tiling
 from src.stylize import Stylizer
-from src.transform import build_transform_net
-
-
-def _model(num_styles=1, seed=0):
-    """A network with random weights, and random instance-norm scales and shifts so that every
-    style (and every layer's normalization) matters."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    model = build_transform_net(num_styles=num_styles)
-    rng = np.random.default_rng(seed)
-    for block in model.layers_in_order():
-        block.norm.scale.assign(rng.uniform(0.5, 1.5, block.norm.scale.shape))
-        block.norm.shift.assign(rng.normal(0.0, 0.5, block.norm.shift.shape))
-    return model
+from tests.fixtures import noise_images, random_network
 
 
 @pytest.fixture(scope="module")
 def model():
-    return _model()
-
-
-def _images(height, width, count=1, seed=1):
-    return np.random.default_rng(seed).uniform(0, 255, (count, height, width, 3)).astype(np.float32)
+    return random_network()
 
 
 # (60, 60, 56): the residual blocks run whole at 1/4 resolution; the others tile them too.
@@ -42,7 +24,7 @@ def test_tiled_equals_untiled(model, height, width, tile, monkeypatch):
     tiled_middle = []
     original = tiling.Tiler._tiled_middle
     monkeypatch.setattr(tiling.Tiler, "_tiled_middle", lambda *args: tiled_middle.append(True) or original(*args))
-    images = _images(height, width)
+    images = noise_images(height, width)
     whole = Stylizer(model, precision="float32", tile_size=4096)(images)
     tiled = Stylizer(model, precision="float32", tile_size=tile)(images)
     # Only the summation order of the statistics differs.
@@ -52,7 +34,7 @@ def test_tiled_equals_untiled(model, height, width, tile, monkeypatch):
 
 
 def test_tiled_equals_the_model_itself(model):
-    images = _images(70, 100, count=2)
+    images = noise_images(70, 100, count=2)
     tiled = Stylizer(model, precision="float32", tile_size=32)(images)
     expected = np.clip(np.asarray(model(images)), 0, 255)
     np.testing.assert_allclose(tiled, expected, atol=0.02)
@@ -60,15 +42,15 @@ def test_tiled_equals_the_model_itself(model):
 
 def test_tiles_normalized_on_their_own_would_differ(model):
     """The point of global statistics: stylizing each tile as an image shows seams."""
-    image = _images(64, 64)
+    image = noise_images(64, 64)
     whole = Stylizer(model, precision="float32", tile_size=4096)(image)
     halves = np.concatenate([Stylizer(model, precision="float32")(half) for half in np.split(image, 2, axis=2)], axis=2)
     assert np.abs(halves - whole).max() > 1.0
 
 
 def test_multi_style_model_tiles_with_its_style_weights():
-    model = _model(num_styles=3, seed=2)
-    images = _images(70, 90)
+    model = random_network(num_styles=3, seed=2)
+    images = noise_images(70, 90)
     weights = [0.2, 0.5, 0.3]
     whole = Stylizer(model, style_weights=weights, precision="float32", tile_size=4096)(images)
     tiled = Stylizer(model, style_weights=weights, precision="float32", tile_size=32)(images)
@@ -80,7 +62,7 @@ def test_multi_style_model_tiles_with_its_style_weights():
 def test_bfloat16_tiles_match_untiled_bfloat16(model):
     """bfloat16 rounds intermediate values, so tiles and whole images round a few values
     differently; on a tiny image that is all."""
-    images = _images(96, 128)
+    images = noise_images(96, 128)
     whole = Stylizer(model, precision="bfloat16", tile_size=4096)(images)
     tiled = Stylizer(model, precision="bfloat16", tile_size=48)(images)
     assert np.abs(tiled - whole).mean() < 1.0
@@ -142,7 +124,7 @@ def test_evaluate_tiles_end_to_end(tmp_path):
     import evaluate
 
     source = tmp_path / "photo.png"
-    Image.fromarray(_images(50, 75)[0].astype(np.uint8)).save(source)
+    Image.fromarray(noise_images(50, 75)[0].astype(np.uint8)).save(source)
     argv = ["--in-path", str(source), "--precision", "float32"]
     assert evaluate.main([*argv, "--out-path", str(tmp_path / "whole.png")]) == 0
     assert evaluate.main([*argv, "--out-path", str(tmp_path / "tiled.png"), "--tile-size", "32"]) == 0

@@ -20,22 +20,10 @@ from tests.clips import audio_facts, make_clip, video_facts
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    from src.checkpoints import save_model
-    from src.cli import import_keras
-    from src.transform import build_transform_net
-
-    import_keras()
-    path = tmp_path_factory.mktemp("model") / "random.keras"
-    save_model(build_transform_net(), path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory):
+def clips(tmp_path_factory, sound_clip):
     folder = tmp_path_factory.mktemp("clips")
     return {
-        "sound": make_clip(folder / "sound.mp4", size="338x190", rate="10", seconds=2),
+        "sound": sound_clip,
         "odd": make_clip(folder / "odd.mov", size="77x45", rate="10", seconds=1.5, sound=None),
     }
 
@@ -53,13 +41,13 @@ def first_frame(path):
     return next(iter(reader.batches(1)))[0].astype(int)
 
 
-def run(model_path, *arguments):
-    return transform_video.main(["--checkpoint", str(model_path), "--device", "cpu", *map(str, arguments)])
+def run(model_file, *arguments):
+    return transform_video.main(["--checkpoint", str(model_file), "--device", "cpu", *map(str, arguments)])
 
 
-def test_clip_with_sound_keeps_size_frames_duration_and_sound(model_path, clips, tmp_path, capsys):
+def test_clip_with_sound_keeps_size_frames_duration_and_sound(model_file, clips, tmp_path, capsys):
     out = tmp_path / "styled.mp4"
-    assert run(model_path, "--in-path", clips["sound"], "--out-path", out, "--batch-size", 3) == 0
+    assert run(model_file, "--in-path", clips["sound"], "--out-path", out, "--batch-size", 3) == 0
     before, after = video_facts(clips["sound"]), video_facts(out)
     assert (after["width"], after["height"]) == (338, 190)
     assert after["frames"] == before["frames"] == 20
@@ -69,24 +57,24 @@ def test_clip_with_sound_keeps_size_frames_duration_and_sound(model_path, clips,
     assert sorted(os.listdir(tmp_path)) == ["styled.mp4"]
     # The frames went through the network: the first one is what Stylizer makes of it, up to the codec.
     source, styled = first_frame(clips["sound"]), first_frame(out)
-    expected = to_uint8(Stylizer(load_model(model_path))(source[None].astype(np.float32))[0])
+    expected = to_uint8(Stylizer(load_model(model_file))(source[None].astype(np.float32))[0])
     assert np.abs(blocks(styled) - blocks(expected)).mean() < 3 < np.abs(blocks(styled) - blocks(source)).mean()
 
 
-def test_odd_silent_clip_stays_odd_and_silent_and_preview_stops_early(model_path, clips, tmp_path, capsys):
+def test_odd_silent_clip_stays_odd_and_silent_and_preview_stops_early(model_file, clips, tmp_path, capsys):
     out = tmp_path / "styled.mkv"
-    assert run(model_path, "--in-path", clips["odd"], "--out-path", out, "--max-frames", 7, "--crf", 30) == 0
+    assert run(model_file, "--in-path", clips["odd"], "--out-path", out, "--max-frames", 7, "--crf", 30) == 0
     facts = video_facts(out)
     assert (facts["width"], facts["height"], facts["frames"]) == (77, 45, 7)
     assert audio_facts(out) is None
     assert "odd side" in capsys.readouterr().err
 
 
-def test_compatibility_flags_are_accepted(model_path, clips, tmp_path, capsys):
+def test_compatibility_flags_are_accepted(model_file, clips, tmp_path, capsys):
     out = tmp_path / "folder"
     out.mkdir()
     flags = ["--tmp-dir", tmp_path, "--no-disk"]
-    code = run(model_path, "--in-path", clips["odd"], "--out-path", out, "--max-frames", 2, *flags)
+    code = run(model_file, "--in-path", clips["odd"], "--out-path", out, "--max-frames", 2, *flags)
     assert code == 0 and video_facts(out / "odd.mov")["frames"] == 2
     assert "no longer needed" in capsys.readouterr().err
 
@@ -132,10 +120,10 @@ def test_command_line_failure_has_no_traceback(tmp_path):
     assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_ctrl_c_leaves_nothing_at_the_out_path(model_path, tmp_path):
+def test_ctrl_c_leaves_nothing_at_the_out_path(model_file, tmp_path):
     clip = make_clip(tmp_path / "long.mp4", size="338x190", rate="25", seconds=20)
     out = tmp_path / "out" / "styled.mp4"
-    command = [sys.executable, "transform_video.py", "--checkpoint", str(model_path), "--device", "cpu"]
+    command = [sys.executable, "transform_video.py", "--checkpoint", str(model_file), "--device", "cpu"]
     command += ["--in-path", str(clip), "--out-path", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
