@@ -48,6 +48,7 @@ def main(argv=None):
     if args.name and args.format != "keras":
         parser.error("--name is stored in .keras models only (--format keras)")
     model = cli.load_model(parser, args.checkpoint)
+    check_not_the_checkpoint(parser, args)
     if args.name:
         if model.num_styles != 1:
             parser.error(f"--name names the style of a single-style model; this one has {model.num_styles}")
@@ -63,6 +64,18 @@ def main(argv=None):
         parser.error(f"cannot write --out-path {args.out_path}: {error.strerror or error}")
     print(f"wrote {args.out_path} ({args.format}: {', '.join(model.style_names)})", file=sys.stderr)
     return 0
+
+
+def check_not_the_checkpoint(parser, args):
+    """The export never replaces the model it reads, however the paths are spelled or linked."""
+    from pathlib import Path
+
+    from src.checkpoints import locate
+
+    source, target = Path(locate(args.checkpoint or cli.DEFAULT_CHECKPOINT)[1]), Path(args.out_path)
+    inputs = [source] if source.is_file() else list(source.parent.glob(f"{source.name}.*"))
+    if target.exists() and any(target.samefile(path) for path in inputs if path.exists()):
+        parser.error(f"--out-path {target} is the --checkpoint itself (or a link to it); it is never overwritten")
 
 
 if __name__ == "__main__":

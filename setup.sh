@@ -6,6 +6,7 @@
 #   bash setup.sh --dev            ... plus what the tests need (requirements-dev.txt)
 #   bash setup.sh --vgg            VGG19 loss network weights for training (MatConvNet .mat, 510 MB)
 #   bash setup.sh --vgg-keras      ... or the Keras VGG19 weights (.h5, 80 MB)
+#   bash setup.sh --vgg16          ... or the Keras VGG16 weights (.h5, 58 MB), Johnson et al.'s network
 #   bash setup.sh --coco           COCO 2014 training images (13 GB), the original's training set
 #   bash setup.sh --styles         the original's other two published styles (la_muse, rain_princess)
 #   bash setup.sh --all            all of the above
@@ -22,23 +23,26 @@ DATA=${FST_DATA_DIR:-data}  # where downloads go
 VGG_MAT_URL=https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat
 VGG_H5_URL=https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
 VGG_H5_MD5=253f8cb515780f3b799900260a226db6  # as keras.applications.VGG19 checks it
+VGG16_H5_URL=https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5
+VGG16_H5_MD5=6d6bbae143d832006294945121d1f1fc  # as keras.applications.VGG16 checks it
 COCO_URL=http://images.cocodataset.org/zips/train2014.zip
 COCO_MD5=0da8c0bd3d6becc4dcb32757491aca88
 STYLES_FOLDER=https://drive.google.com/drive/folders/0B9jhaT37ydSyRk9UX0wwX3BpMzQ
 LA_MUSE_SHA256=5d6a7cf0e2e1e9e692259919c9d5d5937a4f3526e59af732c5948894bed79afe
 RAIN_PRINCESS_SHA256=5f5b84c7225f2060b21023fcf2328bf0b6c4af1d1fd85cb18626fee2043f25eb
 
-install=1 dev=0 vgg=0 vgg_keras=0 coco=0 styles=0
+install=1 dev=0 vgg=0 vgg_keras=0 vgg16=0 coco=0 styles=0
 for arg in "$@"; do
   case "$arg" in
     --dev) dev=1 ;;
     --vgg) vgg=1 ;;
     --vgg-keras) vgg_keras=1 ;;
+    --vgg16) vgg16=1 ;;
     --coco) coco=1 ;;
     --styles) styles=1 ;;
-    --all) vgg=1 vgg_keras=1 coco=1 styles=1 ;;
+    --all) vgg=1 vgg_keras=1 vgg16=1 coco=1 styles=1 ;;
     --no-install) install=0 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown option $arg (see bash setup.sh --help)" >&2; exit 2 ;;
   esac
 done
@@ -111,6 +115,7 @@ download_checked() {
 
 vgg_loads() { "$PY" -c "import sys; from src.vgg import load_vgg_weights; load_vgg_weights(sys.argv[1])" "$1" >/dev/null 2>&1; }
 vgg_h5_ok() { md5_ok "$1" "$VGG_H5_MD5"; }
+vgg16_h5_ok() { md5_ok "$1" "$VGG16_H5_MD5"; }
 coco_ok() { md5_ok "$1" "$COCO_MD5"; }
 
 if [ "$vgg" = 1 ]; then
@@ -120,6 +125,9 @@ if [ "$vgg" = 1 ]; then
 fi
 if [ "$vgg_keras" = 1 ]; then
   download_checked "VGG19 (Keras)" "$VGG_H5_URL" "$DATA/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" vgg_h5_ok
+fi
+if [ "$vgg16" = 1 ]; then
+  download_checked "VGG16 (Keras)" "$VGG16_H5_URL" "$DATA/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" vgg16_h5_ok
 fi
 if [ "$coco" = 1 ]; then
   if [ -d "$DATA/train2014" ] && [ -n "$(ls -A "$DATA/train2014" 2>/dev/null)" ]; then

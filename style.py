@@ -4,8 +4,8 @@
         --test examples/content/chelsea.jpg --test-dir checkpoints/wave/previews
     python style.py --style wave.jpg --style udnie.jpg --checkpoint-dir checkpoints/two
 
-Needs VGG19 weights (bash setup.sh --vgg, or --vgg-keras) and training images (bash setup.sh
---coco). Running the same command again resumes from the last checkpoint; Ctrl-C saves one
+Needs VGG19 or VGG16 weights (bash setup.sh --vgg, --vgg-keras or --vgg16) and training images
+(bash setup.sh --coco). Running the same command again resumes from the last checkpoint; Ctrl-C saves one
 before it stops. --style given several times trains one network for all those styles.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from src import cli
 from src.devices import TRAINING_PRECISIONS
+from src.vgg_layers import DEFAULT_LAYERS, DEFAULT_WEIGHTS
 
 
 def build_parser():
@@ -54,11 +55,26 @@ def build_parser():
         "--vgg-path",
         type=Path,
         default=Path("data/imagenet-vgg-verydeep-19.mat"),
-        help="VGG19 weights: MatConvNet's .mat or Keras' notop .h5 (default: %(default)s)",
+        help="the loss network, recognised by content: VGG19 (MatConvNet's .mat or Keras' notop .h5) or VGG16 "
+        "(Keras' notop .h5) (default: %(default)s)",
     )
-    add("--content-weight", type=cli.non_negative_float, default=7.5, help="content loss weight (default: %(default)s)")
-    add("--style-weight", type=cli.non_negative_float, default=100.0, help="style loss weight (default: %(default)s)")
-    add("--tv-weight", type=cli.non_negative_float, default=200.0, help="total variation weight (default: %(default)s)")
+    add(
+        "--style-layers",
+        nargs="+",
+        metavar="LAYER",
+        help="VGG layers for the style loss (default: %s)" % _per_network(lambda n: " ".join(DEFAULT_LAYERS[n].style)),
+    )
+    add(
+        "--content-layer",
+        metavar="LAYER",
+        help="VGG layer for the content loss (default: %s)" % _per_network(lambda n: DEFAULT_LAYERS[n].content),
+    )
+    for index, (name, what) in enumerate((("content", "content loss"), ("style", "style loss"), ("tv", "total variation"))):
+        add(
+            f"--{name}-weight",
+            type=cli.non_negative_float,
+            help=f"{what} weight (default: %s)" % _per_network(lambda n: f"{DEFAULT_WEIGHTS[n][index]:g}"),
+        )
     add("--learning-rate", type=cli.positive_float, default=1e-3, help="Adam's learning rate (default: %(default)s)")
     add(
         "--image-size",
@@ -77,7 +93,8 @@ def build_parser():
         choices=TRAINING_PRECISIONS,
         default="auto",
         help="number format: auto is mixed_bfloat16 on GPUs with bfloat16 units (compute capability 8.0+) "
-        "and on CPUs with AMX, where it is 2-3x faster, else float32 (default: %(default)s)",
+        "and on CPUs with bfloat16 instructions (AMX or AVX512-BF16), where it is faster, else float32 "
+        "(default: %(default)s)",
     )
     add(
         "--seed",
@@ -87,9 +104,21 @@ def build_parser():
     return parser
 
 
+def _per_network(describe):
+    return "; ".join(f"{network} {describe(network)}" for network in ("VGG19", "VGG16"))
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except KeyboardInterrupt:  # during start-up (TensorFlow's import, the VGG file): nothing to save yet
+        log("interrupted before training started; nothing was written")
+        return 130
+
+
+def _run(parser, args):
     check_paths(parser, args)
     # The images are checked before TensorFlow's start-up, every input before anything is created.
     styles = read_styles(parser, args)
@@ -101,6 +130,7 @@ def main(argv=None):
         vgg_weights = load_vgg_weights(args.vgg_path)
     except VggError as error:
         parser.error(f"--vgg-path: {error}")
+    resolve_loss_settings(parser, args, vgg_weights.network)
     make_test_dir(parser, args)
     from src.images import ImageError
     from src.slow import optimize_pixels
@@ -118,7 +148,8 @@ def main(argv=None):
         log(f"interrupted without a new checkpoint{resume}")
         return 130
     except (OSError, ImageError) as error:  # a full disk, training images gone: no traceback for those
-        log(f"style.py: {error}")
+        where = f"cannot write {error.filename}: " if getattr(error, "filename", None) else ""
+        log(f"style.py: {where}{getattr(error, 'strerror', None) or error}")
         return 1
     return report(args, outcome)
 
@@ -146,6 +177,21 @@ def check_paths(parser, args):
         parser.error("--test and --test-dir go together: the previews of --test are written into --test-dir")
     if args.image_size < 16:
         parser.error(f"--image-size must be at least 16 (VGG19 halves it four times), got {args.image_size}")
+
+
+def resolve_loss_settings(parser, args, network):
+    """The loss layers and weights the flags left open become the network's defaults (src/vgg.py)."""
+    from src.vgg_layers import LossLayers, check_layers
+
+    defaults = DEFAULT_LAYERS[network]
+    layers = LossLayers(tuple(args.style_layers or defaults.style), args.content_layer or defaults.content)
+    try:
+        args.layers = check_layers(network, layers)
+    except ValueError as error:
+        parser.error(f"--style-layers/--content-layer: {error}")
+    for name, default in zip(("content_weight", "style_weight", "tv_weight"), DEFAULT_WEIGHTS[network]):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
 
 
 def make_test_dir(parser, args):

@@ -1,6 +1,8 @@
-"""Draw the README's gallery: each example photo, then the photo in each shipped style.
+"""Draw the README's pictures: each example photo, then the photo in each of the original's
+shipped styles (gallery.jpg), and beside the original's wave the wave this project trained
+(trained.jpg).
 
-    python -m examples.make_gallery   # writes examples/gallery.jpg
+    python -m examples.make_gallery   # writes examples/gallery.jpg and examples/trained.jpg
 """
 
 import sys
@@ -17,20 +19,27 @@ from src.stylize import Stylizer
 
 HERE = Path(__file__).resolve().parent
 STYLES = ["wave", "udnie", "the_scream", "the_shipwreck_of_the_minotaur"]
+TRAINED = ["wave", "wave_vgg16"]  # the original's model, then ours of the same painting
 CELL_HEIGHT, CELL_WIDTH = 160, 240
 
 
 def main():
     import_keras()
+    for name, styles in (("gallery.jpg", STYLES), ("trained.jpg", TRAINED)):
+        draw(HERE / name, styles)
+        print(f"wrote {HERE / name}", file=sys.stderr)
+
+
+def draw(path, styles):
+    """Rows: the example photos; columns: the photo, then each style."""
     photos = sorted((HERE / "content").glob("*.jpg"))
-    stylizers = [Stylizer(load_model(HERE / "models" / f"{style}.keras")) for style in STYLES]
+    stylizers = [Stylizer(load_model(HERE / "models" / f"{style}.keras")) for style in styles]
     rows = []
     for photo in photos:
         rgb = read_image(photo).rgb
         cells = [rgb] + [stylizer(rgb[None])[0] for stylizer in stylizers]
         rows.append(np.concatenate([_cell(cell) for cell in cells], axis=1))
-    write_image(HERE / "gallery.jpg", np.concatenate(rows, axis=0))
-    print(f"wrote {HERE / 'gallery.jpg'}", file=sys.stderr)
+    write_image(path, np.concatenate(rows, axis=0))
 
 
 def _cell(rgb):

@@ -6,9 +6,15 @@ crash, a full disk or Ctrl-C leaves the previous file or nothing, never half a f
 """
 
 import contextlib
+import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
+
+# A file name's limit on Linux, macOS and Windows file systems (bytes, in UTF-8).
+NAME_MAX = 255
+_PID = re.compile(r"\.(\d+)\.tmp")
 
 
 @contextlib.contextmanager
@@ -17,7 +23,8 @@ def atomic_path(path, suffix=""):
     ends without error it replaces `path`, otherwise it is removed. `suffix` keeps an extension
     that a writer insists on (Keras wants '.keras')."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
+    remove_stale(path, suffix)
+    temporary = path.with_name(f".{_stem(path.name, suffix)}.{os.getpid()}.tmp{suffix}")
     try:
         yield temporary
         _fsync(temporary)
@@ -28,10 +35,53 @@ def atomic_path(path, suffix=""):
 
 
 def remove_leftovers(path, suffix=""):
-    """Delete what killed writers of `path` left (their temporaries, never a finished file)."""
-    path = Path(path)
-    for leftover in path.parent.glob(f".{path.name}.*.tmp{suffix}"):
+    """Delete what killed writers of `path` left (their temporaries, never a finished file).
+    Only for a caller that knows no other writer is running (training holds a lock)."""
+    for leftover in _temporaries(Path(path), suffix):
         _remove(leftover)
+
+
+def remove_stale(path, suffix=""):
+    """Delete the temporaries of `path` whose writing process is gone (killed with kill -9, or
+    a power cut); another live process's temporary is left alone."""
+    for leftover in _temporaries(Path(path), suffix):
+        match = _PID.search(leftover.name[-(len(suffix) + 20) :])
+        if match and not _alive(int(match.group(1))):
+            _remove(leftover)
+
+
+def _temporaries(path, suffix):
+    try:
+        return list(path.parent.glob(f".{glob_escape(_stem(path.name, suffix))}.*.tmp{suffix}"))
+    except OSError:  # the folder is not there yet, or not readable
+        return []
+
+
+def glob_escape(text):
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _stem(name, suffix):
+    """The name part of a temporary: the name itself, or where `.name.PID.tmp` would pass the
+    file system's limit, a cut name with a hash of the whole one (distinct names stay distinct)."""
+    room = NAME_MAX - len(f"..{2**22}.tmp{suffix}".encode())
+    if len(name.encode()) <= room:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    cut = name.encode()[: room - len(digest) - 1].decode(errors="ignore")
+    return f"{cut}~{digest}"
+
+
+def _alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _fsync(path):

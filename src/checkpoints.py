@@ -107,6 +107,9 @@ def _load_keras(path):
 
     from src.transform import TransformNet
 
+    damage = _zip_damage(path)
+    if damage:
+        raise CheckpointError(f"{path} is damaged or cut short ({damage}): copy or train it again")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # zipfile, h5py and Keras raise many types for a damaged file
@@ -114,6 +117,19 @@ def _load_keras(path):
     if not isinstance(model, TransformNet):
         raise CheckpointError(f"{path} is a Keras model but not a style transfer network ({type(model).__name__})")
     return model
+
+
+def _zip_damage(path):
+    """What is wrong with a .keras file's zip container, or None: Keras itself reports a cut
+    file as 'File not found'."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        return first_line(error)
+    return f"{bad} fails its checksum" if bad else None
 
 
 def save_model(model, path):

@@ -91,11 +91,12 @@ TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 
 
 def resolve_training_precision(precision="auto"):
-    """"auto" -> "mixed_bfloat16" where bfloat16 matrix units make it fast, else "float32".
+    """"auto" -> "mixed_bfloat16" where bfloat16 arithmetic makes training faster, else "float32".
 
-    Mixed bfloat16 (convolutions in bfloat16, weights, instance-norm statistics and losses in
+    Mixed bfloat16 (convolutions in bfloat16; weights, instance-norm statistics and losses in
     float32) pays on NVIDIA GPUs of compute capability 8.0 and newer (A100, H100, RTX 30xx and
-    later) and on CPUs with AMX: 2.9x faster than float32 on the 2-core Xeon of bench/README.md.
+    later) and on CPUs with bfloat16 instructions: AMX, and also AVX512-BF16 alone, where the
+    training step's large convolutions gain though inference does not (bench/README.md).
     Older GPUs and CPUs only emulate bfloat16 and stay float32.
     """
     if precision not in TRAINING_PRECISIONS:
@@ -103,7 +104,7 @@ def resolve_training_precision(precision="auto"):
     if precision != "auto":
         return precision
     gpus = gpu_compute_capabilities()
-    fast = all(capability >= (8, 0) for capability in gpus) if gpus else "amx_bf16" in cpu_flags()
+    fast = all(capability >= (8, 0) for capability in gpus) if gpus else bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
     return "mixed_bfloat16" if fast else "float32"
 
 

@@ -44,9 +44,9 @@ def plan_jobs(in_path, out_path):
         output_format(target)
     except ImageError as error:
         raise UsageError(f"--out-path {error}") from None
-    if target.exists() and target.samefile(source):
-        raise UsageError(f"--out-path {target} is the input itself; it is never overwritten")
-    _make_folder(target.parent)
+    if _same_file(target, source):
+        raise UsageError(f"--out-path {target} is the input itself (or a link to it); it is never overwritten")
+    _check_folder(target.parent)
     return [Job(source, target)], []
 
 
@@ -55,7 +55,7 @@ def _plan_folder(source, target):
         raise UsageError(f"--in-path is a folder, so --out-path must be a folder, but {target} is a file")
     if target.exists() and target.samefile(source):
         raise UsageError("--out-path is the input folder: the outputs would overwrite the inputs")
-    _make_folder(target)
+    _check_folder(target)
     jobs, notes = [], []
     paths = list_images(source)
     names = {path.name for path in paths}
@@ -71,15 +71,32 @@ def _plan_folder(source, target):
             names.add(name)
             output = target / name
             notes.append(f"{path.name}: cannot write that format; writing {output.name}")
+        if _same_file(output, path):
+            raise UsageError(f"--out-path {output} is the input {path} (through a link); inputs are never overwritten")
         jobs.append(Job(path, output))
     return jobs, notes
 
 
-def _make_folder(folder):
+def _same_file(a, b):
+    """Whether two paths reach one file: through symbolic links, or hard links (same inode)."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create folder {folder}: {error.strerror or error}") from None
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _check_folder(folder):
+    """That `folder` exists or can be created, without creating it: a refused run leaves no new
+    folders behind (the first write creates them, src/images.py)."""
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        if ancestor.is_symlink():
+            raise UsageError(f"cannot create folder {folder}: {ancestor} is a link to nothing")
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"cannot create folder {folder}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot create folder {folder}: {ancestor} is not writable")
 
 
 def run_jobs(jobs, stylizer, batch_size=4, progress=True):
@@ -116,6 +133,8 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True):
                 if isinstance(picture, ImageError):
                     fail(job, str(picture))
                 else:
+                    if picture.note:
+                        bar.write(f"note: {picture.note}", file=sys.stderr)
                     # Grouped again by the decoded size: a damaged header can disagree with it.
                     good.setdefault(picture.size, []).append((job, picture))
             for group in good.values():

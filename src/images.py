@@ -7,6 +7,7 @@ the format from the file extension and is atomic: the image is written under a t
 the same folder and renamed into place, so a crash never leaves a half-written output.
 """
 
+import errno
 import functools
 import io
 import warnings
@@ -26,6 +27,9 @@ MAX_PIXELS = 400_000_000
 # Quality settings for lossy formats: Pillow's JPEG default (75, 4:2:0) smears the fine,
 # saturated brush strokes that style transfer produces.
 SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}}
+# Formats Pillow writes only at icon sizes (ICO: at most 256 x 256; ICNS: fixed squares), which
+# would silently change the picture's size.
+ICON_FORMATS = {"ICO", "ICNS"}
 
 
 class ImageError(Exception):
@@ -37,6 +41,7 @@ class Picture:
     rgb: np.ndarray  # (H, W, 3) float32 0..255
     alpha: np.ndarray | None = None  # (H, W) uint8, carried over unchanged
     icc_profile: bytes | None = None  # kept only for RGB images, whose values we keep in place
+    note: str | None = None  # what the reader did that the user should know (first frame only)
 
     @property
     def size(self):
@@ -51,12 +56,18 @@ def _open(path):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(path)
     except FileNotFoundError:
+        if Path(path).is_symlink():
+            raise ImageError(f"{path}: a link to {Path(path).readlink()}, which does not exist") from None
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a directory") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: larger than {MAX_PIXELS // 1_000_000} megapixels") from None
-    except (OSError, ValueError, SyntaxError) as error:
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ImageError(f"{path}: a loop of symbolic links") from None
+        raise ImageError(f"{path}: not a readable image ({first_line(error)})") from None
+    except (ValueError, SyntaxError) as error:
         raise ImageError(f"{path}: not a readable image ({first_line(error)})") from None
 
 
@@ -75,12 +86,16 @@ def peek_size(path):
 def read_image(path):
     """path -> Picture; ImageError with a clear reason for anything unreadable."""
     with _open(path) as image:
+        frames = getattr(image, "n_frames", 1)
         try:
             image.load()
             image = ImageOps.exif_transpose(image)
-            return _to_picture(image)
+            picture = _to_picture(image)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
             raise ImageError(f"{path}: not a readable image ({first_line(error)})") from None
+    if frames > 1:
+        picture.note = f"{Path(path).name}: has {frames} frames (animation or pages); only the first is stylized"
+    return picture
 
 
 def _to_picture(image):
@@ -111,6 +126,9 @@ def _convert_to_rgb(image):
 def _wide_gray_to_rgb(image):
     """16-bit ('I;16*', 'I') and float ('F') grayscale -> RGB 0..255 without clipping to white."""
     values = np.asarray(image, dtype=np.float64)
+    bad = np.count_nonzero(~np.isfinite(values))
+    if bad:
+        raise ValueError(f"{bad} of its {values.size} pixels are not numbers (NaN or infinity)")
     if image.mode == "F":
         scale = 255.0 if values.max(initial=0) <= 1.0 else 1.0
     else:
@@ -125,6 +143,8 @@ def output_format(path):
     fmt = Image.registered_extensions().get(extension)
     if fmt is None or fmt not in Image.SAVE or not _writes_rgb(fmt):
         raise ImageError(f"{path}: cannot write images with extension '{extension or '(none)'}'")
+    if fmt in ICON_FORMATS:
+        raise ImageError(f"{path}: {fmt} holds icon sizes only, not the picture's own size; use .png")
     return fmt
 
 
@@ -151,6 +171,7 @@ def write_image(path, rgb, alpha=None, icc_profile=None):
     if icc_profile:
         options["icc_profile"] = icc_profile
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # planned, created only when there is output
         with atomic_path(path) as temporary:
             try:
                 image.save(temporary, format=fmt, **options)
@@ -166,5 +187,13 @@ def write_image(path, rgb, alpha=None, icc_profile=None):
 
 
 def list_images(folder):
-    """Every visible regular file in a folder, sorted; whether each is an image is found on reading."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    """Every visible regular file in a folder, sorted, and every link that is not to a folder
+    (a dangling link or a loop is then reported by name when read, not silently left out);
+    whether each is an image is found on reading."""
+    return sorted(
+        p for p in Path(folder).iterdir() if not p.name.startswith(".") and (p.is_file() or _broken_link(p))
+    )
+
+
+def _broken_link(path):
+    return path.is_symlink() and not path.exists()

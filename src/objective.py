@@ -4,7 +4,8 @@ JAX) and under tf.distribute, with one definition of the step.
     {"images": content (B, H, W, 3) RGB 0..255, "style_weights": (B, S)}
         -> per-example {"content", "style", "tv"} terms (src/losses.py), each (B,)
 
-Only the image maker's weights train; VGG19 is frozen. The maker is the transform network, fed
+Only the image maker's weights train; the VGG loss network is frozen and names the layers the
+losses read (its `style_layers` and `content_layer`, src/vgg.py). The maker is the transform network, fed
 x / 255 as the original fed it (src/pixels.py), or for --slow the picture itself (PixelImage,
 Gatys et al. 2016). Style targets are the grams of each style image, computed once at the
 image's own size; a batch's style weights pick (or mix) them per example, and pick the
@@ -16,7 +17,6 @@ import numpy as np
 from keras import layers, ops
 
 from src import losses
-from src.vgg import CONTENT_LAYER, STYLE_LAYERS
 
 
 class StyleObjective(keras.Model):
@@ -38,10 +38,11 @@ class StyleObjective(keras.Model):
             for images in (stylized, content)
         )
         mix = style_weights / ops.sum(style_weights, axis=-1, keepdims=True)  # (B, S), rows sum to 1
-        target_grams = {layer: ops.einsum("bs,scd->bcd", mix, self.style_grams[layer]) for layer in STYLE_LAYERS}
+        target_grams = {layer: ops.einsum("bs,scd->bcd", mix, grams) for layer, grams in self.style_grams.items()}
+        content_layer = self.vgg.content_layer
         return {
-            "content": losses.content_loss(predicted[CONTENT_LAYER], target[CONTENT_LAYER], self.content_weight),
-            "style": losses.style_loss({k: predicted[k] for k in STYLE_LAYERS}, target_grams, self.style_weight),
+            "content": losses.content_loss(predicted[content_layer], target[content_layer], self.content_weight),
+            "style": losses.style_loss({k: predicted[k] for k in self.vgg.style_layers}, target_grams, self.style_weight),
             "tv": losses.tv_loss(stylized, self.tv_weight),
         }
 
@@ -73,9 +74,10 @@ class PixelImage(layers.Layer):
 
 
 def style_grams(vgg, style_images):
-    """[(H, W, 3) RGB 0..255, one per style] -> {layer: (S, C, C)}, each image at its own size."""
+    """[(H, W, 3) RGB 0..255, one per style] -> {style layer: (S, C, C)}, each image at its own size."""
+    layers = vgg.style_layers
     per_style = []
     for image in style_images:
         features = vgg(np.asarray(image, np.float32)[None])
-        per_style.append({layer: ops.convert_to_numpy(losses.gram(features[layer]))[0] for layer in STYLE_LAYERS})
-    return {layer: np.stack([grams[layer] for grams in per_style]) for layer in STYLE_LAYERS}
+        per_style.append({layer: ops.convert_to_numpy(losses.gram(features[layer]))[0] for layer in layers})
+    return {layer: np.stack([grams[layer] for grams in per_style]) for layer in layers}

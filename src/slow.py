@@ -32,7 +32,7 @@ def optimize_pixels(args, vgg_weights, style, content, log=print):
     seed = args.seed if args.seed is not None else fresh_seed()
     keras.utils.set_random_seed(seed)
     noise = np.random.default_rng(seed).normal(0, NOISE_STDDEV, (1, *content.shape))
-    vgg = build_vgg(vgg_weights)
+    vgg = build_vgg(vgg_weights, args.layers)
     picture = PixelImage(vgg_weights.mean + noise)
     objective = StyleObjective(
         picture, vgg, style_grams(vgg, [style.rgb]), (args.content_weight, args.style_weight, args.tv_weight), 1

@@ -10,6 +10,7 @@ splits every batch between them; the loss is defined per example, so the result 
 """
 
 import contextlib
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -50,6 +51,7 @@ def train(args, vgg_weights, styles, test_image=None, strategy=None, log=print):
             "image_size": args.image_size,
             "batch_size": args.batch_size,
             "seed": seed,
+            **loss_settings(args, vgg_weights, styles),
         }
         if state and mismatches(state, settings):
             raise StateError(
@@ -72,6 +74,18 @@ def train(args, vgg_weights, styles, test_image=None, strategy=None, log=print):
             return _Run(args, directory, objective, images, state, styles, test_image, log).fit(total)
         finally:
             images.close()
+
+
+def loss_settings(args, vgg_weights, styles):
+    """What defines the objective, so that a resume with other style images, loss weights, layers
+    or loss network is refused: the style images' pixels by hash, the VGG file by its weights'."""
+    return {
+        "style_images": [hashlib.sha256(np.ascontiguousarray(style.rgb).tobytes()).hexdigest()[:16] for style in styles],
+        "loss_weights": [args.content_weight, args.style_weight, args.tv_weight],
+        "style_layers": list(args.layers.style),
+        "content_layer": args.layers.content,
+        "loss_network": f"{vgg_weights.network} {vgg_weights.fingerprint()}",
+    }
 
 
 def default_strategy(log=print):
@@ -108,7 +122,7 @@ def fresh_seed():
 
 def _build(args, vgg_weights, styles, state):
     """The objective, compiled, with the state's weights and Adam variables when resuming."""
-    vgg = build_vgg(vgg_weights)
+    vgg = build_vgg(vgg_weights, args.layers)
     transform = build_transform_net(len(styles), [style.name for style in styles])
     objective = StyleObjective(
         transform,

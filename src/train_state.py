@@ -93,11 +93,12 @@ def read_state(directory):
 
 
 def mismatches(state, settings):
-    """Human-readable differences between a saved run's settings and this run's."""
+    """Human-readable differences between a saved run's settings and this run's. A setting the
+    saved run did not record (written by an older version) is not compared."""
     return [
         f"{name} was {state.settings.get(name)!r}, now {value!r}"
         for name, value in settings.items()
-        if state.settings.get(name) != value
+        if name in state.settings and state.settings[name] != value
     ]
 
 
@@ -115,6 +116,16 @@ def write_checkpoint(directory, state, model):
     arrays.update({f"optimizer_{i}": v for i, v in enumerate(state.optimizer_variables)})
     buffer = io.BytesIO()
     np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
-    with atomic_path(directory / STATE_FILENAME) as temporary:
-        temporary.write_bytes(buffer.getvalue())
-    save_model(model, directory / MODEL_FILENAME)
+    for path, write in (
+        (directory / STATE_FILENAME, lambda: _write_bytes(directory / STATE_FILENAME, buffer.getvalue())),
+        (directory / MODEL_FILENAME, lambda: save_model(model, directory / MODEL_FILENAME)),
+    ):
+        try:
+            write()
+        except OSError as error:  # a full disk says only "No space left on device": name the file
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from None
+
+
+def _write_bytes(path, data):
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)

@@ -1,22 +1,30 @@
-"""The loss network: VGG19 (Simonyan & Zisserman 2015) up to relu5_1, frozen, built from one of
-its two published weight files, recognised by content rather than by name:
+"""The loss network: VGG19 or VGG16 (Simonyan & Zisserman 2015), frozen, up to the deepest layer
+the losses read, built from a published weight file recognised by content rather than by name:
 
 - MatConvNet's `imagenet-vgg-verydeep-19.mat` (the original's; MATLAB v5): `layers` is a cell
   array of layer structs with fields `name`, `type` and `weights`, a cell of kernel
   [width, height, in, out] and bias; `normalization.averageImage` (`meta.normalization` in later
   MatConvNet releases) holds the RGB mean. fc6..fc8 and the softmax after relu5_4 are ignored.
-- Keras' `vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5` (HDF5): one group per layer,
-  `block1_conv1` ... `block5_conv4`, whose `weight_names` attribute names the kernel
-  [height, width, in, out] and the bias. Those weights expect BGR input.
+- Keras' `vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5` or
+  `vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5` (HDF5): one group per layer,
+  `block1_conv1` ... `block5_conv4` (`block5_conv3` for VGG16), whose `weight_names` attribute
+  names the kernel [height, width, in, out] and the bias. Those weights expect BGR input.
+
+Which network a file holds is read from its layer set: VGG19 has four convolutions in blocks 3
+to 5, VGG16 three. MatConvNet's `imagenet-vgg-verydeep-16.mat` is read the same way.
 
 Both become the same network: RGB 0..255 in (the convention of src/pixels.py), the mean
 subtracted inside. The Keras kernels' input channels are flipped from BGR to RGB once, when they
 are read, which is exactly converting every image to BGR.
 
-Every layer shape is checked before training starts. The widths must be VGG19's, or all of
-them the same fraction of VGG19's (set by conv1_1): the tests use such narrow files.
+Every layer shape is checked before training starts. The widths must be VGG's, or all of them
+the same fraction of VGG's (set by conv1_1): the tests use such narrow files.
+
+The losses read ReLU outputs named relu{block}_{index}; the names, and each network's default
+layers and loss weights, are in src/vgg_layers.py.
 """
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,25 +32,26 @@ import numpy as np
 from keras import layers, ops
 
 from src.errors import first_line
-
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-CONTENT_LAYER = "relu4_2"
-# The mean of VGG's ImageNet training images, RGB, 0..255 (the original's MEAN_PIXEL).
-MEAN_RGB = (123.68, 116.779, 103.939)
-# VGG19's five blocks: (output channels, convolutions); a 2x2 max pool ends each block.
-BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
-CONVOLUTIONS = tuple(f"conv{b}_{i}" for b, (_, n) in enumerate(BLOCKS, 1) for i in range(1, n + 1))
-# The loss reads nothing past relu5_1, so the network stops there.
-LAST_LAYER = "relu5_1"
+from src.vgg_layers import (
+    ARCHITECTURES,
+    CONTENT_LAYER,
+    CONVOLUTIONS,
+    DEFAULT_LAYERS,
+    MEAN_RGB,
+    STYLE_LAYERS,
+    check_layers,
+    convolution_names,
+    relu_names,
+)
 
 _MATLAB_V5 = b"MATLAB 5.0 MAT-file"
 _MATLAB_V73 = b"MATLAB 7.3 MAT-file"
 _HDF5 = b"\x89HDF\r\n\x1a\n"
-_FULL_SIZE = {"MatConvNet": "about 510 MB", "Keras": "about 80 MB"}
+_FULL_SIZE = {"MatConvNet": "about 510 MB (VGG19)", "Keras": "about 80 MB for VGG19, 59 MB for VGG16"}
 
 
 class VggError(Exception):
-    """A VGG19 weight file that cannot be used; the message names the file and what is wrong."""
+    """A VGG weight file that cannot be used; the message names the file and what is wrong."""
 
 
 @dataclass
@@ -53,20 +62,29 @@ class VggWeights:
     mean: np.ndarray  # (3,) RGB, subtracted from 0..255 pixels
     layout: str  # "MatConvNet" or "Keras"
     path: Path
+    network: str = "VGG19"  # or "VGG16"
 
     @property
     def width(self):
         """conv1_1's output channels: 64 for the real files."""
         return self.convolutions["conv1_1"][0].shape[-1]
 
+    def fingerprint(self):
+        """A short hash of the weights themselves (not of the file, whose layout may differ)."""
+        digest = hashlib.sha256()
+        for name in sorted(self.convolutions):
+            for array in self.convolutions[name]:
+                digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()[:16]
+
 
 def load_vgg_weights(path):
-    """A VGG19 weight file in either layout -> VggWeights, every shape checked; VggError else."""
+    """A VGG19 or VGG16 weight file in either layout -> VggWeights, every shape checked; VggError else."""
     path = Path(path)
     if not path.exists():
-        raise VggError(f"VGG19 weights {path} not found (bash setup.sh --vgg downloads them)")
+        raise VggError(f"VGG weights {path} not found (bash setup.sh --vgg, --vgg-keras or --vgg16 downloads them)")
     if not path.is_file():
-        raise VggError(f"VGG19 weights {path} is not a file")
+        raise VggError(f"VGG weights {path} is not a file")
     with open(path, "rb") as f:
         head = f.read(len(_MATLAB_V5))
     if head.startswith(_MATLAB_V73[:10]):
@@ -77,18 +95,18 @@ def load_vgg_weights(path):
         layout, (convolutions, mean) = "Keras", _read_keras(path)
     else:
         raise VggError(
-            f"{path} is not a VGG19 weight file: expected MatConvNet's imagenet-vgg-verydeep-19.mat or "
-            "Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+            f"{path} is not a VGG weight file: expected MatConvNet's imagenet-vgg-verydeep-19.mat or "
+            "Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 or vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
             + (" (it is empty)" if not head else "")
         )
-    _check_shapes(path, convolutions)
-    return VggWeights(convolutions, mean, layout, path)
+    network = _check_shapes(path, convolutions)
+    return VggWeights(convolutions, mean, layout, path, network)
 
 
 def _cut_short(path, layout, error):
     size = path.stat().st_size / 1e6
     return VggError(
-        f"cannot read {path} as {layout} VGG19 weights ({first_line(error)}); a complete file is {_FULL_SIZE[layout]}, "
+        f"cannot read {path} as {layout} VGG weights ({first_line(error)}); a complete file is {_FULL_SIZE[layout]}, "
         f"this one {size:.1f} MB: it may be cut short, download it again"
     )
 
@@ -101,13 +119,13 @@ def _read_matconvnet(path):
     except Exception as error:  # scipy raises many types for a damaged or cut file
         raise _cut_short(path, "MatConvNet", error) from None
     if "layers" not in data:
-        raise VggError(f"{path} is a MATLAB file but not MatConvNet's VGG19: it has no 'layers'")
+        raise VggError(f"{path} is a MATLAB file but not MatConvNet's VGG: it has no 'layers'")
     convolutions = {}
     for cell in np.ravel(data["layers"]):
         layer = _scalar(cell)
         name = _text(_field(layer, "name"))
         if name not in CONVOLUTIONS:
-            continue  # relu, pool, and fc6..fc8 / softmax after relu5_4
+            continue  # relu, pool, and fc6..fc8 / softmax after the last ReLU
         weights = _field(layer, "weights")
         if _text(_field(layer, "type")) != "conv" or weights is None or np.size(weights) != 2:
             raise VggError(f"{path}: layer {name} is not a convolution with a kernel and a bias")
@@ -151,13 +169,17 @@ def _read_keras(path):
 
 
 def _read_keras_groups(path, f):
+    # VGG19 has block3_conv4; without it, the file must be all of VGG16.
+    network = "VGG19" if "block3_conv4" in f else "VGG16" if "block1_conv1" in f else "VGG19 or VGG16"
     convolutions = {}
-    for name in CONVOLUTIONS:
+    for name in convolution_names(network if network in ARCHITECTURES else "VGG16"):
         block, index = name[4:].split("_")
         group_name = f"block{block}_conv{index}"
         if group_name not in f:
             found = ", ".join(list(f.keys())[:4]) or "nothing"
-            raise VggError(f"{path} is an HDF5 file but not Keras' VGG19: it has no {group_name} (it has {found})")
+            raise VggError(
+                f"{path} is an HDF5 file but not Keras' {network}: it has no {group_name} (it has {found})"
+            )
         group = f[group_name]
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs.get("weight_names", [])]
         arrays = [np.asarray(group[n], dtype=np.float32) for n in names]
@@ -170,10 +192,10 @@ def _read_keras_groups(path, f):
     return convolutions
 
 
-def expected_shapes(width=64):
-    """conv name -> (kernel shape, bias shape) of VGG19 with `width` channels in conv1_1."""
+def expected_shapes(width=64, network="VGG19"):
+    """conv name -> (kernel shape, bias shape) of the network with `width` channels in conv1_1."""
     shapes, channels_in = {}, 3
-    for b, (channels, count) in enumerate(BLOCKS, 1):
+    for b, (channels, count) in enumerate(ARCHITECTURES[network], 1):
         channels = channels * width // 64
         for i in range(1, count + 1):
             shapes[f"conv{b}_{i}"] = ((3, 3, channels_in, channels), (channels,))
@@ -182,23 +204,27 @@ def expected_shapes(width=64):
 
 
 def _check_shapes(path, convolutions):
-    missing = [name for name in CONVOLUTIONS if name not in convolutions]
+    """-> "VGG19" or "VGG16", the network whose layers and shapes the file holds; VggError else."""
+    network = "VGG19" if "conv3_4" in convolutions else "VGG16"
+    missing = [name for name in convolution_names(network) if name not in convolutions]
     if missing:
-        hint = " (that is VGG16; training needs VGG19)" if missing == ["conv3_4", "conv4_4", "conv5_4"] else ""
-        raise VggError(f"{path} is not VGG19 weights: it lacks {', '.join(missing)}{hint}")
+        raise VggError(f"{path} is not {network} weights: it lacks {', '.join(missing)}")
     width = convolutions["conv1_1"][0].shape[-1] if convolutions["conv1_1"][0].ndim == 4 else 64
-    for name, (kernel_shape, bias_shape) in expected_shapes(width).items():
+    for name, (kernel_shape, bias_shape) in expected_shapes(width, network).items():
         kernel, bias = convolutions[name]
         if kernel.shape != kernel_shape or bias.shape != bias_shape:
             raise VggError(
-                f"{path} is not VGG19 weights: {name} has kernel {list(kernel.shape)} and bias "
-                f"{list(bias.shape)} where VGG19 has {list(kernel_shape)} and {list(bias_shape)}"
+                f"{path} is not {network} weights: {name} has kernel {list(kernel.shape)} and bias "
+                f"{list(bias.shape)} where {network} has {list(kernel_shape)} and {list(bias_shape)}"
             )
+    return network
 
 
-def build_vgg(weights):
-    """VggWeights -> a frozen VggFeatures layer holding them."""
-    network = VggFeatures(weights.width, weights.mean)
+def build_vgg(weights, layers=None):
+    """VggWeights -> a frozen VggFeatures layer holding them, computing `layers` (LossLayers;
+    default: the network's DEFAULT_LAYERS)."""
+    layers = check_layers(weights.network, layers or DEFAULT_LAYERS[weights.network])
+    network = VggFeatures(weights.width, weights.mean, weights.network, layers.style, layers.content)
     network.build((None, None, None, 3))
     for layer in network.convolutions:
         layer.set_weights(list(weights.convolutions[layer.name]))
@@ -206,27 +232,31 @@ def build_vgg(weights):
     return network
 
 
-def _layer_sequence():
-    """VGG19's layer names in order, up to LAST_LAYER."""
-    names = []
-    for b, (_, count) in enumerate(BLOCKS, 1):
+def _layer_sequence(network, outputs):
+    """The network's layer names in order, up to the deepest of `outputs`: the rest is never read."""
+    names, last = [], max(relu_names(network).index(name) for name in outputs)
+    for b, (_, count) in enumerate(ARCHITECTURES[network], 1):
         for i in range(1, count + 1):
             names += [f"conv{b}_{i}", f"relu{b}_{i}"]
-            if names[-1] == LAST_LAYER:
+            if names[-1] == relu_names(network)[last]:
                 return names
         names.append(f"pool{b}")
     return names
 
 
 class VggFeatures(layers.Layer):
-    """images (B, H, W, 3) RGB 0..255 -> {relu1_1 ... relu5_1, relu4_2: (B, h, w, C)}, float32."""
+    """images (B, H, W, 3) RGB 0..255 -> {each style layer and the content layer: (B, h, w, C)}, float32."""
 
-    def __init__(self, width=64, mean=MEAN_RGB, **kwargs):
+    def __init__(
+        self, width=64, mean=MEAN_RGB, network="VGG19", style_layers=STYLE_LAYERS, content_layer=CONTENT_LAYER, **kwargs
+    ):
         super().__init__(**kwargs)
-        self.width = int(width)
+        self.width, self.network = int(width), network
         self.mean = np.asarray(mean, np.float32)
-        self.sequence = _layer_sequence()
-        shapes = expected_shapes(self.width)
+        self.style_layers, self.content_layer = tuple(style_layers), content_layer
+        self.outputs = tuple(dict.fromkeys((*self.style_layers, content_layer)))
+        self.sequence = _layer_sequence(network, self.outputs)
+        shapes = expected_shapes(self.width, network)
         self.convolutions = [
             layers.Conv2D(shapes[name][0][-1], 3, padding="same", name=name)
             for name in self.sequence
@@ -250,9 +280,8 @@ class VggFeatures(layers.Layer):
                 x = next(convolutions)(x)
             elif name.startswith("relu"):
                 x = ops.relu(x)
-                if name in STYLE_LAYERS or name == CONTENT_LAYER:
+                if name in self.outputs:
                     features[name] = x
             else:
                 x = self.pool(x)
         return features
-

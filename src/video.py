@@ -214,7 +214,7 @@ class FrameReader:
     """Batches of decoded frames, uint8 RGB (B, H, W, 3), streamed from ffmpeg; close() stops it."""
 
     def __init__(self, path, info, max_frames=None):
-        self.info = info
+        self.info, self.max_frames = info, max_frames
         arguments = ["-nostdin", "-i", str(path), "-map", "0:V:0", "-fps_mode", "cfr", "-r", str(info.frame_rate)]
         if max_frames:
             arguments += ["-frames:v", str(max_frames)]
@@ -238,6 +238,13 @@ class FrameReader:
             raise VideoError(f"decoding failed after {count} frames: {self._ffmpeg.reason()}")
         if count == 0:
             raise VideoError("no frame of the video could be decoded")
+        expected = min(self.info.frame_estimate or 0, self.max_frames or float("inf"))
+        if self._ffmpeg.log and count < expected - 2:
+            # ffmpeg exits 0 on a file cut short (its data ends before its index does) but says so.
+            raise VideoError(
+                f"the video is damaged: decoding stopped after {count} of {expected} frames "
+                f"({self._ffmpeg.reason()}); nothing was written (--max-frames {count} stylizes what is readable)"
+            )
 
     def close(self):
         self._ffmpeg.kill()

@@ -14,6 +14,19 @@ from tests.fixtures import random_original_arrays, write_tf1_checkpoint
 from tests.vgg_files import random_weights, write_keras, write_matconvnet
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "bfloat16: needs the CPU's bfloat16 instructions (avx512_bf16 or amx_bf16)")
+
+
+def pytest_runtest_setup(item):
+    """Tests of the bfloat16 arithmetic itself run where the CPU has it (Intel Sapphire Rapids and
+    later, AMD Zen 4 and later), and are skipped with the reason elsewhere."""
+    from src.devices import cpu_flags
+
+    if item.get_closest_marker("bfloat16") and not {"avx512_bf16", "amx_bf16"} & cpu_flags():
+        pytest.skip("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16)")
+
+
 @pytest.fixture(scope="session")
 def original_arrays():
     return random_original_arrays()
@@ -50,8 +63,9 @@ def tf1_checkpoints(original_arrays, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def training_data(tmp_path_factory):
-    """{train, style, style2, test, vgg_mat, vgg_h5}: 12 colour images of odd sizes, a grayscale
-    one and a broken file for training; two style images; a test image; VGG19 files, width 4."""
+    """{train, style, style2, test, vgg_mat, vgg_h5, vgg16_h5}: 12 colour images of odd sizes, a
+    grayscale one and a broken file for training; two style images; a test image; VGG19 files in
+    both layouts and a VGG16 file, width 4."""
     root = tmp_path_factory.mktemp("training")
     rng = np.random.default_rng(0)
     train = root / "train"
@@ -68,6 +82,8 @@ def training_data(tmp_path_factory):
     weights = random_weights(width=4, seed=1)
     paths["vgg_mat"] = write_matconvnet(root / "imagenet-vgg-verydeep-19.mat", weights)
     paths["vgg_h5"] = write_keras(root / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", weights)
+    vgg16 = random_weights(width=4, seed=2, network="VGG16")
+    paths["vgg16_h5"] = write_keras(root / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", vgg16)
     return paths
 
 

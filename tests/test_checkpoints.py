@@ -118,10 +118,12 @@ def test_v2_with_missing_data_file(tf1_checkpoints, tmp_path):
     assert "cannot read TensorFlow checkpoint" in _error(tmp_path / "fns.ckpt")
 
 
-def test_truncated_keras_file(model_file, tmp_path):
+@pytest.mark.parametrize("keep", [0.5, -100])
+def test_truncated_keras_file(model_file, tmp_path, keep):
     data = model_file.read_bytes()
-    (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
-    assert "cannot read" in _error(tmp_path / "cut.keras")
+    (tmp_path / "cut.keras").write_bytes(data[: int(len(data) * keep) if keep > 0 else keep])
+    message = _error(tmp_path / "cut.keras")
+    assert "is damaged or cut short" in message and "File not found" not in message
 
 
 def test_keras_model_of_another_kind(tmp_path):

@@ -57,7 +57,7 @@ def test_missing_output_folders_are_created(tmp_path, capsys, model_file):
     assert Image.open(tmp_path / "new" / "deeper" / "o.png").size == (30, 20)
     (tmp_path / "blocker").write_text("a file where a folder should be")
     status, err = run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "blocker" / "o.png")
-    assert status == 2 and "cannot create folder" in err
+    assert status == 2 and "cannot create folder" in err and "blocker is a file, not a folder" in err
 
 
 def test_file_into_an_existing_folder(tmp_path, capsys, model_file):
@@ -235,3 +235,57 @@ def test_a_good_run_prints_no_tensorflow_log_lines(tmp_path, model_file):
     assert done.returncode == 0, done.stderr[-2000:]
     assert tensorflow_log_lines(done.stderr) == []
     assert "stylized 1 of 1 image" in done.stdout + done.stderr
+
+
+def test_an_input_that_links_to_its_output_is_never_overwritten(tmp_path, capsys, model_file):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    original = save(tmp_path / "out" / "coffee.jpg", 20, 30)
+    before = original.read_bytes()
+    (tmp_path / "in" / "coffee.jpg").symlink_to(original)
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", tmp_path / "in", "--out-path", tmp_path / "out")
+    assert status == 2 and "is the input" in err and "never overwritten" in err
+    assert original.read_bytes() == before
+    os.link(original, tmp_path / "hard.jpg")  # a hard link: the same file under another name
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", tmp_path / "hard.jpg", "--out-path", original)
+    assert status == 2 and "is the input itself" in err
+    assert original.read_bytes() == before
+
+
+def test_a_refused_run_leaves_no_new_folders(tmp_path, capsys, model_file):
+    source = save(tmp_path / "in.jpg", 20, 30)
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK not a model")
+    status, err = run(capsys, "--checkpoint", broken, "--in-path", source, "--out-path", tmp_path / "newA" / "newB" / "o.png")
+    assert status == 2 and "--checkpoint" in err
+    assert not (tmp_path / "newA").exists()
+
+
+def test_notes_for_animations_and_named_broken_links(tmp_path, capsys, model_file):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    frames = [Image.fromarray(photo(20, 30, seed).astype(np.uint8)) for seed in range(2)]
+    frames[0].save(folder / "a.gif", save_all=True, append_images=frames[1:])
+    (folder / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", folder, "--out-path", tmp_path / "out")
+    assert status == 1
+    assert "note: a.gif: has 2 frames" in err and "stylized 1 of 2 images" in err
+    assert "gone.jpg: a link to" in err
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed(tmp_path, capsys, model_file):
+    source = save(tmp_path / "in.jpg", 20, 30)
+    (tmp_path / "out").mkdir()
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    stale = tmp_path / "out" / f".in.jpg.{process.pid}.tmp"
+    stale.write_bytes(b"half an image")
+    assert run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "out")[0] == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["in.jpg"]
+
+
+@pytest.mark.parametrize("extension", [".ico", ".icns"])
+def test_icon_out_paths_are_refused_before_the_network_runs(tmp_path, capsys, model_file, extension):
+    source = save(tmp_path / "in.jpg", 300, 451)
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / f"o{extension}")
+    assert status == 2 and "icon sizes only" in err

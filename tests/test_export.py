@@ -107,3 +107,17 @@ def test_bad_checkpoint(tmp_path, capsys):
         export.main(["--checkpoint", str(tmp_path / "none.ckpt"), "--format", "tflite", "--out-path", str(tmp_path / "m.tflite")])
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_export_never_replaces_its_own_checkpoint(model_file, tmp_path, capsys):
+    import export
+
+    copy = tmp_path / "m.keras"
+    copy.write_bytes(model_file.read_bytes())
+    (tmp_path / "link.keras").symlink_to(copy)
+    before = copy.read_bytes()
+    for out in (copy, tmp_path / "link.keras"):
+        with pytest.raises(SystemExit) as exit_:
+            export.main(["--checkpoint", str(copy), "--format", "keras", "--out-path", str(out)])
+        assert exit_.value.code == 2 and "is the --checkpoint itself" in capsys.readouterr().err
+    assert copy.read_bytes() == before

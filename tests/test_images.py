@@ -181,3 +181,39 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
         write_image(tmp_path / "keep.png", gradient().astype(np.float32))
     assert os.listdir(tmp_path) == ["keep.png"]
     assert (tmp_path / "keep.png").read_bytes() == b"old"
+
+
+def test_float_image_with_nan_or_infinity_is_refused(tmp_path):
+    values = np.full((6, 8), 0.5, np.float32)
+    values[1, 2], values[3, 3] = np.nan, np.inf
+    Image.fromarray(values, mode="F").save(tmp_path / "f.tiff")
+    with pytest.raises(ImageError, match="f.tiff: not a readable image .2 of its 48 pixels are not numbers"):
+        read_image(tmp_path / "f.tiff")
+
+
+@pytest.mark.parametrize("name", ["x.ico", "x.icns"])
+def test_icon_formats_are_refused(tmp_path, name):
+    with pytest.raises(ImageError, match="icon sizes only"):
+        output_format(tmp_path / name)
+
+
+def test_animated_gif_notes_that_only_the_first_frame_is_used(tmp_path):
+    frames = [Image.fromarray(gradient() + i * 40) for i in range(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    assert read_image(tmp_path / "a.gif").note == "a.gif: has 3 frames (animation or pages); only the first is stylized"
+    Image.fromarray(gradient()).save(tmp_path / "still.gif")
+    assert read_image(tmp_path / "still.gif").note is None
+
+
+def test_dangling_links_and_loops_are_named(tmp_path):
+    from src.images import list_images
+
+    Image.fromarray(gradient()).save(tmp_path / "good.png")
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "loop1.jpg").symlink_to(tmp_path / "loop2.jpg")
+    (tmp_path / "loop2.jpg").symlink_to(tmp_path / "loop1.jpg")
+    assert [p.name for p in list_images(tmp_path)] == ["gone.jpg", "good.png", "loop1.jpg", "loop2.jpg"]
+    with pytest.raises(ImageError, match="gone.jpg: a link to .*nowhere.jpg, which does not exist"):
+        read_image(tmp_path / "gone.jpg")
+    with pytest.raises(ImageError, match="loop1.jpg: a loop of symbolic links"):
+        read_image(tmp_path / "loop1.jpg")

@@ -22,6 +22,7 @@ def test_float32_forward_is_the_model(model):
     np.testing.assert_allclose(ours, expected, atol=0.01)
 
 
+@pytest.mark.bfloat16
 def test_bfloat16_forward_is_close(model):
     images = noise_images(96, 128)
     half = Stylizer(model, precision="bfloat16")(images)
@@ -29,6 +30,7 @@ def test_bfloat16_forward_is_close(model):
     assert 0 < np.abs(half - full).mean() < 2.0
 
 
+@pytest.mark.bfloat16
 def test_narrow_images_run_in_float32(model):
     """oneDNN's bfloat16 stride-2 convolution is wrong for 1-pixel-wide outputs."""
     images = noise_images(40, stylize.BFLOAT16_MIN_WIDTH - 1)

@@ -11,12 +11,12 @@ def test_offline_setup_names_what_it_could_not_fetch_and_succeeds(tmp_path):
     env = {**os.environ, "http_proxy": refuse, "https_proxy": refuse, "HTTP_PROXY": refuse, "HTTPS_PROXY": refuse}
     env["FST_DATA_DIR"] = str(tmp_path / "data")
     result = subprocess.run(
-        ["bash", "setup.sh", "--no-install", "--vgg", "--vgg-keras", "--coco"],
+        ["bash", "setup.sh", "--no-install", "--vgg", "--vgg-keras", "--vgg16", "--coco"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "could not fetch" in result.stdout
-    for name in ("VGG19 (MatConvNet)", "VGG19 (Keras)", "COCO 2014 train"):
+    for name in ("VGG19 (MatConvNet)", "VGG19 (Keras)", "VGG16 (Keras)", "COCO 2014 train"):
         assert f"  - {name} (http" in result.stdout
     # Nothing half-downloaded is left in place of the real files.
     leftovers = [p for p in (tmp_path / "data").rglob("*") if p.is_file()] if (tmp_path / "data").exists() else []
@@ -31,5 +31,5 @@ def test_unknown_option_is_an_error():
 def test_help_lists_the_downloads():
     result = subprocess.run(["bash", "setup.sh", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0
-    for flag in ("--dev", "--vgg", "--vgg-keras", "--coco", "--styles", "--all", "--no-install"):
+    for flag in ("--dev", "--vgg", "--vgg-keras", "--vgg16", "--coco", "--styles", "--all", "--no-install"):
         assert flag in result.stdout

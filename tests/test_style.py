@@ -1,6 +1,7 @@
 """style.py end to end, in-process (TensorFlow backend): training, resuming, previews,
 TensorBoard logs, evaluate.py on the result, --slow, and argument errors."""
 
+import shutil
 import subprocess
 import sys
 
@@ -95,6 +96,8 @@ def test_training_precision_auto(monkeypatch):
     monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [])
     monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
     assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})  # AMD Zen 4 and later
+    assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
     monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
     assert devices.resolve_training_precision("auto") == "float32"
     assert devices.resolve_training_precision("float32") == "float32"
@@ -126,8 +129,10 @@ def test_slow(training_data, tmp_path, capsys):
         (lambda a, d: a + ["--image-size", "8"], "--image-size must be at least 16"),
         (lambda a, d: a + ["--train-path", str(d / "nowhere")], "is not a folder"),
         (lambda a, d: a + ["--train-path", str(d)], "has 0 readable image(s)"),
-        (lambda a, d: a + ["--vgg-path", str(d / "missing.mat")], "--vgg-path: VGG19 weights"),
-        (lambda a, d: a + ["--vgg-path", str(a[1])], "is not a VGG19 weight file"),
+        (lambda a, d: a + ["--vgg-path", str(d / "missing.mat")], "--vgg-path: VGG weights"),
+        (lambda a, d: a + ["--vgg-path", str(a[1])], "is not a VGG weight file"),
+        (lambda a, d: a + ["--style-layers", "relu5_5"], "--style-layers/--content-layer: VGG19 has no layer relu5_5"),
+        (lambda a, d: a + ["--content-layer", "pool4"], "VGG19 has no layer pool4: its layers are relu1_1"),
         (lambda a, d: [x for x in a if x not in ("--checkpoint-dir", str(d / "run"))], "required: --checkpoint-dir"),
         (lambda a, d: a + ["--slow"], "--slow optimizes the pixels of --test"),
         (lambda a, d: a + ["--test", str(a[1])], "--test and --test-dir go together"),
@@ -153,3 +158,80 @@ def test_broken_vgg_file_no_traceback(training_data, tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and tensorflow_log_lines(result.stderr) == []
     assert f"{truncated}" in result.stderr and "cut short" in result.stderr
+
+
+def test_vgg16_trains_at_any_layers(training_data, tmp_path, capsys):
+    args = train_args(training_data, tmp_path / "run", "--epochs", "1", vgg="vgg16_h5")
+    layers = ["--style-layers", "relu1_2", "relu2_2", "relu3_3", "relu4_3", "--content-layer", "relu2_2"]
+    assert style.main(args + layers) == 0
+    assert (tmp_path / "run" / "model.keras").is_file()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        style.main(args + ["--style-layers", "relu5_4"])  # VGG19 has it, VGG16 does not
+    assert "VGG16 has no layer relu5_4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda args, d: args + ["--style-weight", "50"], "loss_weights"),
+        (lambda args, d: args + ["--style-layers", "relu1_1", "relu2_1"], "style_layers"),
+        (lambda args, d: args + ["--content-layer", "relu3_1"], "content_layer"),
+        (lambda args, d: [str(d["vgg_h5"]) if a == str(d["vgg_mat"]) else a for a in args], None),
+        (lambda args, d: [str(d["vgg16_h5"]) if a == str(d["vgg_mat"]) else a for a in args], "loss_network"),
+    ],
+)
+def test_resuming_with_another_objective_is_refused(training_data, tmp_path, capsys, change, named):
+    """The same weights in another file layout resume; other weights, layers or network do not."""
+    args = train_args(training_data, tmp_path / "run", "--epochs", "1")
+    assert style.main(args) == 0
+    capsys.readouterr()
+    again = change(args + ["--epochs", "2"], training_data)
+    if named is None:
+        assert style.main(again) == 0
+        assert "resumed from iteration" in capsys.readouterr().err
+        return
+    with pytest.raises(SystemExit) as exit_info:
+        style.main(again)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "holds a run with other settings" in err and f"{named} was" in err
+
+
+def test_resuming_with_another_painting_of_the_same_name_is_refused(training_data, tmp_path, capsys):
+    painting = tmp_path / "style.png"
+    shutil.copyfile(training_data["style"], painting)
+    args = [painting if a == str(training_data["style"]) else a for a in train_args(training_data, tmp_path / "run")]
+    args = [str(a) for a in args] + ["--epochs", "1"]
+    assert style.main(args) == 0
+    Image.fromarray(np.zeros((30, 26, 3), np.uint8)).save(painting)  # same name, another picture
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        style.main(args[:-1] + ["2"])
+    assert "style_images was" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_start_up_is_one_line(training_data, tmp_path, capsys, monkeypatch):
+    from src import cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "import_keras", interrupted)
+    assert style.main(train_args(training_data, tmp_path / "run")) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before training started" in err and "Traceback" not in err
+
+
+def test_a_full_disk_names_the_file(training_data, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from src import train_state
+
+    def full(model, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(train_state, "save_model", full)
+    assert style.main(train_args(training_data, tmp_path / "run", "--epochs", "1")) == 1
+    err = capsys.readouterr().err
+    assert f"style.py: cannot write {tmp_path / 'run' / 'model.keras'}: No space left on device" in err

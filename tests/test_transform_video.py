@@ -16,7 +16,7 @@ from src.checkpoints import load_model
 from src.cli import ROOT
 from src.pixels import to_uint8
 from src.stylize import Stylizer
-from tests.clips import audio_facts, make_clip, video_facts
+from tests.clips import FAST_H264, audio_facts, make_clip, video_facts
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +140,19 @@ def test_ctrl_c_leaves_nothing_at_the_out_path(model_file, tmp_path):
     assert process.returncode == 130 and "interrupted; nothing was written" in stderr
     assert "Traceback" not in stderr
     assert os.listdir(out.parent) == []
+
+
+def test_a_video_cut_short_is_an_error_not_a_short_output(model_file, tmp_path, capsys):
+    """Its index (at the front) promises 30 frames, its data holds about half: ffmpeg decodes
+    what is there, says so, and exits 0; we exit 1 and write nothing."""
+    whole = make_clip(tmp_path / "whole.mp4", size="96x64", rate="10", seconds=3, video=[*FAST_H264, "-movflags", "+faststart"])
+    data = whole.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    status = run(model_file, "--in-path", tmp_path / "cut.mp4", "--out-path", tmp_path / "out.mp4")
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert "the video is damaged: decoding stopped after" in err and "of 30 frames" in err
+    assert not (tmp_path / "out.mp4").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "whole.mp4"]
+    # What is readable can still be asked for.
+    assert run(model_file, "--in-path", tmp_path / "cut.mp4", "--out-path", tmp_path / "out.mp4", "--max-frames", "5") == 0

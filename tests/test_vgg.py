@@ -1,20 +1,23 @@
-"""The VGG19 loss network: both weight file layouts, their validation, and the features against
-a NumPy forward pass."""
+"""The VGG loss networks (VGG19, VGG16): the weight file layouts, their validation, the layer
+choice, and the features against a NumPy forward pass."""
 
 import h5py
 import numpy as np
 import pytest
 
-from src.vgg import CONTENT_LAYER, STYLE_LAYERS, VggError, build_vgg, load_vgg_weights
+from src.vgg import VggError, build_vgg, load_vgg_weights
+from src.vgg_layers import CONTENT_LAYER, JOHNSON_LAYERS, STYLE_LAYERS, LossLayers, check_layers
 from tests.vgg_files import random_weights, write_keras, write_matconvnet
 
 
-def numpy_vgg(images, weights, mean):
-    """VGG19 up to relu5_1 in float64: 3x3 'same' convolutions, ReLU, 2x2 max pools that round
-    odd sizes up (TensorFlow's 'SAME'), on RGB minus the mean."""
+def numpy_vgg(images, weights, mean, last="relu5_1"):
+    """VGG19 or VGG16 (whichever `weights` holds) up to `last` in float64: 3x3 'same'
+    convolutions, ReLU, 2x2 max pools that round odd sizes up (TensorFlow's 'SAME'), on RGB minus
+    the mean."""
     x = np.asarray(images, np.float64) - mean
     features = {}
-    for block, count in enumerate((2, 2, 4, 4, 4), 1):
+    counts = (2, 2, 4, 4, 4) if "conv3_4" in weights else (2, 2, 3, 3, 3)
+    for block, count in enumerate(counts, 1):
         for i in range(1, count + 1):
             kernel, bias = weights[f"conv{block}_{i}"]
             padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
@@ -22,7 +25,7 @@ def numpy_vgg(images, weights, mean):
             x = sum(padded[:, dy : dy + height, dx : dx + width] @ kernel[dy, dx] for dy in range(3) for dx in range(3))
             x = np.maximum(x + bias, 0)
             features[f"relu{block}_{i}"] = x
-            if f"relu{block}_{i}" == "relu5_1":
+            if f"relu{block}_{i}" == last:
                 return features
         height, width = x.shape[1:3]
         x = np.pad(x, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), constant_values=-np.inf)
@@ -116,11 +119,14 @@ def _wrong_shape(weights):
         (lambda d, w: d / "missing.mat", "not found"),
         (lambda d, w: d, "is not a file"),
         (lambda d, w: _write(d / "empty.mat", b""), "empty"),
-        (lambda d, w: _write(d / "notes.mat", b"hello"), "is not a VGG19 weight file"),
+        (lambda d, w: _write(d / "notes.mat", b"hello"), "is not a VGG weight file"),
         (lambda d, w: _truncated(write_matconvnet(d / "cut.mat", w)), "cut short"),
         (lambda d, w: _truncated(write_keras(d / "cut.h5", w)), "cut short"),
-        (lambda d, w: write_matconvnet(d / "v16.mat", w, drop=("conv3_4", "conv4_4", "conv5_4")), "VGG16"),
-        (lambda d, w: write_keras(d / "v16.h5", w, drop=("conv5_4",)), "no block5_conv4"),
+        (lambda d, w: write_matconvnet(d / "v18.mat", w, drop=("conv5_4",)), "not VGG19 weights: it lacks conv5_4"),
+        (lambda d, w: write_keras(d / "v18.h5", w, drop=("conv5_4",)), "not Keras' VGG19: it has no block5_conv4"),
+        (lambda d, w: write_keras(d / "v15.h5", _vgg16(w), drop=("conv4_3",)), "not Keras' VGG16: it has no block4_conv3"),
+        (lambda d, w: _truncated(write_keras(d / "cut16.h5", _vgg16(w))), "cut short"),
+        (lambda d, w: write_keras(d / "shape16.h5", _wrong_shape(_vgg16(w))), "where VGG16 has [3, 3, 16, 32]"),
         (lambda d, w: write_matconvnet(d / "shape.mat", _wrong_shape(w)), "conv4_1 has kernel [3, 3, 16, 16]"),
         (lambda d, w: write_keras(d / "shape.h5", _wrong_shape(w)), "where VGG19 has [3, 3, 16, 32]"),
         (lambda d, w: _matlab_without_layers(d / "other.mat"), "no 'layers'"),
@@ -136,6 +142,10 @@ def test_bad_files_are_clear_errors(tmp_path, weights, make, message):
     assert str(path) in str(error.value)
 
 
+def _vgg16(weights):
+    return {name: value for name, value in weights.items() if name not in ("conv3_4", "conv4_4", "conv5_4")}
+
+
 def _matlab_without_layers(path):
     import scipy.io
 
@@ -147,3 +157,55 @@ def _hdf5_without_layers(path):
     with h5py.File(path, "w") as f:
         f.create_dataset("x", data=np.zeros(3))
     return path
+
+
+@pytest.mark.parametrize("write", [write_keras, write_matconvnet])
+def test_vgg16_files_are_recognised_by_their_layers(tmp_path, write):
+    weights = random_weights(width=4, seed=5, network="VGG16")
+    loaded = load_vgg_weights(write(tmp_path / "vgg16.file", weights))
+    assert loaded.network == "VGG16"
+    assert sorted(loaded.convolutions) == sorted(weights)
+    for name, (kernel, bias) in weights.items():
+        np.testing.assert_array_equal(loaded.convolutions[name][0], kernel)
+        np.testing.assert_array_equal(loaded.convolutions[name][1], bias)
+    assert load_vgg_weights(write(tmp_path / "vgg19.file", random_weights(width=4))).network == "VGG19"
+
+
+def test_vgg16_features_at_johnsons_layers_match_numpy(tmp_path):
+    weights = random_weights(width=4, seed=6, network="VGG16")
+    loaded = load_vgg_weights(write_keras(tmp_path / "vgg16.h5", weights))
+    network = build_vgg(loaded, JOHNSON_LAYERS)
+    images = np.random.default_rng(1).uniform(0, 255, (2, 23, 18, 3)).astype(np.float32)
+    features = network(images)
+    expected = numpy_vgg(images, weights, loaded.mean, last="relu4_3")
+    assert set(features) == {"relu1_2", "relu2_2", "relu3_3", "relu4_3"}
+    for name, value in features.items():
+        scale = np.abs(expected[name]).max()
+        np.testing.assert_allclose(np.asarray(value), expected[name], rtol=1e-4, atol=1e-3 * scale)
+    # The network stops at the deepest layer asked for: relu4_3 needs 10 of VGG16's 13 convolutions.
+    assert len(network.convolutions) == 10
+
+
+def test_the_default_layers_differ_only_where_the_networks_do(tmp_path):
+    vgg19 = build_vgg(load_vgg_weights(write_keras(tmp_path / "19.h5", random_weights(width=4))))
+    assert (vgg19.style_layers, vgg19.content_layer) == (STYLE_LAYERS, CONTENT_LAYER)
+    vgg16 = build_vgg(load_vgg_weights(write_keras(tmp_path / "16.h5", random_weights(width=4, network="VGG16"))))
+    assert vgg16.network == "VGG16" and set(vgg16(np.zeros((1, 16, 16, 3), np.float32))) >= set(vgg16.style_layers)
+
+
+def test_layers_a_network_lacks_are_refused():
+    assert check_layers("VGG16", JOHNSON_LAYERS) == JOHNSON_LAYERS
+    with pytest.raises(ValueError, match="VGG16 has no layer relu5_4: its layers are relu1_1, relu1_2"):
+        check_layers("VGG16", LossLayers(("relu1_1", "relu5_4"), "relu4_2"))
+    with pytest.raises(ValueError, match="VGG19 has no layer conv4_2"):
+        check_layers("VGG19", LossLayers(STYLE_LAYERS, "conv4_2"))
+    with pytest.raises(ValueError, match="at least one style layer"):
+        check_layers("VGG19", LossLayers((), "relu4_2"))
+
+
+def test_fingerprint_follows_the_weights_not_the_layout(tmp_path):
+    weights = random_weights(width=4, seed=7)
+    mat = load_vgg_weights(write_matconvnet(tmp_path / "a.mat", weights))
+    h5 = load_vgg_weights(write_keras(tmp_path / "b.h5", weights))
+    other = load_vgg_weights(write_keras(tmp_path / "c.h5", random_weights(width=4, seed=8)))
+    assert mat.fingerprint() == h5.fingerprint() != other.fingerprint()

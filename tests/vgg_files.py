@@ -1,19 +1,20 @@
-"""Small VGG19 weight files in the two real layouts, written by the tests themselves (the real
-files cannot be downloaded here): real layer names, real structure, random weights, and
-`width` channels in conv1_1 (64 is VGG19's real width; the tests use narrow ones)."""
+"""Small VGG19 and VGG16 weight files in the real layouts, written by the tests themselves (the
+real files cannot be downloaded here): real layer names, real structure, random weights, and
+`width` channels in conv1_1 (64 is VGG's real width; the tests use narrow ones)."""
 
 import h5py
 import numpy as np
 import scipy.io
 
-from src.vgg import CONVOLUTIONS, MEAN_RGB, expected_shapes
+from src.vgg import expected_shapes
+from src.vgg_layers import MEAN_RGB, convolution_names
 
 
-def random_weights(width=4, seed=0):
+def random_weights(width=4, seed=0, network="VGG19"):
     """conv name -> (kernel [height, width, in, out] for RGB input, bias): the canonical form."""
     rng = np.random.default_rng(seed)
     weights = {}
-    for name, (kernel_shape, bias_shape) in expected_shapes(width).items():
+    for name, (kernel_shape, bias_shape) in expected_shapes(width, network).items():
         fan_in = kernel_shape[0] * kernel_shape[1] * kernel_shape[2]
         kernel = rng.normal(0, np.sqrt(2 / fan_in), kernel_shape).astype(np.float32)
         weights[name] = (kernel, rng.normal(0, 0.1, bias_shape).astype(np.float32))
@@ -25,7 +26,8 @@ def write_matconvnet(path, weights, drop=(), meta=False):
     (name, type, weights = {kernel [width, height, in, out], bias [out x 1]}), fc6..fc8 and a
     softmax after relu5_4, and normalization.averageImage (meta.normalization when `meta`)."""
     entries = []
-    for name in CONVOLUTIONS:
+    names = _names(weights)
+    for name in names:
         block = name[4]
         if name in drop:
             continue
@@ -36,9 +38,9 @@ def write_matconvnet(path, weights, drop=(), meta=False):
         stride, pad = np.array([[1, 1]]), np.array([[1, 1, 1, 1]])
         entries.append({"name": name, "type": "conv", "weights": cell, "stride": stride, "pad": pad})
         entries.append({"name": "relu" + name[4:], "type": "relu"})
-        if name in ("conv1_2", "conv2_2", "conv3_4", "conv4_4", "conv5_4"):
+        if _ends_block(name, names):
             entries.append({"name": f"pool{block}", "type": "pool", "method": "max", "pool": np.array([[2, 2]])})
-    channels = weights["conv5_4"][0].shape[-1]
+    channels = weights[names[-1]][0].shape[-1]
     for name, shape in (("fc6", (1, 1, channels, 8)), ("fc7", (1, 1, 8, 8)), ("fc8", (1, 1, 8, 10))):
         cell = np.empty((1, 2), dtype=object)
         cell[0, 0], cell[0, 1] = np.zeros(shape, np.float32), np.zeros((shape[-1], 1), np.float32)
@@ -66,7 +68,8 @@ def write_keras(path, weights, drop=(), slash_names=False):
     with h5py.File(path, "w") as f:
         names = ["input_1"]
         f.create_group("input_1").attrs["weight_names"] = np.array([], dtype="S")
-        for name in CONVOLUTIONS:
+        convolutions = _names(weights)
+        for name in convolutions:
             block, index = name[4:].split("_")
             layer = f"block{block}_conv{index}"
             names.append(layer)
@@ -83,10 +86,20 @@ def write_keras(path, weights, drop=(), slash_names=False):
             group.attrs["weight_names"] = np.array([n.encode() for n in weight_names])
             group.create_dataset(weight_names[0], data=kernel)
             group.create_dataset(weight_names[1], data=bias)
-            if name in ("conv1_2", "conv2_2", "conv3_4", "conv4_4", "conv5_4"):
+            if _ends_block(name, convolutions):
                 pool = f"block{block}_pool"
                 names.append(pool)
                 f.create_group(pool).attrs["weight_names"] = np.array([], dtype="S")
         f.attrs["layer_names"] = np.array([n.encode() for n in names])
         f.attrs["backend"] = b"tensorflow"
     return path
+
+
+def _names(weights):
+    """The convolutions of VGG19 or VGG16, whichever `weights` holds, in order."""
+    return convolution_names("VGG19" if "conv3_4" in weights else "VGG16")
+
+
+def _ends_block(name, names):
+    following = names[names.index(name) + 1] if name != names[-1] else None
+    return following is None or following[4] != name[4]
