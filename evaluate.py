@@ -36,11 +36,12 @@ def main(argv=None):
 
 
 def _run(parser, args):
-    from src.image_jobs import UsageError, plan_jobs, run_jobs
+    from src.image_jobs import plan_jobs, run_jobs
+    from src.out_paths import OutPathError
 
     try:
         jobs, notes = plan_jobs(args.in_path, args.out_path)
-    except UsageError as error:
+    except OutPathError as error:
         parser.error(str(error))
     if not jobs:
         print(f"no files in {args.in_path}", file=sys.stderr)

@@ -113,7 +113,7 @@ download_checked() {
   say "$name: $file ready"
 }
 
-vgg_loads() { "$PY" -c "import sys; from src.vgg import load_vgg_weights; load_vgg_weights(sys.argv[1])" "$1" >/dev/null 2>&1; }
+vgg_loads() { "$PY" -c "import sys; from src.training.vgg import load_vgg_weights; load_vgg_weights(sys.argv[1])" "$1" >/dev/null 2>&1; }
 vgg_h5_ok() { md5_ok "$1" "$VGG_H5_MD5"; }
 vgg16_h5_ok() { md5_ok "$1" "$VGG16_H5_MD5"; }
 coco_ok() { md5_ok "$1" "$COCO_MD5"; }

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from src import cli
 from src.devices import TRAINING_PRECISIONS
-from src.vgg_layers import DEFAULT_LAYERS, DEFAULT_WEIGHTS
+from src.training.vgg_layers import DEFAULT_LAYERS, DEFAULT_WEIGHTS
 
 
 def build_parser():
@@ -123,24 +123,24 @@ def _run(parser, args):
     # The images are checked before TensorFlow's start-up, every input before anything is created.
     styles = read_styles(parser, args)
     test_image = read_image_or_exit(parser, "--test", args.test).rgb if args.test else None
-    cli.import_keras()  # before src.vgg, which imports Keras: TensorFlow's start-up chatter kept quiet
-    from src.vgg import VggError, load_vgg_weights
+    cli.import_keras()  # before src.training.vgg, which imports Keras: TensorFlow's start-up chatter kept quiet
+    from src.training.vgg import VggError, load_vgg_weights
 
     try:
         vgg_weights = load_vgg_weights(args.vgg_path)
     except VggError as error:
         parser.error(f"--vgg-path: {error}")
-    resolve_loss_settings(parser, args, vgg_weights.network)
+    settings = training_settings(parser, args, vgg_weights.network)
     make_test_dir(parser, args)
     from src.images import ImageError
-    from src.slow import optimize_pixels
-    from src.train import train
-    from src.train_state import StateError
+    from src.training.slow import optimize_pixels
+    from src.training.train import train
+    from src.training.train_state import StateError
 
     try:
         if args.slow:
-            return optimize_pixels(args, vgg_weights, styles[0], test_image, log=log)
-        outcome = train(args, vgg_weights, styles, test_image, log=log)
+            return optimize_pixels(settings, vgg_weights, styles[0], test_image, log=log)
+        outcome = train(settings, vgg_weights, styles, test_image, log=log)
     except StateError as error:
         parser.error(f"--checkpoint-dir: {error}")
     except KeyboardInterrupt:
@@ -179,19 +179,26 @@ def check_paths(parser, args):
         parser.error(f"--image-size must be at least 16 (VGG19 halves it four times), got {args.image_size}")
 
 
-def resolve_loss_settings(parser, args, network):
-    """The loss layers and weights the flags left open become the network's defaults (src/vgg.py)."""
-    from src.vgg_layers import LossLayers, check_layers
+def training_settings(parser, args, network):
+    """The flags as TrainingSettings; the loss layers and weights they leave open become the
+    loss network's defaults (src/training/vgg_layers.py)."""
+    from src.training.settings import TrainingSettings
+    from src.training.vgg_layers import LossLayers, check_layers
 
     defaults = DEFAULT_LAYERS[network]
     layers = LossLayers(tuple(args.style_layers or defaults.style), args.content_layer or defaults.content)
     try:
-        args.layers = check_layers(network, layers)
+        check_layers(network, layers)
     except ValueError as error:
         parser.error(f"--style-layers/--content-layer: {error}")
-    for name, default in zip(("content_weight", "style_weight", "tv_weight"), DEFAULT_WEIGHTS[network]):
-        if getattr(args, name) is None:
-            setattr(args, name, default)
+    weights = [
+        given if given is not None else default
+        for given, default in zip((args.content_weight, args.style_weight, args.tv_weight), DEFAULT_WEIGHTS[network])
+    ]
+    return TrainingSettings(
+        layers, *weights, args.checkpoint_dir, args.train_path, args.test_dir, args.epochs, args.batch_size,
+        args.checkpoint_iterations, args.learning_rate, args.image_size, args.precision, args.seed,
+    )  # fmt: skip
 
 
 def make_test_dir(parser, args):
@@ -203,7 +210,7 @@ def make_test_dir(parser, args):
 
 
 def check_train_path(parser, args):
-    from src.dataset import readable_images
+    from src.training.dataset import readable_images
 
     folder = args.train_path
     if not folder.is_dir():
@@ -227,18 +234,14 @@ def read_image_or_exit(parser, flag, path):
 
 def read_styles(parser, args):
     """--style images as Styles named after their files, resized by --style-scale."""
-    from src.dataset import Style, resize
+    from src.training.styles import Style
 
     names = [Path(path).stem for path in args.style]
     if len(set(names)) < len(names):
         parser.error(f"two --style images have the same name ({', '.join(names)}): rename one")
     styles = []
     for name, path in zip(names, args.style):
-        rgb = read_image_or_exit(parser, "--style", path).rgb
-        if args.style_scale != 1:
-            height, width = (max(1, round(side * args.style_scale)) for side in rgb.shape[:2])
-            rgb = resize(rgb, height, width)
-        styles.append(Style(name, rgb))
+        styles.append(Style(name, read_image_or_exit(parser, "--style", path).rgb).scaled(args.style_scale))
     return styles
 
 

@@ -52,12 +52,13 @@ def main(argv=None):
 
 
 def _run(parser, args):
+    from src.out_paths import OutPathError
     from src.video import VideoError, plan_output, probe
 
     try:
         info = probe(args.in_path)
         output = plan_output(args.in_path, args.out_path, info, args.crf, args.bitrate)
-    except VideoError as error:
+    except (VideoError, OutPathError) as error:
         parser.error(str(error))
     for text in _notes(args, info) + list(output.notes):
         _note(text)

@@ -5,7 +5,7 @@
     KERAS_BACKEND=jax python -m bench.gpu --size 64 --steps 2  # a smoke run anywhere
 
 The GPU machines have JAX and no TensorFlow, so this runs style.py's own training step
-(bench/train_step.py: src/objective.py with random VGG19 weights, Adam) on Keras' JAX
+(bench/train_step.py: src/training/objective.py with random VGG19 weights, Adam) on Keras' JAX
 backend, with mixed precision by default. It prints images per second for each batch size and
 the time the recipe would take at that rate.
 """

@@ -1,5 +1,5 @@
 """Does decoding keep up with training? Decode rate of the training input pipeline
-(src/dataset.py) against the time of one training step.
+(src/training/dataset.py) against the time of one training step.
 
     python -m bench.input_pipeline                 # decode rate, 1/2/4 threads
     python -m bench.input_pipeline --step          # ... and the time of a training step
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from src.dataset import TrainingImages
+from src.training.dataset import TrainingImages
 
 
 def synthetic_folder(folder, count):

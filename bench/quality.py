@@ -1,6 +1,6 @@
 """Does style.py make art? Trains it with real VGG16 weights on real photos, then judges the
 result on held-out photos beside the original's published model of the same painting and the
-photo itself (src/metrics.py: content and style distance under a fixed VGG16 at layers that are
+photo itself (src/training/metrics.py: content and style distance under a fixed VGG16 at layers that are
 not the training layers).
 
     python -m bench.quality                       # wave, 27 epochs of BSDS500 train+val (2,025 iterations)
@@ -166,9 +166,9 @@ def judge(args, models, photos):
     (mean, and per photo), "pictures"}}."""
     from src.checkpoints import load_model
     from src.images import read_image
-    from src.metrics import Judge
+    from src.training.metrics import Judge
     from src.stylize import Stylizer
-    from src.vgg import load_vgg_weights
+    from src.training.vgg import load_vgg_weights
 
     judge = Judge(load_vgg_weights(args.vgg16), read_image(args.style).rgb)
     results = {}
@@ -194,9 +194,9 @@ def mix_table(args, checkpoint, first, second):
     """Style distance to each painting as --style-weights goes from the first style to the second."""
     from src.checkpoints import load_model
     from src.images import read_image
-    from src.metrics import Judge
+    from src.training.metrics import Judge
     from src.stylize import Stylizer
-    from src.vgg import load_vgg_weights
+    from src.training.vgg import load_vgg_weights
 
     vgg, model = load_vgg_weights(args.vgg16), load_model(checkpoint)
     judges = [Judge(vgg, read_image(path).rgb) for path in (first, second)]
@@ -220,10 +220,10 @@ def mix_table(args, checkpoint, first, second):
 
 def run_slow(args, photo):
     """--slow on one test photo (256 px on its long side) with the same VGG16: the loss alone."""
-    from src.dataset import resize
+    from src.images import resize
     from src.images import read_image, write_image
-    from src.metrics import Judge
-    from src.vgg import load_vgg_weights
+    from src.training.metrics import Judge
+    from src.training.vgg import load_vgg_weights
 
     height, width = photo.shape[:2]
     scale = 256 / max(height, width)

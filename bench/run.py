@@ -257,7 +257,7 @@ def report(results):
     lines.append(
         f"Training step: the first loss from the same weights is {ours_loss:.6g} (ours) and {reference_loss:.6g} "
         f"(reference), {abs(ours_loss - reference_loss) / reference_loss:.1e} apart. Ours is style.py's step: "
-        "src/objective.py's StyleObjective run by Keras's train function (bench/train_step.py)."
+        "src/training/objective.py's StyleObjective run by Keras's train function (bench/train_step.py)."
     )
     lines += ["", "Output against the reference's, PSNR in dB on 8-bit pixels (min over the photos):", ""]
     lines.append("| model | ours (default precision) | ours (float32) |")

@@ -1,4 +1,4 @@
-"""The training step the benchmark times: the project's own (src/objective.py's StyleObjective,
+"""The training step the benchmark times: the project's own (src/training/objective.py's StyleObjective,
 compiled with Adam and run by Keras's train function, exactly what style.py's `fit` runs each
 iteration), and what the TF1 reference (bench/tf1_reference.py training_step) needs to run the
 original's step on the same data.
@@ -12,7 +12,7 @@ float32 weights, instance-norm statistics, Gram matrices and losses).
 
 import numpy as np
 
-from src.vgg import MEAN_RGB
+from src.training.vgg import MEAN_RGB
 
 # The original's VGG19 layers up to relu5_1, the last one its losses read (the reference's graph).
 VGG_LAYERS = [
@@ -54,15 +54,15 @@ def build_step(batch_size=4, size=256, precision="float32", transform_arrays=Non
     import keras
 
     from src.checkpoints import model_from_original
-    from src.objective import StyleObjective, style_grams
+    from src.training.objective import StyleObjective, style_grams
     from src.pixels import TRAINING_INPUT_SCALE
     from src.transform import build_transform_net
-    from src.vgg import VggWeights, build_vgg
+    from src.training.vgg import VggWeights, build_vgg
 
     names = [layer[0] for layer in VGG_LAYERS if layer != "pool"]
     weights = VggWeights(dict(zip(names, vgg_arrays())), VGG_MEAN, "random", None)
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)  # as src/train.py builds under --precision
+    keras.config.set_dtype_policy(precision)  # as src/training/train.py builds under --precision
     try:
         transform = model_from_original(transform_arrays) if transform_arrays else build_transform_net()
         vgg = build_vgg(weights)

@@ -174,7 +174,7 @@ def train(impl, repeats, batch=4, size=256, precision="float32"):
     """Seconds per training iteration (batch 4 of 256x256), median of `repeats` after 2 warm-ups."""
     from bench import train_step
     from src.transform import build_transform_net
-    from src.vgg import CONTENT_LAYER, STYLE_LAYERS
+    from src.training.vgg import CONTENT_LAYER, STYLE_LAYERS
 
     import keras
 
@@ -224,7 +224,7 @@ def tiling(photo, tile_sizes, model="wave"):
     """On one large photo: untiled against tiled (PSNR, seconds), and the alternatives."""
     from PIL import Image
 
-    from src import tiling as tiles
+    from src import memory
     from src.checkpoints import load_model
     from src.stylize import Stylizer
 
@@ -239,7 +239,7 @@ def tiling(photo, tile_sizes, model="wave"):
         stylizer = Stylizer(network, tile_size=tile)
         out = stylizer(image)
         seconds, _ = timed(lambda: stylizer(image), 1, warmup=0)
-        chosen = tiles.plan(*image.shape[1:3], 1, tile)[1]  # None: the image runs whole
+        chosen = memory.plan(*image.shape[1:3], 1, tile)[1]  # None: the image runs whole
         result["tiled"].append(
             {
                 "tile": chosen,

@@ -61,7 +61,7 @@ def device(text):
 
 
 def tile_size(text):
-    from src.tiling import check_tile_size
+    from src.memory import check_tile_size
 
     try:
         value = int(text)
@@ -126,8 +126,8 @@ def add_model_arguments(parser):
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="number format of the convolutions: auto is bfloat16 on CPUs with AMX (there 2.3x faster, "
-        "56 dB PSNR or more from float32's output), else float32 (default: %(default)s)",
+        help="number format of the convolutions: auto is bfloat16 on CPUs with AMX (faster there, and "
+        "visually the same as float32), else float32 (default: %(default)s)",
     )
 
 
@@ -195,8 +195,8 @@ def run_interruptibly(run, interrupted):
 
 
 def exit_now(status):
-    """End a finished script without Python's teardown, whose TensorFlow part takes 0.55 s (measured
-    on the 2-core Xeon of bench/README.md): a tenth of evaluate.py on a folder of six photos. Only
+    """End a finished script without Python's teardown, whose TensorFlow part is a noticeable share
+    of a short run (bench/README.md). Only
     for a script's last line, once every output is complete (written, synced, renamed) and every
     worker thread joined; errors raised before it still exit the usual way."""
     sys.stdout.flush()
@@ -231,15 +231,6 @@ def stylizer_from_args(parser, args):
                     "with --style-weights; only single-style models mix by output"
                 )
 
-    weights = args.style_weights
-    if weights is not None:
-        if len(models) > 1:
-            expected, what = len(models), f"{len(models)} checkpoints were given"
-        else:
-            expected = models[0].num_styles
-            what = f"the model has {expected} style{'s' if expected != 1 else ''} ({', '.join(models[0].style_names)})"
-        if len(weights) != expected:
-            parser.error(f"--style-weights: {len(weights)} given, but {what}")
     try:
         precision = resolve_precision(args.precision, args.device)
     except ValueError as error:
@@ -247,12 +238,12 @@ def stylizer_from_args(parser, args):
     try:
         return Stylizer(
             models,
-            style_weights=weights,
+            style_weights=args.style_weights,
             batch_size=args.batch_size,
             precision=precision,
             tile_size=args.tile_size,
             preserve_color=args.preserve_color,
             strength=args.strength,
         )
-    except ValueError as error:  # weights summing to 0 (the count was checked above)
+    except ValueError as error:  # the one check of the weights: their count, signs and sum
         parser.error(f"--style-weights: {error}")

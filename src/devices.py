@@ -117,10 +117,9 @@ def resolve_precision(precision="auto", device="auto"):
     "float32"; "bfloat16" on a CPU that cannot run it is a ValueError.
 
     bfloat16 convolutions pay only where oneDNN runs them on AMX tiles: TensorFlow on a CPU with
-    the amx_bf16 flag, 2.2x faster than float32 at 51.7 dB PSNR or more from the original's output
-    with the published models (bench/README.md). With oneDNN held to the older instruction
-    sets of the same CPU (ONEDNN_MAX_CPU_ISA), bfloat16 took 1.23 s with AVX512-BF16 alone, 3.16 s
-    with AVX-512 alone, and AVX2 has no bfloat16 convolution at all. GPUs keep float32, the
+    the amx_bf16 flag, faithful to the original's output (no visible difference). AVX512-BF16
+    alone and AVX-512 alone were slower than float32 at inference, and AVX2 has no bfloat16
+    convolution at all (bench/README.md). GPUs keep float32, the
     precision the original ran at.
     """
     if precision not in PRECISIONS:

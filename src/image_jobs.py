@@ -15,13 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from src.images import ImageError, list_images, output_format, peek_size, read_image, write_image
+from src.out_paths import OutPathError, check_folder, check_not_input, output_file
 
 # Decoded batches kept ready ahead of the network. Bounded, so memory stays bounded.
 PREFETCH_BATCHES = 2
-
-
-class UsageError(Exception):
-    """Paths that cannot work at all (the run does not start)."""
 
 
 @dataclass
@@ -33,29 +30,26 @@ class Job:
 def plan_jobs(in_path, out_path):
     """(--in-path, --out-path) -> (jobs, notes). A file goes to a file, or into a folder under its
     own name; a folder goes into a folder under the same names. Inputs are never overwritten."""
-    source, target = Path(in_path), Path(out_path)
+    source = Path(in_path)
     if not source.exists():
-        raise UsageError(f"--in-path {source} does not exist")
+        raise OutPathError(f"--in-path {source} does not exist")
     if source.is_dir():
-        return _plan_folder(source, target)
-    if target.is_dir() or str(out_path).endswith(os.sep):
-        target = target / source.name
+        return _plan_folder(source, Path(out_path))
+    target = output_file(source, out_path)
     try:
         output_format(target)
     except ImageError as error:
-        raise UsageError(f"--out-path {error}") from None
-    if _same_file(target, source):
-        raise UsageError(f"--out-path {target} is the input itself (or a link to it); it is never overwritten")
-    _check_folder(target.parent)
+        raise OutPathError(f"--out-path {error}") from None
+    check_folder(target.parent)
     return [Job(source, target)], []
 
 
 def _plan_folder(source, target):
     if target.exists() and not target.is_dir():
-        raise UsageError(f"--in-path is a folder, so --out-path must be a folder, but {target} is a file")
+        raise OutPathError(f"--in-path is a folder, so --out-path must be a folder, but {target} is a file")
     if target.exists() and target.samefile(source):
-        raise UsageError("--out-path is the input folder: the outputs would overwrite the inputs")
-    _check_folder(target)
+        raise OutPathError("--out-path is the input folder: the outputs would overwrite the inputs")
+    check_folder(target)
     jobs, notes = [], []
     paths = list_images(source)
     names = {path.name for path in paths}
@@ -71,32 +65,9 @@ def _plan_folder(source, target):
             names.add(name)
             output = target / name
             notes.append(f"{path.name}: cannot write that format; writing {output.name}")
-        if _same_file(output, path):
-            raise UsageError(f"--out-path {output} is the input {path} (through a link); inputs are never overwritten")
+        check_not_input(output, path)
         jobs.append(Job(path, output))
     return jobs, notes
-
-
-def _same_file(a, b):
-    """Whether two paths reach one file: through symbolic links, or hard links (same inode)."""
-    try:
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return False
-
-
-def _check_folder(folder):
-    """That `folder` exists or can be created, without creating it: a refused run leaves no new
-    folders behind (the first write creates them, src/images.py)."""
-    ancestor = folder
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        if ancestor.is_symlink():
-            raise UsageError(f"cannot create folder {folder}: {ancestor} is a link to nothing")
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise UsageError(f"cannot create folder {folder}: {ancestor} is a file, not a folder")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot create folder {folder}: {ancestor} is not writable")
 
 
 def run_jobs(jobs, stylizer, batch_size=4, progress=True):

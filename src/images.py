@@ -186,6 +186,13 @@ def write_image(path, rgb, alpha=None, icc_profile=None):
     return warning
 
 
+def resize(rgb, height, width):
+    """(H, W, 3) float 0..255 -> (height, width, 3) float32: bilinear on the 8-bit image, as
+    scipy.misc.imresize did in the original."""
+    image = Image.fromarray(to_uint8(rgb)).resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.float32)
+
+
 def list_images(folder):
     """Every visible regular file in a folder, sorted, and every link that is not to a folder
     (a dangling link or a loop is then reported by name when read, not silently left out);

@@ -3,25 +3,22 @@ images) and `src/tiling.py` (tiles that share whole-image statistics) both run.
 
 TransformNet.call (src/transform.py) stays the definition and the training path. This module
 reads the same variables and computes the same function, with freedoms that only inference has
-(figures: a 1024x680 photo on the 2-core Xeon with AMX of bench/README.md):
+(the measurements behind each are in bench/README.md, "Design measurements"):
 - the convolutions may run in bfloat16: their inputs are rounded to bfloat16 and they
   accumulate in float32, while the instance-norm statistics, the normalization and the residual
-  stream stay float32. oneDNN runs them on AMX: 0.32 s against 0.79 s in float32, at 56-58 dB
-  PSNR against the original's float32 output. Rounding the normalized activations to bfloat16
-  too (Keras' mixed_bfloat16 policy) lost 4 dB and was slower, as bfloat16 element-wise
+  stream stay float32; oneDNN runs them on AMX. Rounding the normalized activations to bfloat16
+  too (Keras' mixed_bfloat16 policy) lost precision and was slower, as bfloat16 element-wise
   arithmetic has no fast CPU kernels;
 - the style mix is fixed, so every instance norm's scale and shift are constants (see
   `norm_parameters`), which lets TensorFlow fuse each norm into one kernel;
 - statistics can come from outside (`normalize`) and convolutions can run unpadded
   (`convolve(..., padding="valid")`) on tiles whose borders the caller pads.
 
-Measured and rejected: XLA (jit_compile=True) is 1.6x (float32) to 4-6x (bfloat16) slower than
-TensorFlow's oneDNN kernels for the whole network, and no faster for the normalizations alone in
-context; one-pass statistics (E[x^2] - E[x]^2) were slower than two passes; eager execution
-misses oneDNN's graph rewrites (1.5x slower), so callers compile (`compile_function`); static
-shapes per size gain nothing over open ones (0.316 s against 0.318 s); inter- and intra-op
-thread settings other than TensorFlow's defaults were up to 7% slower; several images per call
-are not faster per image.
+Measured and rejected (bench/README.md): XLA (jit_compile=True), slower than TensorFlow's oneDNN
+kernels; one-pass statistics (E[x^2] - E[x]^2), slower than two passes; eager execution, which
+misses oneDNN's graph rewrites, so callers compile (`compile_function`); static shapes per size,
+no faster than open ones; thread settings other than TensorFlow's defaults; several images per
+call, not faster per image.
 """
 
 import numpy as np
@@ -36,9 +33,9 @@ def norm_parameters(model, style_weights):
 
     Compiled functions take them as constants: a constant, one-dimensional scale and shift let
     TensorFlow's grappler (its oneDNN remapper) fuse each instance norm, moments to ReLU, into one
-    kernel. That makes the whole network 25% faster (0.64 s of CPU time against 0.85 s at
-    1024x680 in bfloat16), and is why the TF1 reference, built from constants, beat the Keras
-    model in float32. Callers recompile when the weights change (src/stylize.py).
+    kernel, a quarter of the network's time (bench/README.md), and is why the TF1 reference,
+    built from constants, beat the Keras model in float32. Callers recompile when the weights
+    change (src/stylize.py).
     """
     weights = np.asarray(style_weights, np.float32)
     parameters = {}
@@ -129,7 +126,7 @@ def compile_function(model, function, signature):
         import tensorflow as tf
 
         # No autograph: these functions have no tensor-dependent control flow to convert, and
-        # converting them made the whole network's trace 4x slower (0.34 s against 0.09 s).
+        # converting them made the whole network's trace several times slower (bench/README.md).
         specs = [tf.TensorSpec(shape, dtype) for shape, dtype in signature]
         return tf.function(function, autograph=False).get_concrete_function(*specs)
     if backend == "jax":

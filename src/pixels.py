@@ -12,7 +12,7 @@
   right after the first bias-free convolution makes the two scales nearly equivalent (only the
   1e-3 epsilon sees the difference), which is why its checkpoints work at 0..255. We keep both
   behaviours so that published and newly trained checkpoints behave the same.
-- The loss network (VGG19) sees 0..255 RGB minus the ImageNet mean (src/vgg.py).
+- The loss network (VGG19) sees 0..255 RGB minus the ImageNet mean (src/training/vgg.py).
 """
 
 import numpy as np

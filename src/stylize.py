@@ -9,11 +9,11 @@ src/tiling.py, which gives the same result in bounded memory.
 
 import numpy as np
 
-from src import blend, tiling
+from src import blend, memory, tiling
 from src.devices import resolve_precision
 
 # oneDNN's bfloat16 stride-2 convolution returns garbage when its output is 1 pixel wide (and
-# 8 or more high; TensorFlow 2.21, measured in bench/README.md): images this narrow or narrower
+# 8 or more high; TensorFlow 2.21, bench/README.md): images this narrow or narrower
 # (conv3's output is a quarter as wide) run in float32.
 BFLOAT16_MIN_WIDTH = 5
 
@@ -40,7 +40,8 @@ class Stylizer:
             several = [m.style_names[0] for m in model if m.num_styles > 1]
             if several:
                 raise ValueError(f"only single-style networks mix by output; give a multi-style network alone ({several[0]})")
-            ratios = normalize_style_weights([1.0] * len(model) if style_weights is None else style_weights, len(model))
+            weights = [1.0] * len(model) if style_weights is None else style_weights
+            ratios = normalize_style_weights(weights, len(model), f"{len(model)} checkpoints were given")
             self._networks = [(ratio, _Network(m, None, **options)) for m, ratio in zip(model, ratios) if ratio > 0]
         else:
             model = model[0] if isinstance(model, (list, tuple)) else model
@@ -77,18 +78,19 @@ class _Network:
     def __init__(self, model, style_weights=None, batch_size=4, precision="auto", tile_size=0):
         self.model = model
         self.batch_size = int(batch_size)
+        names = f"the model has {model.num_styles} style{'s' if model.num_styles != 1 else ''} ({', '.join(model.style_names)})"
         self.style_weights = normalize_style_weights(
-            model.default_style_weights() if style_weights is None else style_weights, model.num_styles
+            model.default_style_weights() if style_weights is None else style_weights, model.num_styles, names
         )
         self.precision = resolve_precision(precision)
-        self.tile_size = tiling.check_tile_size(tile_size)
+        self.tile_size = memory.check_tile_size(tile_size)
         self._compiled = {}
         self._parameters = None
 
     def __call__(self, images):
         height, width = images.shape[1:3]
         precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
-        batch_size, tile, whole_bytes = tiling.plan(height, width, self.batch_size, self.tile_size)
+        batch_size, tile, whole_bytes = memory.plan(height, width, self.batch_size, self.tile_size)
         if tile:
             tiler = self._function("tiler", precision)
             outputs = np.stack([tiler(image, tile, whole_bytes) for image in images])
@@ -99,7 +101,7 @@ class _Network:
         return np.clip(outputs, 0.0, 255.0)
 
     def images_per_pass(self, height, width):
-        return tiling.plan(height, width, self.batch_size, self.tile_size).batch
+        return memory.plan(height, width, self.batch_size, self.tile_size).batch
 
     def refresh(self):
         """Forget the compiled functions: the instance norms' scales and shifts are compiled in as
@@ -124,11 +126,13 @@ class _Network:
         return self._compiled[key]
 
 
-def normalize_style_weights(weights, num_styles):
-    """Non-negative ratios, one per style (or network), scaled to sum 1."""
+def normalize_style_weights(weights, num_styles, expected=None):
+    """Non-negative ratios, one per style (or network), scaled to sum 1: the one check of style
+    weights (the scripts turn its ValueError into a usage error). expected: what the count must
+    match, in words."""
     weights = np.asarray(weights, dtype=np.float32).reshape(-1)
     if len(weights) != num_styles:
-        raise ValueError(f"{len(weights)} style weights given for a network of {num_styles} styles")
+        raise ValueError(f"{len(weights)} given, but {expected or f'the network has {num_styles} styles'}")
     if np.any(weights < 0) or not np.isfinite(weights).all() or weights.sum() <= 0:
         raise ValueError("style weights must be non-negative numbers with a positive sum")
     return weights / weights.sum()

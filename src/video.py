@@ -13,7 +13,6 @@ goes to a temporary name in the same folder and is renamed into place only once 
 """
 
 import contextlib
-import os
 import re
 import subprocess
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from src.atomic import atomic_path
+from src.out_paths import OutPathError, check_folder, output_file
 
 
 class VideoError(Exception):
@@ -261,36 +261,34 @@ class Output:
 
 
 def plan_output(source, target, info, crf=None, bitrate=None):
-    """(input, --out-path, VideoInfo, quality) -> Output; VideoError for an output that cannot work.
+    """(input, --out-path, VideoInfo, quality) -> Output; VideoError for an output that cannot work
+    (OutPathError, src/out_paths.py, for a path that cannot: the input itself, an unwritable folder).
     An existing folder as target receives a file named like the input (.mp4 if its container is
     not one we write), and so does a target ending in a path separator, as in evaluate.py."""
-    folder = str(target).endswith(os.sep)
-    source, target = Path(source), Path(target)
-    if target.is_dir() or folder:
-        target = target / source.name
-        if target.suffix.lower() not in CONTAINERS:
-            target = target.with_suffix(".mp4")
+    named = output_file(source, target)
+    if named != Path(target) and named.suffix.lower() not in CONTAINERS:
+        named = named.with_suffix(".mp4")  # into a folder, under the input's name
+    source, target = Path(source), named
     container = CONTAINERS.get(target.suffix.lower())
     if container is None:
         extension, supported = target.suffix or "(none)", ", ".join(CONTAINERS)
         raise VideoError(f"{target}: cannot write videos with extension '{extension}' (use {supported})")
-    if target.exists() and target.samefile(source):
-        raise VideoError(f"{target} is the input itself; it is never overwritten")
     codec = container.codec
     if crf is not None and not 0 <= crf <= codec.max_crf:
         raise VideoError(f"--crf for {codec.encoder} must be between 0 and {codec.max_crf}, got {crf}")
-    _check_writable(target)  # last: it creates the target's folder
+    _check_writable(target)
     pixel_format, notes = _pixel_format(codec, info)
     video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate)
     return Output(target, container, video_arguments, tuple(notes))
 
 
 def _check_writable(target):
+    check_folder(target.parent)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=target.parent).close()
+        if target.parent.exists():
+            tempfile.TemporaryFile(dir=target.parent).close()
     except OSError as error:
-        raise VideoError(f"cannot write {target}: {error.strerror or error}") from None
+        raise OutPathError(f"cannot write {target}: {error.strerror or error}") from None
 
 
 def _pixel_format(codec, info):
@@ -349,6 +347,7 @@ def writing(output, info, source, audio=(), duration=None):
     """A VideoWriter for output.path (a planned Output), as a context manager: leaving it normally
     finishes the file and renames it into place; leaving it through an exception (Ctrl-C
     included) stops ffmpeg and deletes the partial file (src/atomic.py)."""
+    output.path.parent.mkdir(parents=True, exist_ok=True)  # planned, created once there is output
     try:
         with atomic_path(output.path) as temporary:
             writer = VideoWriter(temporary, output, info, source, audio, duration)

@@ -3,8 +3,11 @@ checkpoints written the way the original wrote them, networks with random weight
 
 import os
 import re
+from pathlib import Path
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository
 
 
 def random_original_arrays(seed=0):
@@ -80,3 +83,11 @@ def unquieted_environment():
 def tensorflow_log_lines(stderr):
     """The lines of TensorFlow's C++ logging (I0000 00:00:..., E0000 ...) in a script's stderr."""
     return [line for line in stderr.splitlines() if re.match(r"[IWEF]\d{4} ", line) or "cuInit" in line]
+
+
+def read_events(folder):
+    """Every event of every file in the folder, oldest file first."""
+    from tensorflow.python.summary.summary_iterator import summary_iterator
+
+    paths = sorted(folder.glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime_ns)
+    return [event for path in paths for event in summary_iterator(str(path))]

@@ -1,6 +1,6 @@
-"""The original's transform network in plain NumPy (float64), written from its src/transform.py
-and TensorFlow's documented 'SAME' padding rules, independently of src/: the reference the tests
-compare our Keras network against."""
+"""References in plain NumPy (float64), written independently of src/: the original's transform
+network (from its src/transform.py and TensorFlow's documented 'SAME' padding rules), and the
+loss math (l2, Gram matrices, the VGG forward pass)."""
 
 import numpy as np
 
@@ -61,3 +61,39 @@ def transform_net(images, arrays):
     x = conv(conv(x, 2, transpose=True), 2, transpose=True)
     x = conv(x, 1, relu=False)
     return np.tanh(x) * 150 + 255.0 / 2
+
+
+# The loss math in float64 (src/training/losses.py, src/training/vgg.py).
+
+
+def l2(x):
+    return np.sum(np.square(np.asarray(x, np.float64))) / 2
+
+
+def gram(features):
+    """One example (H, W, C) -> (C, C) = F^T F / (H*W*C)."""
+    height, width, channels = features.shape
+    flat = features.reshape(height * width, channels).astype(np.float64)
+    return flat.T @ flat / (height * width * channels)
+
+
+def numpy_vgg(images, weights, mean, last="relu5_1"):
+    """VGG19 or VGG16 (whichever `weights` holds) up to `last` in float64: 3x3 'same'
+    convolutions, ReLU, 2x2 max pools that round odd sizes up (TensorFlow's 'SAME'), on RGB minus
+    the mean."""
+    x = np.asarray(images, np.float64) - mean
+    features = {}
+    counts = (2, 2, 4, 4, 4) if "conv3_4" in weights else (2, 2, 3, 3, 3)
+    for block, count in enumerate(counts, 1):
+        for i in range(1, count + 1):
+            kernel, bias = weights[f"conv{block}_{i}"]
+            padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+            height, width = x.shape[1:3]
+            x = sum(padded[:, dy : dy + height, dx : dx + width] @ kernel[dy, dx] for dy in range(3) for dx in range(3))
+            x = np.maximum(x + bias, 0)
+            features[f"relu{block}_{i}"] = x
+            if f"relu{block}_{i}" == last:
+                return features
+        height, width = x.shape[1:3]
+        x = np.pad(x, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), constant_values=-np.inf)
+        x = x.reshape(x.shape[0], x.shape[1] // 2, 2, x.shape[2] // 2, 2, -1).max(axis=(2, 4))

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from src.dataset import TrainingImages, readable_images, resize
+from src.images import resize
+from src.training.dataset import TrainingImages, readable_images
 
 
 @pytest.fixture

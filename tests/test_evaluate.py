@@ -2,18 +2,16 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import evaluate
-from tests.fixtures import photo, tensorflow_log_lines, unquieted_environment
+from tests.fixtures import ROOT, photo, tensorflow_log_lines, unquieted_environment
 from tests.numpy_reference import transform_net as reference_net
 from src.stylize import Stylizer
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def save(path, height, width, seed=0, mode="RGB", **options):

@@ -5,18 +5,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from src import losses
-
-
-def l2(x):
-    return np.sum(np.square(np.asarray(x, np.float64))) / 2
-
-
-def gram(features):
-    """One example (H, W, C) -> (C, C) = F^T F / (H*W*C)."""
-    height, width, channels = features.shape
-    flat = features.reshape(height * width, channels).astype(np.float64)
-    return flat.T @ flat / (height * width * channels)
+from src.training import losses
+from tests.numpy_reference import gram, l2
 
 
 @pytest.fixture

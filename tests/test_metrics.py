@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from src.metrics import JUDGE_LAYERS, Judge, content_distance, gram, style_distance
-from src.vgg import load_vgg_weights
-from src.vgg_layers import DEFAULT_LAYERS
+from src.training.metrics import JUDGE_LAYERS, Judge, content_distance, gram, style_distance
+from src.training.vgg import load_vgg_weights
+from src.training.vgg_layers import DEFAULT_LAYERS
 from tests.vgg_files import random_weights, write_keras
 
 

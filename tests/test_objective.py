@@ -4,10 +4,9 @@ x / 255, per-example style targets, the loss Keras minimises, and --slow's pictu
 import numpy as np
 from keras import layers, ops
 
-from src.objective import PixelImage, StyleObjective, style_grams
-from src.vgg import CONTENT_LAYER, STYLE_LAYERS, build_vgg, load_vgg_weights
-from tests.test_losses import gram, l2
-from tests.test_vgg import numpy_vgg
+from src.training.objective import PixelImage, StyleObjective, style_grams
+from src.training.vgg import CONTENT_LAYER, STYLE_LAYERS, build_vgg, load_vgg_weights
+from tests.numpy_reference import gram, l2, numpy_vgg
 from tests.vgg_files import random_weights, write_keras
 
 

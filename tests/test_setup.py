@@ -1,8 +1,8 @@
 import os
 import subprocess
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.fixtures import ROOT
+
 
 
 def test_offline_setup_names_what_it_could_not_fetch_and_succeeds(tmp_path):

@@ -12,10 +12,10 @@ from PIL import Image
 import evaluate
 import style
 from src.checkpoints import load_model
-from src.train_state import read_state
-from tests.fixtures import tensorflow_log_lines, unquieted_environment
-from tests.test_summaries import read_events
-from tests.training_runs import ROOT, train_args
+from src.training.train_state import read_state
+from tests.fixtures import read_events, tensorflow_log_lines, unquieted_environment
+from tests.fixtures import ROOT
+from tests.training_runs import train_args
 
 
 def test_train_resume_and_evaluate(training_data, tmp_path, capsys):
@@ -61,7 +61,7 @@ def test_train_resume_and_evaluate(training_data, tmp_path, capsys):
 
 
 def test_mixed_bfloat16_training(training_data, tmp_path, capsys):
-    from src.train_state import read_state as state_of
+    from src.training.train_state import read_state as state_of
 
     runs = {}
     for precision in ("float32", "mixed_bfloat16"):
@@ -84,25 +84,6 @@ def test_mixed_bfloat16_training(training_data, tmp_path, capsys):
     assert sorted(losses["float32"]) == sorted(losses["mixed_bfloat16"]) == [1, 2, 3]
     for step, value in losses["float32"].items():
         assert losses["mixed_bfloat16"][step] == pytest.approx(value, rel=0.02 if step == 1 else 0.1)
-
-
-def test_training_precision_auto(monkeypatch):
-    from src import devices
-
-    monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [(9, 0)])
-    assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
-    monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [(7, 0)])  # V100: no bfloat16 units
-    assert devices.resolve_training_precision("auto") == "float32"
-    monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [])
-    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
-    assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
-    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})  # AMD Zen 4 and later
-    assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
-    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
-    assert devices.resolve_training_precision("auto") == "float32"
-    assert devices.resolve_training_precision("float32") == "float32"
-    with pytest.raises(ValueError):
-        devices.resolve_training_precision("float16")
 
 
 def test_slow(training_data, tmp_path, capsys):
@@ -226,7 +207,7 @@ def test_ctrl_c_during_start_up_is_one_line(training_data, tmp_path, capsys, mon
 def test_a_full_disk_names_the_file(training_data, tmp_path, capsys, monkeypatch):
     import errno
 
-    from src import train_state
+    from src.training import train_state
 
     def full(model, path):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -6,17 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from src.summaries import EventWriter, _masked_crc
+from tests.fixtures import read_events
+from src.training.summaries import EventWriter, _masked_crc
 
 tf = pytest.importorskip("tensorflow")
-
-
-def read_events(folder):
-    """Every event of every file in the folder, oldest file first."""
-    from tensorflow.python.summary.summary_iterator import summary_iterator
-
-    paths = sorted(folder.glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime_ns)
-    return [event for path in paths for event in summary_iterator(str(path))]
 
 
 def test_scalars_images_and_restart_read_back(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from src import tiling
 from src.stylize import Stylizer
-from tests.fixtures import noise_images, random_network
+from tests.fixtures import ROOT, noise_images, random_network
 
 
 @pytest.fixture(scope="module")
@@ -69,47 +69,6 @@ def test_bfloat16_tiles_match_untiled_bfloat16(model):
     assert np.abs(tiled - whole).mean() < 1.0
 
 
-@pytest.mark.parametrize("bad", [-1, 1, 31])
-def test_tile_size_validation(model, bad):
-    with pytest.raises(ValueError, match="at least 32"):
-        tiling.check_tile_size(bad)
-    with pytest.raises(ValueError, match="at least 32"):
-        Stylizer(model, tile_size=bad)
-    assert tiling.check_tile_size(0) == 0
-    assert tiling.check_tile_size(32) == 32
-
-
-@pytest.mark.parametrize(
-    ("text", "message"), [("5", "at least 32"), ("abc", "not a whole number"), ("-3", "at least 32")]
-)
-def test_tile_size_flag_is_checked_by_the_parser(text, message, capsys):
-    import evaluate
-
-    with pytest.raises(SystemExit) as exit_info:
-        evaluate.build_parser().parse_args(["--in-path", "a", "--out-path", "b", "--tile-size", text])
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
-
-
-def test_plan_tiles_only_above_the_budget():
-    assert tiling.plan(100, 100, 4, tile_size=64)[:2] == (1, 64)
-    assert tiling.plan(60, 60, 4, tile_size=64)[:2] == (1, None)
-    assert tiling.plan(30, 30, 4, tile_size=64)[:2] == (4, None)  # four fit in 64 x 64
-    assert tiling.plan(30, 40, 8, tile_size=64)[:2] == (3, None)
-    side = tiling.auto_tile_size()
-    assert side >= 4 * tiling.MIN_TILE_SIZE and side % 64 == 0
-    assert tiling.plan(side, side, 4)[1] is None  # whole images go up to a larger budget
-    assert tiling.plan(100 * side, side, 4)[:2] == (1, side)
-
-
-def test_batches_follow_free_memory_not_the_tile_size(monkeypatch):
-    photo_bytes = 680 * 1024 * tiling.BYTES_PER_PIXEL  # 1024x680: 0.42 GB a pass
-    monkeypatch.setattr(tiling, "available_memory", lambda: 16 << 30)
-    assert tiling.plan(680, 1024, 4) == (4, None, 2 << 30)  # MAX_WHOLE_BYTES holds four
-    monkeypatch.setattr(tiling, "available_memory", lambda: 4 * photo_bytes)
-    assert tiling.plan(680, 1024, 4)[:2] == (1, None)  # a quarter of it holds one
-
-
 def test_tiles_cover_every_pixel_once():
     for size, side in [((70, 100), 32), ((5, 7), 2), ((64, 64), 64), ((3, 1), 8)]:
         covered = np.zeros(size, int)
@@ -138,19 +97,9 @@ def test_evaluate_tiles_end_to_end(tmp_path):
 def test_tiling_on_jax():
     """The same tiles through JAX (the GPU machines' backend): one subprocess, as the backend is
     chosen at import."""
-    script = """
-import numpy as np
-from src.stylize import Stylizer
-from src.transform import build_transform_net
-model = build_transform_net()
-images = np.random.default_rng(0).uniform(0, 255, (1, 45, 70, 3)).astype(np.float32)
-whole = Stylizer(model, tile_size=4096)(images)
-tiled = Stylizer(model, tile_size=32)(images)
-expected = np.clip(np.asarray(model(images)), 0, 255)
-print(np.abs(whole - expected).max(), np.abs(tiled - whole).max())
-"""
     result = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-m", "tests.in_subprocess.tiling_jax"],
+        cwd=ROOT,
         env={**__import__("os").environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
         capture_output=True,
         text=True,

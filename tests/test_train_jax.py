@@ -9,38 +9,12 @@ import sys
 import numpy as np
 
 from src.checkpoints import load_model
-from src.train_state import read_state
-from tests.training_runs import ROOT, train_args
+from src.training.train_state import read_state
+from tests.fixtures import ROOT
+from tests.training_runs import train_args
 
 # Four training images make one step per epoch: after epoch 1 only the first style's scales
 # and shifts have trained, after the resumed epoch 2 the second's too.
-SCRIPT = """
-import sys
-import keras
-import numpy as np
-
-import style
-from src.checkpoints import load_model
-
-assert keras.backend.backend() == "jax"
-directory, slow_argv, argv = sys.argv[1], sys.argv[2].split("|"), sys.argv[3:]
-
-
-def conv_out_norm(style_index):
-    norm = load_model(directory).layers_in_order()[-1].norm
-    return np.concatenate([np.asarray(norm.scale.value)[style_index], np.asarray(norm.shift.value)[style_index]])
-
-
-untrained = np.array([1.0, 1, 1, 0, 0, 0])
-assert style.main(argv + ["--epochs", "1"]) == 0
-assert not np.allclose(conv_out_norm(0), untrained)
-assert np.array_equal(conv_out_norm(1), untrained), "the second style trained on the first step"
-assert style.main(argv + ["--epochs", "2"]) == 0
-assert not np.allclose(conv_out_norm(1), untrained)
-assert style.main(slow_argv) == 0
-print("done")
-"""
-
 
 def test_two_styles_resume_and_slow_on_jax(training_data, tmp_path):
     train = tmp_path / "train"
@@ -54,7 +28,7 @@ def test_two_styles_resume_and_slow_on_jax(training_data, tmp_path):
     slow_argv = ["--slow", "--style", str(training_data["style"]), "--test", str(training_data["test"])]
     slow_argv += ["--test-dir", str(slow), "--vgg-path", str(training_data["vgg_mat"]), "--epochs", "10"]
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(directory), "|".join(slow_argv), *argv],
+        [sys.executable, "-m", "tests.in_subprocess.train_jax", str(directory), "|".join(slow_argv), *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -9,8 +9,9 @@ import time
 
 import style
 from src.checkpoints import load_model
-from src.train_state import STATE_FILENAME, read_state
-from tests.training_runs import ROOT, train_args
+from src.training.train_state import STATE_FILENAME, read_state
+from tests.fixtures import ROOT
+from tests.training_runs import train_args
 
 
 def start(argv, log, env=None):

@@ -5,68 +5,8 @@ import subprocess
 import sys
 
 from src.checkpoints import load_model
-from tests.training_runs import ROOT, train_args
-
-MIRRORED = """
-import sys
-import tensorflow as tf
-
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import keras
-import numpy as np
-
-import style
-from src.objective import StyleObjective, style_grams
-from src.train import train
-from src.transform import build_transform_net
-from src.vgg import build_vgg, load_vgg_weights
-
-vgg_path, *argv = sys.argv[1:]
-weights = load_vgg_weights(vgg_path)
-two_cpus = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-assert two_cpus.num_replicas_in_sync == 2
-rng = np.random.default_rng(0)
-batch = {"images": rng.uniform(0, 255, (4, 16, 16, 3)).astype(np.float32), "style_weights": np.ones((4, 1), np.float32)}
-style_image = rng.uniform(0, 255, (20, 18, 3)).astype(np.float32)
-
-
-class Once(keras.utils.PyDataset):
-    num_batches = property(lambda self: 1)
-
-    def __getitem__(self, index):
-        return (batch,)
-
-
-def one_sgd_step(strategy):
-    # SGD, not Adam: Adam's step hardly depends on the gradient's scale, SGD's is proportional
-    # to it, so a batch not split (or split but not averaged) would show.
-    keras.utils.set_random_seed(1)
-    with strategy.scope():
-        vgg = build_vgg(weights)
-        transform = build_transform_net()
-        objective = StyleObjective(transform, vgg, style_grams(vgg, [style_image]), (7.5, 100, 200), 4, 1 / 255)
-        objective.compile(optimizer=keras.optimizers.SGD(1e-9))
-    before = transform.get_weights()
-    logs = objective.fit(Once(), epochs=1, shuffle=False, verbose=0).history
-    return [a - b for a, b in zip(transform.get_weights(), before)], logs
-
-
-single, single_logs = one_sgd_step(tf.distribute.get_strategy())
-split, split_logs = one_sgd_step(two_cpus)
-for name in ("content", "style", "tv"):
-    np.testing.assert_allclose(split_logs[name], single_logs[name], rtol=1e-5)
-for a, b in zip(split, single):
-    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * np.abs(b).max())
-print("same step on two replicas")
-
-parser = style.build_parser()
-args = parser.parse_args(argv)
-style.check_paths(parser, args)
-test_image = style.read_image_or_exit(parser, "--test", args.test).rgb
-outcome = train(args, weights, style.read_styles(parser, args), test_image, strategy=two_cpus)
-print("trained", outcome.iteration)
-"""
+from tests.fixtures import ROOT
+from tests.training_runs import train_args
 
 
 def test_mirrored_strategy_on_two_cpus(training_data, tmp_path):
@@ -75,7 +15,7 @@ def test_mirrored_strategy_on_two_cpus(training_data, tmp_path):
     argv = train_args(training_data, directory, "--epochs", "1")
     argv += ["--test", str(training_data["test"]), "--test-dir", str(previews)]
     result = subprocess.run(
-        [sys.executable, "-c", MIRRORED, str(training_data["vgg_mat"]), *argv],
+        [sys.executable, "-m", "tests.in_subprocess.train_mirrored", str(training_data["vgg_mat"]), *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from src.checkpoints import load_model
-from src.train_state import STATE_FILENAME, StateError, TrainingState, locked, mismatches, read_state, write_checkpoint
+from src.training.train_state import STATE_FILENAME, StateError, TrainingState, locked, mismatches, read_state, write_checkpoint
 from src.transform import build_transform_net
 
 SETTINGS = {"styles": ["wave"], "image_size": 16, "batch_size": 4, "seed": 3}

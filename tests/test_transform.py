@@ -105,14 +105,6 @@ def test_style_weights_select_and_mix_styles(random_model):
     assert np.abs(per_example[0] - per_example[1]).max() > 1
 
 
-JAX_SCRIPT = """
-import sys, numpy as np, keras
-from src.checkpoints import load_model
-assert keras.backend.backend() == "jax", keras.backend.backend()
-model = load_model(sys.argv[1])
-np.save(sys.argv[3], np.asarray(model(np.load(sys.argv[2]))))
-"""
-
 
 def test_same_model_code_runs_on_jax(tmp_path, model_file, random_model):
     pytest.importorskip("jax")
@@ -120,7 +112,7 @@ def test_same_model_code_runs_on_jax(tmp_path, model_file, random_model):
     np.save(tmp_path / "in.npy", image)
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     result = subprocess.run(
-        [sys.executable, "-c", JAX_SCRIPT, str(model_file), str(tmp_path / "in.npy"), str(tmp_path / "out.npy")],
+        [sys.executable, "-m", "tests.in_subprocess.transform_jax", str(model_file), str(tmp_path / "in.npy"), str(tmp_path / "out.npy")],
         env=env,
         capture_output=True,
         text=True,

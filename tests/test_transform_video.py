@@ -87,7 +87,7 @@ def test_compatibility_flags_are_accepted(model_file, clips, tmp_path, capsys):
         ("photo.jpg", "out.mp4", "still image"),
         ("sound.mp4", "out.gif", "cannot write videos with extension '.gif'"),
         ("sound.mp4", "sound.mp4", "is the input itself"),
-        ("sound.mp4", "notes.txt/out.mp4", "cannot write"),
+        ("sound.mp4", "notes.txt/out.mp4", "notes.txt is a file, not a folder"),
     ],
 )
 def test_bad_inputs_and_outputs_exit_with_a_message(clips, tmp_path, capsys, in_name, out_name, message):

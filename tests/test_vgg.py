@@ -5,31 +5,10 @@ import h5py
 import numpy as np
 import pytest
 
-from src.vgg import VggError, build_vgg, load_vgg_weights
-from src.vgg_layers import CONTENT_LAYER, JOHNSON_LAYERS, STYLE_LAYERS, LossLayers, check_layers
+from src.training.vgg import VggError, build_vgg, load_vgg_weights
+from src.training.vgg_layers import CONTENT_LAYER, JOHNSON_LAYERS, STYLE_LAYERS, LossLayers, check_layers
+from tests.numpy_reference import numpy_vgg
 from tests.vgg_files import random_weights, write_keras, write_matconvnet
-
-
-def numpy_vgg(images, weights, mean, last="relu5_1"):
-    """VGG19 or VGG16 (whichever `weights` holds) up to `last` in float64: 3x3 'same'
-    convolutions, ReLU, 2x2 max pools that round odd sizes up (TensorFlow's 'SAME'), on RGB minus
-    the mean."""
-    x = np.asarray(images, np.float64) - mean
-    features = {}
-    counts = (2, 2, 4, 4, 4) if "conv3_4" in weights else (2, 2, 3, 3, 3)
-    for block, count in enumerate(counts, 1):
-        for i in range(1, count + 1):
-            kernel, bias = weights[f"conv{block}_{i}"]
-            padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-            height, width = x.shape[1:3]
-            x = sum(padded[:, dy : dy + height, dx : dx + width] @ kernel[dy, dx] for dy in range(3) for dx in range(3))
-            x = np.maximum(x + bias, 0)
-            features[f"relu{block}_{i}"] = x
-            if f"relu{block}_{i}" == last:
-                return features
-        height, width = x.shape[1:3]
-        x = np.pad(x, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), constant_values=-np.inf)
-        x = x.reshape(x.shape[0], x.shape[1] // 2, 2, x.shape[2] // 2, 2, -1).max(axis=(2, 4))
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,4 @@
-"""What the style.py tests share: the repository root and a training command line."""
-
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+"""What the style.py tests share: a training command line."""
 
 
 def train_args(data, directory, *extra, vgg="vgg_mat"):

@@ -6,8 +6,8 @@ import h5py
 import numpy as np
 import scipy.io
 
-from src.vgg import expected_shapes
-from src.vgg_layers import MEAN_RGB, convolution_names
+from src.training.vgg import expected_shapes
+from src.training.vgg_layers import MEAN_RGB, convolution_names
 
 
 def random_weights(width=4, seed=0, network="VGG19"):

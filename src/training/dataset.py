@@ -19,23 +19,13 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
-from src.images import ImageError, list_images, read_image
-from src.pixels import to_uint8
+from src.images import ImageError, list_images, read_image, resize
 
 # Batches being decoded ahead of the one asked for. Bounded, so memory stays bounded.
 PREFETCH_BATCHES = 8
-
-
-def resize(rgb, height, width):
-    """(H, W, 3) float 0..255 -> (height, width, 3) float32: bilinear on the 8-bit image, as
-    scipy.misc.imresize did in the original."""
-    image = Image.fromarray(to_uint8(rgb)).resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.float32)
 
 
 def readable_images(folder, needed):
@@ -108,11 +98,3 @@ class TrainingImages:
                 future.cancel()
             self._pending.clear()
         self._pool.shutdown(wait=True)
-
-
-@dataclass
-class Style:
-    """A --style image, named after its file."""
-
-    name: str
-    rgb: np.ndarray  # (H, W, 3) float32 0..255, at the size its grams are computed

@@ -1,21 +1,41 @@
-"""What drives a training `fit` from the outside, for style.py's two modes: the progress bar
-(iteration, epoch, the three losses), a checkpoint every N iterations, and a clean stop on
-Ctrl-C or SIGTERM that saves first.
-
-A run object provides: `describe(iteration)` (the bar's label), `status()` (extra text for the
-bar), `record(iteration, terms)` and `checkpoint(iteration, model)`.
+"""Running a training `fit` for style.py's two modes (a network, or --slow's pixels): the
+progress bar (iteration, epoch, the three losses), a checkpoint every N iterations, and a clean
+stop on Ctrl-C or SIGTERM that saves first. The mode provides a `FitRun`.
 """
 
 import contextlib
 import signal
 import sys
+from typing import Protocol
 
 import keras
+import numpy as np
 
 LOSS_TERMS = ("content", "style", "tv")
 
 
-class Monitor(keras.callbacks.Callback):
+class FitRun(Protocol):
+    """What `fit_with_progress` calls back into."""
+
+    def describe(self, iteration: int) -> str:
+        """The progress bar's label at `iteration` (for example the epoch)."""
+
+    def status(self) -> str:
+        """Extra text after the losses on the bar."""
+
+    def record(self, iteration: int, terms: dict) -> None:
+        """The step's loss terms {name: value} (TensorBoard)."""
+
+    def checkpoint(self, iteration: int, objective: keras.Model) -> None:
+        """Save what a resumed run (or the user) needs after `iteration` steps."""
+
+
+def fresh_seed():
+    """A seed for a run that was not given one (kept in its checkpoint for resuming)."""
+    return int(np.random.SeedSequence().entropy % 2**31)
+
+
+class _Progress(keras.callbacks.Callback):
     def __init__(self, run, start, total, every, stop):
         super().__init__()
         from tqdm import tqdm
@@ -42,12 +62,12 @@ class Monitor(keras.callbacks.Callback):
         self.bar.close()
 
 
-def fit_monitored(objective, feed, run, start, total, every, log):
-    """objective.fit over `feed` (one epoch of its steps) under a Monitor -> (the last iteration,
+def fit_with_progress(objective, feed, run: FitRun, start, total, every, log):
+    """objective.fit over `feed` (one epoch of its steps) with a progress bar -> (the last iteration,
     whether a stop was asked for). Ctrl-C or SIGTERM stops after the current step; the last
     iteration always ends in a checkpoint."""
     with stop_requests(log) as stop:
-        monitor = Monitor(run, start, total, every, stop)
+        monitor = _Progress(run, start, total, every, stop)
         try:
             objective.fit(feed, epochs=1, shuffle=False, verbose=0, callbacks=[monitor])
         finally:

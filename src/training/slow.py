@@ -14,34 +14,33 @@ import keras
 import numpy as np
 
 from src.images import write_image
-from src.monitor import fit_monitored
-from src.objective import PixelImage, StyleObjective, style_grams
-from src.train import fresh_seed
-from src.vgg import build_vgg
+from src.training.fitting import fit_with_progress, fresh_seed
+from src.training.objective import PixelImage, StyleObjective, style_grams
+from src.training.vgg import build_vgg
 
 ORIGINAL_ITERATIONS, ORIGINAL_LEARNING_RATE = 1000, 10.0
 NOISE_STDDEV = 0.256
 
 
-def optimize_pixels(args, vgg_weights, style, content, log=print):
+def optimize_pixels(settings, vgg_weights, style, content, log=print):
     """Optimize an image like `content` (H, W, 3) 0..255 towards `style`; returns the exit status."""
-    iterations = args.epochs if args.epochs >= 10 else ORIGINAL_ITERATIONS
-    learning_rate = args.learning_rate if args.learning_rate >= 1 else ORIGINAL_LEARNING_RATE
+    iterations = settings.epochs if settings.epochs >= 10 else ORIGINAL_ITERATIONS
+    learning_rate = settings.learning_rate if settings.learning_rate >= 1 else ORIGINAL_LEARNING_RATE
     height, width = content.shape[:2]
     log(f"--slow: {iterations} iterations at learning rate {learning_rate:g} on {width}x{height} pixels")
-    seed = args.seed if args.seed is not None else fresh_seed()
+    seed = settings.seed if settings.seed is not None else fresh_seed()
     keras.utils.set_random_seed(seed)
     noise = np.random.default_rng(seed).normal(0, NOISE_STDDEV, (1, *content.shape))
-    vgg = build_vgg(vgg_weights, args.layers)
+    vgg = build_vgg(vgg_weights, settings.layers)
     picture = PixelImage(vgg_weights.mean + noise)
     objective = StyleObjective(
-        picture, vgg, style_grams(vgg, [style.rgb]), (args.content_weight, args.style_weight, args.tv_weight), 1
+        picture, vgg, style_grams(vgg, [style.rgb]), (settings.content_weight, settings.style_weight, settings.tv_weight), 1
     )
     objective.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    run = _SlowRun(args.test_dir, iterations)
+    run = _SlowRun(settings.test_dir, iterations)
     batch = {"images": content[None].astype(np.float32), "style_weights": np.ones((1, 1), np.float32)}
     feed = _Repeat(batch, iterations)
-    end, stopped = fit_monitored(objective, feed, run, 0, iterations, args.checkpoint_iterations, log)
+    end, stopped = fit_with_progress(objective, feed, run, 0, iterations, settings.checkpoint_iterations, log)
     log(f"{end} iterations in {time.perf_counter() - run.began:.1f} s; the image is {run.last}")
     return 130 if stopped else 0
 
@@ -62,7 +61,7 @@ class _Repeat(keras.utils.PyDataset):
 
 
 class _SlowRun:
-    """The Monitor's run object for --slow: a checkpoint is the picture written out."""
+    """The FitRun for --slow: a checkpoint is the picture written out."""
 
     def __init__(self, folder, iterations):
         self.folder, self.iterations, self.last = folder, iterations, None

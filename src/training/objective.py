@@ -2,10 +2,10 @@
 JAX) and under tf.distribute, with one definition of the step.
 
     {"images": content (B, H, W, 3) RGB 0..255, "style_weights": (B, S)}
-        -> per-example {"content", "style", "tv"} terms (src/losses.py), each (B,)
+        -> per-example {"content", "style", "tv"} terms (src/training/losses.py), each (B,)
 
 Only the image maker's weights train; the VGG loss network is frozen and names the layers the
-losses read (its `style_layers` and `content_layer`, src/vgg.py). The maker is the transform network, fed
+losses read (its `style_layers` and `content_layer`, src/training/vgg.py). The maker is the transform network, fed
 x / 255 as the original fed it (src/pixels.py), or for --slow the picture itself (PixelImage,
 Gatys et al. 2016). Style targets are the grams of each style image, computed once at the
 image's own size; a batch's style weights pick (or mix) them per example, and pick the
@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from src import losses
+from src.training import losses
 
 
 class StyleObjective(keras.Model):

@@ -1,5 +1,5 @@
 """The VGG networks' layer names, and the layers and loss weights style.py uses by default with
-each: plain data without Keras, so that `style.py --help` stays instant (src/vgg.py builds the
+each: plain data without Keras, so that `style.py --help` stays instant (src/training/vgg.py builds the
 network).
 
 VGG19's defaults are the original's. VGG16's were chosen by training with real ImageNet weights

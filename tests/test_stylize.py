@@ -64,21 +64,6 @@ def test_stylizer_sees_the_current_weights(model):
     np.testing.assert_array_equal(stylizer(images), before)
 
 
-def test_auto_precision_follows_the_cpu(monkeypatch):
-    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "amx_bf16"})
-    assert devices.resolve_precision("auto", "cpu") == "bfloat16"
-    assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"
-    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
-    assert devices.resolve_precision("auto", "cpu") == "float32"  # bfloat16 is slower without AMX
-    assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"
-    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
-    with pytest.raises(ValueError, match="no bfloat16 instructions"):
-        devices.resolve_precision("bfloat16", "cpu")
-    assert devices.resolve_precision("float32", "cpu") == "float32"
-    with pytest.raises(ValueError, match="precision"):
-        devices.resolve_precision("float16")
-
-
 def test_images_per_pass_respects_the_tile_budget(model):
     stylizer = Stylizer(model, batch_size=4, tile_size=64)
     assert stylizer.images_per_pass(32, 32) == 4

@@ -5,7 +5,7 @@ so that a model cannot score well by fitting its own loss (bench/quality.py; ben
     style distance   = mean over JUDGE_LAYERS.style of ||G(y) - G(s)||_F / ||G(s)||_F
 
 with x the photo, y the stylized picture, s the style image, phi a layer's features and G their
-Gram matrix (src/losses.py). Both are 0 for a perfect match and scale-free: the content distance
+Gram matrix (src/training/losses.py). Both are 0 for a perfect match and scale-free: the content distance
 is the fraction of the photo's feature energy that changed, the style distance the relative
 error of the style's Gram matrices. The photo itself has content distance 0 and a style distance
 that is the floor a stylized picture must go below.
@@ -13,8 +13,8 @@ that is the floor a stylized picture must go below.
 
 import numpy as np
 
-from src.vgg import build_vgg
-from src.vgg_layers import LossLayers
+from src.training.vgg import build_vgg
+from src.training.vgg_layers import LossLayers
 
 # The last ReLU of each of VGG16's blocks for style, relu3_3 for content: none of them is a
 # layer that style.py trains with by default (the first ReLU of each block, relu4_2).
@@ -44,7 +44,7 @@ def style_distance(stylized_grams, style_grams):
 
 
 class Judge:
-    """A frozen VGG (src/vgg.py VggWeights) that scores stylized pictures against photos and one
+    """A frozen VGG (src/training/vgg.py VggWeights) that scores stylized pictures against photos and one
     style image, all float32 RGB 0..255."""
 
     def __init__(self, vgg_weights, style_image, layers=JUDGE_LAYERS):

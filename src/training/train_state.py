@@ -2,9 +2,9 @@
 
     model.keras          the latest network, ready for evaluate.py (src/checkpoints.py)
     training_state.npz   everything a resumed run needs: the network's and Adam's variables,
-                         the iteration (which fixes the position in the data, src/dataset.py),
+                         the iteration (which fixes the position in the data, src/training/dataset.py),
                          and the settings that fix the network and the data order
-    logs/                TensorBoard events (src/summaries.py)
+    logs/                TensorBoard events (src/training/summaries.py)
 
 Both files are written under a temporary name, synced and renamed into place, the state first:
 a run killed at any moment leaves the previous pair, or a new state beside the previous model,

@@ -21,7 +21,7 @@ Every layer shape is checked before training starts. The widths must be VGG's, o
 the same fraction of VGG's (set by conv1_1): the tests use such narrow files.
 
 The losses read ReLU outputs named relu{block}_{index}; the names, and each network's default
-layers and loss weights, are in src/vgg_layers.py.
+layers and loss weights, are in src/training/vgg_layers.py.
 """
 
 import hashlib
@@ -32,7 +32,7 @@ import numpy as np
 from keras import layers, ops
 
 from src.errors import first_line
-from src.vgg_layers import (
+from src.training.vgg_layers import (
     ARCHITECTURES,
     CONTENT_LAYER,
     CONVOLUTIONS,

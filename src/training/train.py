@@ -1,6 +1,6 @@
 """Training a transform network (the original's style.py and optimize.py): Keras `fit` of the
-StyleObjective (src/objective.py) over the training images (src/dataset.py), resumable from the
-checkpoint directory (src/train_state.py), with previews and TensorBoard logs.
+StyleObjective (src/training/objective.py) over the training images (src/training/dataset.py), resumable from the
+checkpoint directory (src/training/train_state.py), with previews and TensorBoard logs.
 
 One style, or several in one network (conditional instance norm, Dumoulin et al. 2017): step i
 trains style i mod S on the whole batch, so the styles take turns, as in that paper.
@@ -17,17 +17,17 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from src.dataset import TrainingImages
+from src.training.dataset import TrainingImages
 from src.devices import resolve_training_precision
 from src.images import write_image
-from src.monitor import fit_monitored
-from src.objective import StyleObjective, style_grams
+from src.training.fitting import fit_with_progress, fresh_seed
+from src.training.objective import StyleObjective, style_grams
 from src.pixels import TRAINING_INPUT_SCALE
 from src.stylize import Stylizer
-from src.summaries import EventWriter
-from src.train_state import LOGS_DIRNAME, StateError, TrainingState, locked, mismatches, read_state, write_checkpoint
+from src.training.summaries import EventWriter
+from src.training.train_state import LOGS_DIRNAME, StateError, TrainingState, locked, mismatches, read_state, write_checkpoint
 from src.transform import build_transform_net
-from src.vgg import build_vgg
+from src.training.vgg import build_vgg
 
 
 @dataclass
@@ -39,51 +39,51 @@ class Outcome:
     seconds: float = 0.0  # this run's training time
 
 
-def train(args, vgg_weights, styles, test_image=None, strategy=None, log=print):
-    """Train (or resume) into args.checkpoint_dir. args: style.py's flags; styles: [Style];
+def train(settings, vgg_weights, styles, test_image=None, strategy=None, log=print):
+    """Train (or resume) into settings.checkpoint_dir. settings: TrainingSettings; styles: [Style];
     test_image: (H, W, 3) 0..255 for previews, or None; strategy: a tf.distribute strategy
     (default: MirroredStrategy when TensorFlow sees more than one GPU)."""
-    with locked(args.checkpoint_dir) as directory:
+    with locked(settings.checkpoint_dir) as directory:
         state = read_state(directory)
-        seed = args.seed if args.seed is not None else (state.settings["seed"] if state else fresh_seed())
-        settings = {
+        seed = settings.seed if settings.seed is not None else (state.settings["seed"] if state else fresh_seed())
+        recorded = {
             "styles": [style.name for style in styles],
-            "image_size": args.image_size,
-            "batch_size": args.batch_size,
+            "image_size": settings.image_size,
+            "batch_size": settings.batch_size,
             "seed": seed,
-            **loss_settings(args, vgg_weights, styles),
+            **loss_settings(settings, vgg_weights, styles),
         }
-        if state and mismatches(state, settings):
+        if state and mismatches(state, recorded):
             raise StateError(
-                f"{directory} holds a run with other settings ({'; '.join(mismatches(state, settings))}): "
+                f"{directory} holds a run with other settings ({'; '.join(mismatches(state, recorded))}): "
                 "pass the same values to resume, or use a new --checkpoint-dir"
             )
-        images = TrainingImages(args.train_path, args.image_size, args.batch_size, seed)
+        images = TrainingImages(settings.train_path, settings.image_size, settings.batch_size, seed)
         try:  # the decoding threads stop however this ends
-            total = args.epochs * images.iterations_per_epoch
+            total = settings.epochs * images.iterations_per_epoch
             if state and state.iteration >= total:
-                log(f"{directory} already holds {state.iteration} iterations, {args.epochs} epoch(s): nothing to do")
+                log(f"{directory} already holds {state.iteration} iterations, {settings.epochs} epoch(s): nothing to do")
                 return Outcome(state.iteration, state.iteration, finished=True)
             keras.utils.set_random_seed(seed)
-            precision = resolve_training_precision(args.precision)
+            precision = resolve_training_precision(settings.precision)
             if precision != "float32":
                 log(f"training in {precision} (--precision): bfloat16 matrix units, float32 weights and losses")
             with _scope(strategy or default_strategy(log)), _dtype_policy(precision):
-                objective = _build(args, vgg_weights, styles, state)
-            state = state or TrainingState(0, settings)
-            return _Run(args, directory, objective, images, state, styles, test_image, log).fit(total)
+                objective = _build(settings, vgg_weights, styles, state)
+            state = state or TrainingState(0, recorded)
+            return _Run(settings, directory, objective, images, state, styles, test_image, log).fit(total)
         finally:
             images.close()
 
 
-def loss_settings(args, vgg_weights, styles):
+def loss_settings(settings, vgg_weights, styles):
     """What defines the objective, so that a resume with other style images, loss weights, layers
     or loss network is refused: the style images' pixels by hash, the VGG file by its weights'."""
     return {
         "style_images": [hashlib.sha256(np.ascontiguousarray(style.rgb).tobytes()).hexdigest()[:16] for style in styles],
-        "loss_weights": [args.content_weight, args.style_weight, args.tv_weight],
-        "style_layers": list(args.layers.style),
-        "content_layer": args.layers.content,
+        "loss_weights": [settings.content_weight, settings.style_weight, settings.tv_weight],
+        "style_layers": list(settings.layers.style),
+        "content_layer": settings.layers.content,
         "loss_network": f"{vgg_weights.network} {vgg_weights.fingerprint()}",
     }
 
@@ -116,29 +116,25 @@ def _scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
-def fresh_seed():
-    return int(np.random.SeedSequence().entropy % 2**31)
-
-
-def _build(args, vgg_weights, styles, state):
+def _build(settings, vgg_weights, styles, state):
     """The objective, compiled, with the state's weights and Adam variables when resuming."""
-    vgg = build_vgg(vgg_weights, args.layers)
+    vgg = build_vgg(vgg_weights, settings.layers)
     transform = build_transform_net(len(styles), [style.name for style in styles])
     objective = StyleObjective(
         transform,
         vgg,
         style_grams(vgg, [style.rgb for style in styles]),
-        (args.content_weight, args.style_weight, args.tv_weight),
-        args.batch_size,
+        (settings.content_weight, settings.style_weight, settings.tv_weight),
+        settings.batch_size,
         input_scale=TRAINING_INPUT_SCALE,
     )
-    objective.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    objective.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
     objective.optimizer.build(objective.trainable_variables)
     if state:
         transform.set_weights(state.model_weights)
         for variable, value in zip(objective.optimizer.variables, state.optimizer_variables, strict=True):
             variable.assign(value)
-        objective.optimizer.learning_rate = args.learning_rate  # this run's flag, not the saved rate
+        objective.optimizer.learning_rate = settings.learning_rate  # this run's flag, not the saved rate
     return objective
 
 
@@ -164,27 +160,27 @@ class _Feed(keras.utils.PyDataset):
 class _Run:
     """One invocation of training: checkpoints, previews and logs around fit()."""
 
-    def __init__(self, args, directory, objective, images, state, styles, test_image, log):
-        self.args, self.directory, self.objective, self.images = args, directory, objective, images
+    def __init__(self, settings, directory, objective, images, state, styles, test_image, log):
+        self.settings, self.directory, self.objective, self.images = settings, directory, objective, images
         self.state, self.styles, self.test_image, self.log = state, styles, test_image, log
         self.events = EventWriter(directory / LOGS_DIRNAME)
         one_hot = np.eye(len(styles)) if test_image is not None else []
         if test_image is not None:
-            args.test_dir.mkdir(parents=True, exist_ok=True)
+            settings.test_dir.mkdir(parents=True, exist_ok=True)
         self.stylizers = [Stylizer(objective.maker, style_weights=weights, batch_size=1) for weights in one_hot]
         self.began = time.perf_counter()
 
     def fit(self, total):
         start = self.state.iteration
         if start:
-            self.log(f"resumed from iteration {start} (epoch {self.epoch(start + 1) + 1} of {self.args.epochs})")
+            self.log(f"resumed from iteration {start} (epoch {self.epoch(start + 1) + 1} of {self.settings.epochs})")
             self.events.restart(start)
         else:
             self.checkpoint(0, self.objective)  # model.keras is there from the start
         feed = _Feed(self.images, start, total, len(self.styles))
         try:
-            every = self.args.checkpoint_iterations
-            end, stopped = fit_monitored(self.objective, feed, self, start, total, every, self.log)
+            every = self.settings.checkpoint_iterations
+            end, stopped = fit_with_progress(self.objective, feed, self, start, total, every, self.log)
         finally:
             self.events.close()
         return Outcome(start, end, not stopped, self.images, time.perf_counter() - self.began)
@@ -194,7 +190,7 @@ class _Run:
         return max(iteration - 1, 0) // self.images.iterations_per_epoch
 
     def describe(self, iteration):
-        return f"epoch {self.epoch(iteration) + 1}/{self.args.epochs}"
+        return f"epoch {self.epoch(iteration) + 1}/{self.settings.epochs}"
 
     def status(self):
         waited = self.images.wait_seconds / max(time.perf_counter() - self.began, 1e-9)
@@ -219,5 +215,5 @@ class _Run:
             stylizer.refresh()  # the weights have trained since the last preview
             rgb = stylizer(self.test_image[None])[0]
             suffix = f"_{style.name}" if len(self.styles) > 1 else ""
-            write_image(self.args.test_dir / f"{self.epoch(iteration)}_{iteration}{suffix}.png", rgb)
+            write_image(self.settings.test_dir / f"{self.epoch(iteration)}_{iteration}{suffix}.png", rgb)
             self.events.image(iteration, f"preview/{style.name}", rgb)

@@ -1,0 +1,85 @@
+"""The memory budget of a forward pass: how many whole images of a size one pass may take, and
+when and in which tiles an image runs instead (src/tiling.py), from the memory the machine has
+free. The one place these figures live; `--tile-size` is checked here too.
+"""
+
+import math
+import os
+from typing import NamedTuple
+
+# Tiles smaller than this are mostly halo (the 9x9 convolutions read 4 pixels around each tile).
+MIN_TILE_SIZE = 32
+# Peak memory of one forward pass per image pixel, above the process's own, rounded up from the
+# measured bfloat16 and float32 figures (float32 activations of 32 channels at full resolution,
+# several alive at once; bench/README.md).
+BYTES_PER_PIXEL = 600
+# --tile-size 0 lets one forward pass use this share of the available memory, up to a cap.
+MEMORY_SHARE = 0.25
+# Whole images are fastest (src/tiling.py: tiles repeat the front and back layers), so images
+# run whole up to this cap (3.5 megapixels)...
+MAX_WHOLE_BYTES = 2 << 30
+# ... and bigger ones in tiles whose passes take up to this, beside the tiler's whole-image
+# buffers, so that a 12-megapixel photo stays within 3 GB whatever the machine has free
+# (bench/run.py measures evaluate.py's peak).
+MAX_TILE_BYTES = 512 << 20
+
+
+def check_tile_size(tile_size):
+    """0 (choose from free memory) or at least MIN_TILE_SIZE; ValueError otherwise."""
+    tile_size = int(tile_size)
+    if tile_size != 0 and tile_size < MIN_TILE_SIZE:
+        raise ValueError(f"tile size must be 0 (automatic) or at least {MIN_TILE_SIZE}, got {tile_size}")
+    return tile_size
+
+
+class Plan(NamedTuple):
+    batch: int  # images per forward pass
+    tile: int | None  # tile side, or None for whole images
+    whole_bytes: int  # the memory a whole-image pass may take
+
+
+def plan(height, width, batch_size, tile_size=0):
+    """How to run height x width images: whole, as many per pass as the budget holds (up to
+    batch_size), or one at a time in tiles of tile_size (0: a side chosen from free memory)."""
+    available = available_memory()  # read once, so that the figures below agree
+    side = tile_size or auto_tile_size(available)
+    whole_bytes = whole_pass_bytes(tile_size, available)
+    image_bytes = height * width * BYTES_PER_PIXEL
+    if image_bytes > whole_bytes:
+        return Plan(1, side, whole_bytes)
+    return Plan(max(1, min(batch_size, whole_bytes // image_bytes)), None, whole_bytes)
+
+
+def whole_pass_bytes(tile_size=0, available=None):
+    """The memory one whole-image pass may take: a tile's worth for a given tile size, else
+    MEMORY_SHARE of the available memory, capped at MAX_WHOLE_BYTES."""
+    if tile_size:
+        return tile_size**2 * BYTES_PER_PIXEL
+    available = available_memory() if available is None else available
+    return max(_budget(MAX_WHOLE_BYTES, available), auto_tile_size(available) ** 2 * BYTES_PER_PIXEL)
+
+
+def auto_tile_size(available=None):
+    """The side of tiles whose passes fit MEMORY_SHARE of the available memory (capped)."""
+    available = available_memory() if available is None else available
+    side = int(math.sqrt(_budget(MAX_TILE_BYTES, available) / BYTES_PER_PIXEL)) // 64 * 64
+    return max(side, 4 * MIN_TILE_SIZE)
+
+
+def _budget(cap, available):
+    return min(MEMORY_SHARE * available, cap)
+
+
+def available_memory():
+    """Bytes the system can give without swapping: MemAvailable on Linux, free pages elsewhere."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30

@@ -1,0 +1,48 @@
+"""Where an output goes, one rule for images and videos: an --out-path that is an existing folder,
+or is written with a trailing separator, receives a file named like the input; an output is
+never the input itself, through symbolic or hard links either; and a refused run creates no
+folders (the first write does)."""
+
+import os
+from pathlib import Path
+
+
+class OutPathError(Exception):
+    """An --out-path that cannot work: the run does not start."""
+
+
+def output_file(source, out_path):
+    """(input file, --out-path) -> the output file (see the module docstring); OutPathError when
+    that is the input itself."""
+    source, target = Path(source), Path(out_path)
+    if target.is_dir() or str(out_path).endswith(os.sep):
+        target = target / source.name
+    check_not_input(target, source)
+    return target
+
+
+def check_not_input(target, source):
+    if same_file(target, source):
+        raise OutPathError(f"--out-path {target} is the input itself ({source}, or a link to it); it is never overwritten")
+
+
+def same_file(a, b):
+    """Whether two paths reach one file: through symbolic links, or hard links (same inode)."""
+    try:
+        return Path(a).exists() and Path(b).exists() and Path(a).samefile(b)
+    except OSError:
+        return False
+
+
+def check_folder(folder):
+    """That `folder` exists or can be created, without creating it."""
+    folder = Path(folder)
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        if ancestor.is_symlink():
+            raise OutPathError(f"cannot create folder {folder}: {ancestor} is a link to nothing")
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutPathError(f"cannot create folder {folder}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OutPathError(f"cannot create folder {folder}: {ancestor} is not writable")

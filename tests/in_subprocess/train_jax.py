@@ -1,0 +1,29 @@
+"""Training on the JAX backend (tests/test_train_jax.py): two styles taking turns, a resume, --slow.
+
+    KERAS_BACKEND=jax python -m tests.in_subprocess.train_jax DIRECTORY 'SLOW|ARGS' STYLE_ARGS...
+"""
+
+import sys
+import keras
+import numpy as np
+
+import style
+from src.checkpoints import load_model
+
+assert keras.backend.backend() == "jax"
+directory, slow_argv, argv = sys.argv[1], sys.argv[2].split("|"), sys.argv[3:]
+
+
+def conv_out_norm(style_index):
+    norm = load_model(directory).layers_in_order()[-1].norm
+    return np.concatenate([np.asarray(norm.scale.value)[style_index], np.asarray(norm.shift.value)[style_index]])
+
+
+untrained = np.array([1.0, 1, 1, 0, 0, 0])
+assert style.main(argv + ["--epochs", "1"]) == 0
+assert not np.allclose(conv_out_norm(0), untrained)
+assert np.array_equal(conv_out_norm(1), untrained), "the second style trained on the first step"
+assert style.main(argv + ["--epochs", "2"]) == 0
+assert not np.allclose(conv_out_norm(1), untrained)
+assert style.main(slow_argv) == 0
+print("done")

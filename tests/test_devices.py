@@ -1,0 +1,37 @@
+"""--device and the precision choices: what each CPU class and GPU gets."""
+
+import pytest
+
+from src import devices
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch):
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "amx_bf16"})
+    assert devices.resolve_precision("auto", "cpu") == "bfloat16"
+    assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert devices.resolve_precision("auto", "cpu") == "float32"  # bfloat16 is slower without AMX
+    assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
+    with pytest.raises(ValueError, match="no bfloat16 instructions"):
+        devices.resolve_precision("bfloat16", "cpu")
+    assert devices.resolve_precision("float32", "cpu") == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        devices.resolve_precision("float16")
+
+
+def test_training_precision_auto(monkeypatch):
+    monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [(9, 0)])
+    assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
+    monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [(7, 0)])  # V100: no bfloat16 units
+    assert devices.resolve_training_precision("auto") == "float32"
+    monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [])
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
+    assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})  # AMD Zen 4 and later
+    assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
+    assert devices.resolve_training_precision("auto") == "float32"
+    assert devices.resolve_training_precision("float32") == "float32"
+    with pytest.raises(ValueError):
+        devices.resolve_training_precision("float16")
