@@ -75,7 +75,7 @@ def tile_size(text):
 
 def add_model_arguments(parser):
     """--checkpoint, --device, --batch-size (the original's flags for applying a model), and
-    --style-weights, --preserve-color, --strength, --tile-size, --precision."""
+    --style-weights, --preserve-color, --strength, --tile-size, --precision, --engine."""
     parser.add_argument(
         "--checkpoint",
         action="append",
@@ -128,6 +128,13 @@ def add_model_arguments(parser):
         default="auto",
         help="number format of the convolutions: auto is bfloat16 on CPUs with AMX (faster there, and "
         "visually the same as float32), else float32 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "tensorflow", "openvino"),
+        default="auto",
+        help="what runs whole images: auto is OpenVINO where it is installed (bash setup.sh --openvino) and "
+        "the CPU has no AMX, else TensorFlow; tiles always run on TensorFlow (default: %(default)s)",
     )
 
 
@@ -235,6 +242,12 @@ def stylizer_from_args(parser, args):
         precision = resolve_precision(args.precision, args.device)
     except ValueError as error:
         parser.error(f"--precision: {error}")
+    from src.engines import EngineError, resolve_engine
+
+    try:
+        engine = resolve_engine(args.engine, args.device)
+    except EngineError as error:
+        parser.error(f"--engine: {error}")
     try:
         return Stylizer(
             models,
@@ -244,6 +257,7 @@ def stylizer_from_args(parser, args):
             tile_size=args.tile_size,
             preserve_color=args.preserve_color,
             strength=args.strength,
+            engine=engine,
         )
     except ValueError as error:  # the one check of the weights: their count, signs and sum
         parser.error(f"--style-weights: {error}")

@@ -30,12 +30,21 @@ class Stylizer:
     images above N x N pixels in N x N tiles (see src/tiling.py).
     preserve_color, strength: how the result is combined with the photo (src/blend.py), applied
     to the whole picture after the networks, so that tiles and video frames get it the same way.
+    engine: what runs whole images, "tensorflow", "openvino" or "auto" (src/engines.py).
     """
 
     def __init__(
-        self, model, style_weights=None, batch_size=4, precision="auto", tile_size=0, preserve_color=False, strength=1.0
+        self,
+        model,
+        style_weights=None,
+        batch_size=4,
+        precision="auto",
+        tile_size=0,
+        preserve_color=False,
+        strength=1.0,
+        engine="tensorflow",
     ):
-        options = {"batch_size": batch_size, "precision": precision, "tile_size": tile_size}
+        options = {"batch_size": batch_size, "precision": precision, "tile_size": tile_size, "engine": engine}
         if isinstance(model, (list, tuple)) and len(model) > 1:
             several = [m.style_names[0] for m in model if m.num_styles > 1]
             if several:
@@ -75,7 +84,9 @@ class Stylizer:
 class _Network:
     """One TransformNet with a fixed style mix, compiled: whole images, or tiles (src/tiling.py)."""
 
-    def __init__(self, model, style_weights=None, batch_size=4, precision="auto", tile_size=0):
+    def __init__(self, model, style_weights=None, batch_size=4, precision="auto", tile_size=0, engine="tensorflow"):
+        from src.engines import resolve_engine
+
         self.model = model
         self.batch_size = int(batch_size)
         names = f"the model has {model.num_styles} style{'s' if model.num_styles != 1 else ''} ({', '.join(model.style_names)})"
@@ -84,6 +95,7 @@ class _Network:
         )
         self.precision = resolve_precision(precision)
         self.tile_size = memory.check_tile_size(tile_size)
+        self.engine = resolve_engine(engine) if engine != "tensorflow" else engine
         self._compiled = {}
         self._parameters = None
 
@@ -122,7 +134,7 @@ class _Network:
             if kind == "tiler":
                 self._compiled[key] = tiling.Tiler(self.model, precision, parameters)
             else:
-                self._compiled[key] = compile_forward(self.model, precision, parameters)
+                self._compiled[key] = compile_forward(self.model, precision, parameters, self.engine)
         return self._compiled[key]
 
 
@@ -138,9 +150,10 @@ def normalize_style_weights(weights, num_styles, expected=None):
     return weights / weights.sum()
 
 
-def compile_forward(model, precision, parameters):
+def compile_forward(model, precision, parameters, engine="tensorflow"):
     """images (B, H, W, 3) -> numpy (B, H, W, 3), compiled once for every shape, with the
-    instance norms' `parameters` (src/inference.py norm_parameters) as constants."""
+    instance norms' `parameters` (src/inference.py norm_parameters) as constants; with
+    engine="openvino", that same graph converted and run by OpenVINO (src/engines.py)."""
     from src import inference
 
     function = inference.compile_function(
@@ -148,4 +161,8 @@ def compile_forward(model, precision, parameters):
         lambda images: inference.forward(model, images, parameters, precision),
         signature=[((None, None, None, 3), "float32")],
     )
+    if engine == "openvino":
+        from src.engines import OpenVinoForward
+
+        return OpenVinoForward(function, precision)
     return lambda images: np.asarray(function(images))
