@@ -93,7 +93,7 @@ class Bench:
 
     def stylization(self):
         for batch in (1, 4):
-            for impl in ("ours", "reference"):
+            for impl in ("ours", "ours_tensorflow", "reference"):
                 self.results[f"stylize_b{batch}_{impl}"] = self.worker(
                     "stylize", impl=impl, folder=self.inputs["photos"], batch=batch, repeats=self.repeats
                 )
@@ -116,7 +116,7 @@ class Bench:
             self.results[f"evaluate_{impl}"] = summarize(measured)
 
     def video(self, frames):
-        for impl in ("ours", "reference"):
+        for impl in ("ours", "ours_tensorflow", "reference"):
             self.results[f"video_{impl}"] = self.worker(
                 "video",
                 impl=impl,
@@ -193,6 +193,14 @@ def summarize(runs):
 # --- the report -------------------------------------------------------------------------------
 
 
+def cpu_class(flags):
+    """The class a speed figure holds for: what the arithmetic units can do."""
+    for flag, name in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX512-BF16, no AMX"), ("avx512f", "AVX-512 without bfloat16")):
+        if flag in flags:
+            return name
+    return "AVX2"
+
+
 def report(results):
     machine = results["machine"]
     lines = [
@@ -205,7 +213,8 @@ def report(results):
         f"{results['load_before'][0]:.2f} (above ~0.5 something else was running: rerun on a quiet machine).",
         f"Measured matmul peak (4096x4096, TensorFlow/oneDNN): float32 {machine['matmul_gflops']['float32']:.0f} GFLOP/s, "
         f"bfloat16 {machine['matmul_gflops']['bfloat16']:.0f} GFLOP/s. The network costs "
-        f"{machine['network_gflop_1024x680']:.0f} GFLOP (convolutions) at 1024x680. Our precision: {machine['precision_auto']}.",
+        f"{machine['network_gflop_1024x680']:.0f} GFLOP (convolutions) at 1024x680. CPU class: {cpu_class(machine['flags'])}; "
+        f"our precision: {machine['precision_auto']}, engine: {machine.get('engine_auto', 'tensorflow')}.",
         "",
         "| measurement | ours | reference (TF1 graph) | ours vs reference | peak memory ours | peak memory reference |",
         "|---|---|---|---|---|---|",
@@ -224,6 +233,14 @@ def report(results):
 
     row("stylize one 1024x680 photo (batch 1)", seconds("stylize_b1_ours"), seconds("stylize_b1_reference"), "s")
     row("stylize four 1024x680 photos (batch 4)", seconds("stylize_b4_ours"), seconds("stylize_b4_reference"), "s")
+    for batch in (1, 4):
+        if f"stylize_b{batch}_ours_tensorflow" in results:
+            row(
+                f"... batch {batch} on the TensorFlow engine (--engine tensorflow)",
+                seconds(f"stylize_b{batch}_ours_tensorflow"),
+                seconds(f"stylize_b{batch}_reference"),
+                "s",
+            )
     row(
         "`evaluate.py` on a folder of six 1024x680 JPEGs, whole process",
         seconds("evaluate_ours"),
@@ -232,9 +249,12 @@ def report(results):
     )
     fps = {
         impl: {"value": results[f"video_{impl}"]["fps"], "peak_rss": results[f"video_{impl}"]["peak_rss"]}
-        for impl in ("ours", "reference")
+        for impl in ("ours", "ours_tensorflow", "reference")
+        if f"video_{impl}" in results
     }
     row("video frames 640x360, batch 4", fps["ours"], fps["reference"], "frames/s", higher_is_better=True, digits=1)
+    if "ours_tensorflow" in fps:
+        row("... on the TensorFlow engine", fps["ours_tensorflow"], fps["reference"], "frames/s", True, digits=1)
     for precision in ("float32", "mixed_bfloat16"):
         row(
             f"training iteration, batch 4 of 256x256, {precision}",

@@ -86,6 +86,7 @@ def machine():
     import tensorflow as tf
 
     from src.devices import cpu_flags, resolve_precision
+    from src.engines import resolve_engine
 
     model_name = platform.processor() or "unknown"
     if Path("/proc/cpuinfo").exists():
@@ -111,6 +112,7 @@ def machine():
         "keras": keras.__version__,
         "numpy": np.__version__,
         "precision_auto": resolve_precision("auto", "cpu"),
+        "engine_auto": resolve_engine("auto", "cpu"),
         "matmul_gflops": peaks,
         "network_gflop_1024x680": network_gflop(680, 1024),
     }
@@ -139,14 +141,19 @@ def stylize(impl, folder, batch, repeats, model="wave"):
 
     images = load_photos(folder, batch)
     network = load_model(MODELS / f"{model}.keras")
-    if impl == "ours":
+    if impl.startswith("ours"):
         from src.stylize import Stylizer
 
-        run = Stylizer(network, batch_size=batch)
+        run = Stylizer(network, batch_size=batch, engine=_engine(impl))
     else:
         run = reference_session(original_arrays(network), images.shape)
     seconds, times = timed(lambda: run(images), repeats)
     return {"seconds": seconds, "times": times, "images": len(images), "shape": list(images.shape)}
+
+
+def _engine(impl):
+    """"ours": the project's defaults (--engine auto); "ours_tensorflow": TensorFlow alone."""
+    return "tensorflow" if impl == "ours_tensorflow" else "auto"
 
 
 def video(impl, folder, frames, batch, repeats, model="wave"):
@@ -156,10 +163,10 @@ def video(impl, folder, frames, batch, repeats, model="wave"):
 
     clip = load_photos(folder, frames)
     network = load_model(MODELS / f"{model}.keras")
-    if impl == "ours":
+    if impl.startswith("ours"):
         from src.stylize import Stylizer
 
-        stylizer = Stylizer(network, batch_size=batch)
+        stylizer = Stylizer(network, batch_size=batch, engine=_engine(impl))
         run = lambda: stylizer(clip)  # noqa: E731  (the Stylizer batches)
     else:
         session = reference_session(original_arrays(network), (batch, *clip.shape[1:]))

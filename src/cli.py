@@ -126,8 +126,8 @@ def add_model_arguments(parser):
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="number format of the convolutions: auto is bfloat16 on CPUs with AMX (faster there, and "
-        "visually the same as float32), else float32 (default: %(default)s)",
+        help="number format of the convolutions: auto is bfloat16 on CPUs with bfloat16 instructions (AMX or "
+        "AVX512-BF16: faster there, and visually the same as float32), else float32 (default: %(default)s)",
     )
     parser.add_argument(
         "--engine",

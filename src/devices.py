@@ -116,11 +116,11 @@ def resolve_precision(precision="auto", device="auto"):
     """The precision to run: "auto" becomes "bfloat16" where that is both fast and faithful, else
     "float32"; "bfloat16" on a CPU that cannot run it is a ValueError.
 
-    bfloat16 convolutions pay only where oneDNN runs them on AMX tiles: TensorFlow on a CPU with
-    the amx_bf16 flag, faithful to the original's output (no visible difference). AVX512-BF16
-    alone and AVX-512 alone were slower than float32 at inference, and AVX2 has no bfloat16
-    convolution at all (bench/README.md). GPUs keep float32, the
-    precision the original ran at.
+    bfloat16 convolutions pay where the CPU has bfloat16 instructions: AMX tiles (Intel Sapphire
+    Rapids and later) and AVX512-BF16 (AMD Zen 4 and later), both measured faster than float32
+    and faithful to the original's output (no visible difference; bench/README.md). Without them
+    (AVX2, AVX-512 alone) bfloat16 is emulated and slower, or has no convolution at all. GPUs
+    keep float32, the precision the original ran at.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -136,4 +136,4 @@ def resolve_precision(precision="auto", device="auto"):
         if on_cpu and not {"avx512_bf16", "amx_bf16"} & cpu_flags():
             raise ValueError("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16): use --precision float32")
         return precision
-    return "bfloat16" if on_cpu and "amx_bf16" in cpu_flags() else "float32"
+    return "bfloat16" if on_cpu and {"amx_bf16", "avx512_bf16"} & cpu_flags() else "float32"

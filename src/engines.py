@@ -4,8 +4,9 @@ TensorFlow's graph with the same weights and constants. Tiles (src/tiling.py) al
 TensorFlow: their passes read and write whole-image buffers between layers.
 
 `auto` picks OpenVINO on CPUs without AMX, where it was measured faster than TensorFlow in
-float32 (bench/README.md), and TensorFlow elsewhere: on AMX, TensorFlow's bfloat16 path; on
-GPUs and other Keras backends, the backend itself.
+both float32 and bfloat16 (bench/README.md), and TensorFlow elsewhere: on AMX, TensorFlow's
+bfloat16 path (OpenVINO not measured there); on GPUs and other Keras backends, the backend
+itself. OpenVINO converts the float32 graph and applies bfloat16 itself.
 
 OpenVINO models are compiled for fixed shapes (one per image size, kept for the run), and its
 compiled kernels are cached on disk (FST_CACHE_DIR, default ~/.cache/fast-style-transfer), so a

@@ -153,12 +153,14 @@ def normalize_style_weights(weights, num_styles, expected=None):
 def compile_forward(model, precision, parameters, engine="tensorflow"):
     """images (B, H, W, 3) -> numpy (B, H, W, 3), compiled once for every shape, with the
     instance norms' `parameters` (src/inference.py norm_parameters) as constants; with
-    engine="openvino", that same graph converted and run by OpenVINO (src/engines.py)."""
+    engine="openvino", the float32 graph converted and run by OpenVINO in `precision`
+    (src/engines.py: OpenVINO places its own bfloat16 conversions)."""
     from src import inference
 
+    graph_precision = "float32" if engine == "openvino" else precision
     function = inference.compile_function(
         model,
-        lambda images: inference.forward(model, images, parameters, precision),
+        lambda images: inference.forward(model, images, parameters, graph_precision),
         signature=[((None, None, None, 3), "float32")],
     )
     if engine == "openvino":

@@ -9,9 +9,11 @@ def test_auto_precision_follows_the_cpu(monkeypatch):
     monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "amx_bf16"})
     assert devices.resolve_precision("auto", "cpu") == "bfloat16"
     assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"
-    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
-    assert devices.resolve_precision("auto", "cpu") == "float32"  # bfloat16 is slower without AMX
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})  # AMD Zen 4 and later
+    assert devices.resolve_precision("auto", "cpu") == "bfloat16"
     assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f"})  # AVX-512 alone emulates bfloat16
+    assert devices.resolve_precision("auto", "cpu") == "float32"
     monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
     with pytest.raises(ValueError, match="no bfloat16 instructions"):
         devices.resolve_precision("bfloat16", "cpu")
