@@ -20,7 +20,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -299,14 +298,11 @@ def read_scalars(logs):
 
 
 def machine():
+    from bench.run import cpu_class
+    from bench.workers import cpu_name
     from src.devices import cpu_flags
 
-    name = platform.processor() or "unknown"
-    if Path("/proc/cpuinfo").exists():
-        with open("/proc/cpuinfo") as cpuinfo:
-            name = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), name)
-    flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
-    return f"{name}, {os.cpu_count()} cores, flags {' '.join(flags)}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, CPU class {cpu_class(cpu_flags())}"
 
 
 def table(report):

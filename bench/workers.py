@@ -88,10 +88,6 @@ def machine():
     from src.devices import cpu_flags, resolve_precision
     from src.engines import resolve_engine
 
-    model_name = platform.processor() or "unknown"
-    if Path("/proc/cpuinfo").exists():
-        with open("/proc/cpuinfo") as cpuinfo:
-            model_name = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model_name)
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     flags = sorted(
         f for f in cpu_flags() if f in {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile"}
@@ -103,7 +99,7 @@ def machine():
         seconds, _ = timed(lambda: matmul(a).numpy(), 3)
         peaks[dtype] = 2 * 4096**3 / seconds / 1e9
     return {
-        "cpu": model_name,
+        "cpu": cpu_name(),
         "flags": flags,
         "cores": os.cpu_count(),
         "memory_gib": round(memory / 2**30, 1),
@@ -116,6 +112,15 @@ def machine():
         "matmul_gflops": peaks,
         "network_gflop_1024x680": network_gflop(680, 1024),
     }
+
+
+def cpu_name():
+    """The CPU's model name as Linux reports it (platform.processor() elsewhere)."""
+    name = platform.processor() or "unknown"
+    if Path("/proc/cpuinfo").exists():
+        with open("/proc/cpuinfo") as cpuinfo:
+            name = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), name)
+    return name
 
 
 def network_gflop(height, width):

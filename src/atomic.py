@@ -14,7 +14,8 @@ from pathlib import Path
 
 # A file name's limit on Linux, macOS and Windows file systems (bytes, in UTF-8).
 NAME_MAX = 255
-_PID = re.compile(r"\.(\d+)\.tmp")
+# Our temporaries' names: .NAME.PID.tmp, with the writer's suffix (.keras) where it insists.
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.tmp(?:\.[A-Za-z0-9]+)?")
 
 
 @contextlib.contextmanager
@@ -23,7 +24,7 @@ def atomic_path(path, suffix=""):
     ends without error it replaces `path`, otherwise it is removed. `suffix` keeps an extension
     that a writer insists on (Keras wants '.keras')."""
     path = Path(path)
-    remove_stale(path, suffix)
+    _clean_folder_once(path.parent)
     temporary = path.with_name(f".{_stem(path.name, suffix)}.{os.getpid()}.tmp{suffix}")
     try:
         yield temporary
@@ -45,7 +46,29 @@ def remove_stale(path, suffix=""):
     """Delete the temporaries of `path` whose writing process is gone (killed with kill -9, or
     a power cut); another live process's temporary is left alone."""
     for leftover in _temporaries(Path(path), suffix):
-        match = _PID.search(leftover.name[-(len(suffix) + 20) :])
+        match = _TEMPORARY.fullmatch(leftover.name)
+        if match and not _alive(int(match.group(1))):
+            _remove(leftover)
+
+
+# Folders whose dead writers' temporaries this process has removed: listing a folder on every
+# write would make writing N files into one folder cost N listings of it.
+_cleaned_folders = set()
+
+
+def _clean_folder_once(folder):
+    """Remove the temporaries (of any name) that dead processes left in `folder`, the first time
+    this process writes there."""
+    key = os.path.abspath(folder)
+    if key in _cleaned_folders:
+        return
+    _cleaned_folders.add(key)
+    try:
+        leftovers = list(Path(folder).glob(".*.tmp*"))
+    except OSError:
+        return
+    for leftover in leftovers:
+        match = _TEMPORARY.fullmatch(leftover.name)
         if match and not _alive(int(match.group(1))):
             _remove(leftover)
 

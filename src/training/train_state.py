@@ -116,16 +116,16 @@ def write_checkpoint(directory, state, model):
     arrays.update({f"optimizer_{i}": v for i, v in enumerate(state.optimizer_variables)})
     buffer = io.BytesIO()
     np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
-    for path, write in (
-        (directory / STATE_FILENAME, lambda: _write_bytes(directory / STATE_FILENAME, buffer.getvalue())),
-        (directory / MODEL_FILENAME, lambda: save_model(model, directory / MODEL_FILENAME)),
-    ):
-        try:
-            write()
-        except OSError as error:  # a full disk says only "No space left on device": name the file
-            raise OSError(error.errno, error.strerror or str(error), str(path)) from None
+    with _naming_errors(directory / STATE_FILENAME), atomic_path(directory / STATE_FILENAME) as temporary:
+        temporary.write_bytes(buffer.getvalue())
+    with _naming_errors(directory / MODEL_FILENAME):
+        save_model(model, directory / MODEL_FILENAME)
 
 
-def _write_bytes(path, data):
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(data)
+@contextlib.contextmanager
+def _naming_errors(path):
+    """A full disk says only "No space left on device": name the file it was writing."""
+    try:
+        yield
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
