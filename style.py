@@ -75,6 +75,13 @@ def build_parser():
             type=cli.non_negative_float,
             help=f"{what} weight (default: %s)" % _per_network(lambda n: f"{DEFAULT_WEIGHTS[n][index]:g}"),
         )
+    add(
+        "--temporal-weight",
+        type=cli.non_negative_float,
+        default=0.0,
+        help="stability for video: how much the output of a slightly moved, noisier photo must be the "
+        "moved output; it runs the transform network a second time per step (0: off) (default: %(default)s)",
+    )
     add("--learning-rate", type=cli.positive_float, default=1e-3, help="Adam's learning rate (default: %(default)s)")
     add(
         "--image-size",
@@ -165,6 +172,8 @@ def check_paths(parser, args):
             parser.error("--slow optimizes the pixels of --test: give --test and --test-dir")
         if len(args.style) > 1:
             parser.error("--slow takes one --style")
+        if args.temporal_weight:
+            parser.error("--temporal-weight trains a network's stability; --slow optimizes one picture")
         if args.checkpoint_dir:
             log("note: --slow writes images to --test-dir, no checkpoints; --checkpoint-dir is not used")
     else:
@@ -198,6 +207,7 @@ def training_settings(parser, args, network):
     return TrainingSettings(
         layers, *weights, args.checkpoint_dir, args.train_path, args.test_dir, args.epochs, args.batch_size,
         args.checkpoint_iterations, args.learning_rate, args.image_size, args.precision, args.seed,
+        args.temporal_weight,
     )  # fmt: skip
 
 

@@ -5,13 +5,17 @@
 
 The out path's extension picks the container: .mp4, .m4v, .mov, .mkv (H.264) or .webm (VP9).
 The sound is copied unchanged where the container can hold it. Frames are streamed: memory
-stays flat and nothing is written to a temporary frame folder.
+stays flat and nothing is written to a temporary frame folder. --stabilize carries part of each
+output along the input's motion into the next frame, so still and slowly moving scenes do not
+flicker (src/stabilize.py); --stabilize 0 stylizes every frame on its own, as the original did.
 """
 
 import argparse
+import importlib.util
 import sys
 
 from src import cli
+from src.stabilize import DEFAULT_STRENGTH
 
 
 def build_parser():
@@ -32,6 +36,13 @@ def build_parser():
     )
     quality.add_argument("--bitrate", type=cli.bitrate, help="target video bitrate instead of --crf, e.g. 4M")
     parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames (quick previews)")
+    parser.add_argument(
+        "--stabilize",
+        type=cli.below_one,
+        default=DEFAULT_STRENGTH,
+        help="against flicker: the share of the previous output carried along the motion where the "
+        "optical flow is reliable, 0 to below 1; 0 stylizes each frame on its own (default: %(default)s)",
+    )
     parser.add_argument(
         "--tmp-dir",
         help="accepted for compatibility with the original; no longer needed: frames are streamed, "
@@ -60,6 +71,11 @@ def _run(parser, args):
         output = plan_output(args.in_path, args.out_path, info, args.crf, args.bitrate)
     except (VideoError, OutPathError) as error:
         parser.error(str(error))
+    if args.stabilize and not _has_opencv():
+        parser.error(
+            "--stabilize needs OpenCV for the optical flow: pip install opencv-python-headless "
+            "(bash setup.sh installs it), or --stabilize 0 for frames stylized on their own"
+        )
     for text in _notes(args, info) + list(output.notes):
         _note(text)
     stylizer = cli.stylizer_from_args(parser, args)
@@ -68,13 +84,22 @@ def _run(parser, args):
 
     try:
         with device_scope(args.device):
-            result = stylize_video(args.in_path, output, info, stylizer, args.batch_size, args.max_frames, note=_note)
+            result = stylize_video(
+                args.in_path, output, info, stylizer, args.batch_size, args.max_frames, note=_note, stabilize=args.stabilize
+            )
     except VideoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     rate = result.frames / result.seconds if result.seconds else 0.0
     print(f"stylized {result.frames} frames into {output.path} ({rate:.1f} frames/s)", file=sys.stderr)
     return 0
+
+
+def _has_opencv():
+    try:
+        return importlib.util.find_spec("cv2") is not None
+    except ValueError:  # in sys.modules as None: blocked
+        return False
 
 
 def _note(text):

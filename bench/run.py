@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 MODEL = "wave"
+SECTIONS = ("stylize", "evaluate", "video", "training", "fidelity", "tiling", "large")
 
 
 def build_parser():
@@ -34,6 +35,12 @@ def build_parser():
     parser.add_argument("--no-large", action="store_true", help="skip the 12- and 50-megapixel memory runs")
     parser.add_argument("--out", default=str(OUT), help="folder for inputs and results (default: %(default)s)")
     parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        help="measure only these parts again, keeping the last run's other figures (results.json)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="print the table of the last run's results.json again, measuring nothing",
@@ -43,7 +50,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    bench = Bench(Path(args.out), quick=args.quick, large=not (args.quick or args.no_large))
+    bench = Bench(Path(args.out), quick=args.quick, large=not (args.quick or args.no_large), only=args.only)
     if args.report_only:
         bench.report_again()
     else:
@@ -52,8 +59,9 @@ def main(argv=None):
 
 
 class Bench:
-    def __init__(self, out, quick, large):
+    def __init__(self, out, quick, large, only=None):
         self.out, self.quick, self.large = out, quick, large
+        self.sections = set(only or SECTIONS)
         self.repeats = 1 if quick else 5
         self.process_repeats = 1 if quick else 3
         self.results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": quick}
@@ -65,6 +73,9 @@ class Bench:
 
     def run(self):
         self.out.mkdir(parents=True, exist_ok=True)
+        if self.sections != set(SECTIONS) and (self.out / "results.json").exists():
+            kept = json.loads((self.out / "results.json").read_text())
+            self.results = {**kept, "remeasured": sorted(self.sections), "remeasured_at": self.results["started"]}
         self.results["load_before"] = os.getloadavg()
         sizes = {"photos": (1024, 680, 6), "large": (2000, 1500, 1)}
         if self.large:
@@ -74,17 +85,24 @@ class Bench:
             "prepare", out=str(self.out / "inputs"), photo_sizes=sizes, frames=frames, models=[MODEL]
         )
         self.results["machine"] = self.worker("machine")
-        self.stylization()
-        self.evaluate_folder()
-        self.video(frames)
-        self.training()
-        self.results["fidelity"] = self.worker("fidelity", folder=self.inputs["photos"], count=1 if self.quick else 3)
-        self.results["tiling"] = self.worker(
-            "tiling",
-            photo=str(Path(self.inputs["large"]) / "photo0.jpg"),
-            tile_sizes=[0, 512] if self.quick else [0, 896, 512],
-        )
-        if self.large:
+        part = self.sections.__contains__
+        if part("stylize"):
+            self.stylization()
+        if part("evaluate"):
+            self.evaluate_folder()
+        if part("video"):
+            self.video(frames)
+        if part("training"):
+            self.training()
+        if part("fidelity"):
+            self.results["fidelity"] = self.worker("fidelity", folder=self.inputs["photos"], count=1 if self.quick else 3)
+        if part("tiling"):
+            self.results["tiling"] = self.worker(
+                "tiling",
+                photo=str(Path(self.inputs["large"]) / "photo0.jpg"),
+                tile_sizes=[0, 512] if self.quick else [0, 896, 512],
+            )
+        if self.large and part("large"):
             self.large_photos()
         (self.out / "results.json").write_text(json.dumps(self.results, indent=1))
         text = report(self.results)
@@ -103,9 +121,11 @@ class Bench:
         photos = self.inputs["photos"]
         ours = [sys.executable, "evaluate.py", "--checkpoint", str(checkpoint), "--in-path", photos, "--out-path"]
         reference = [sys.executable, "-m", "bench.workers", "reference_evaluate"]
-        runs = {"ours": [], "reference": []}
+        runs = {"ours": [], "ours_tensorflow": [], "reference": []}
         for i in range(self.process_repeats):
             runs["ours"].append(self.process([*ours, str(self.out / "styled" / "ours")]))
+            tensorflow = [*ours, str(self.out / "styled" / "ours_tensorflow"), "--engine", "tensorflow"]
+            runs["ours_tensorflow"].append(self.process(tensorflow))
             arguments = {
                 "in_dir": photos,
                 "out_dir": str(self.out / "styled" / "reference"),
@@ -128,9 +148,10 @@ class Bench:
         # transform_video.py as a whole process, start-up included.
         checkpoint = ROOT / "examples" / "models" / f"{MODEL}.keras"
         command = [sys.executable, "transform_video.py", "--checkpoint", str(checkpoint), "--in-path", self.inputs["video"]]
-        measured = self.process([*command, "--out-path", str(self.out / "styled" / "clip.mp4")], check=False)
-        measured["fps"] = frames / measured["seconds"]
-        self.results["transform_video_ours"] = measured
+        for key, flags in (("transform_video_ours", []), ("transform_video_ours_per_frame", ["--stabilize", "0"])):
+            measured = self.process([*command, "--out-path", str(self.out / "styled" / "clip.mp4"), *flags], check=False)
+            measured["fps"] = frames / measured["seconds"]
+            self.results[key] = measured
 
     def training(self):
         repeats = self.repeats
@@ -166,23 +187,28 @@ class Bench:
         print(
             f"bench: {' '.join(c if len(c) < 60 else c[:57] + '...' for c in command[1:])}", file=sys.stderr, flush=True
         )
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
-        with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-            start = time.perf_counter()
-            child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr, text=True)
-            # os.wait4 rather than wait(): it returns this child's own resource usage.
-            _, status, usage = os.wait4(child.pid, 0)
-            seconds = time.perf_counter() - start
-            child.returncode = os.waitstatus_to_exitcode(status)
-            stdout.seek(0)
-            stderr.seek(0)
-            output, errors = stdout.read(), stderr.read()
-        failure = (
-            None if child.returncode == 0 else f"{' '.join(command)} failed ({child.returncode}):\n{errors[-3000:]}"
-        )
-        if failure and check:
-            sys.exit(f"bench: {failure}")
-        return {"seconds": seconds, "peak_rss": usage.ru_maxrss * 1024, "stdout": output, "failure": failure}
+        measured = measure_process(command)
+        if measured["failure"] and check:
+            sys.exit(f"bench: {measured['failure']}")
+        return measured
+
+
+def measure_process(command):
+    """Run a command from the repository root -> {"seconds" (wall), "peak_rss" (bytes, its own),
+    "stdout", "failure" (None, or what it printed when it failed)}."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr, text=True)
+        # os.wait4 rather than wait(): it returns this child's own resource usage.
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read(), stderr.read()
+    failure = None if child.returncode == 0 else f"{' '.join(command)} failed ({child.returncode}):\n{errors[-3000:]}"
+    return {"seconds": seconds, "peak_rss": usage.ru_maxrss * 1024, "stdout": output, "failure": failure}
 
 
 def summarize(runs):
@@ -247,6 +273,8 @@ def report(results):
         seconds("evaluate_reference"),
         "s",
     )
+    if "evaluate_ours_tensorflow" in results:
+        row("... with --engine tensorflow", seconds("evaluate_ours_tensorflow"), seconds("evaluate_reference"), "s")
     fps = {
         impl: {"value": results[f"video_{impl}"]["fps"], "peak_rss": results[f"video_{impl}"]["peak_rss"]}
         for impl in ("ours", "ours_tensorflow", "reference")
@@ -273,6 +301,12 @@ def report(results):
             f"`transform_video.py` on a {video['fps'] * video['seconds']:.0f}-frame 640x360 clip, whole process: "
             f"{video['seconds']:.1f} s ({video['fps']:.1f} frames/s with start-up), peak {gb(video['peak_rss'])}."
         )
+        per_frame = results.get("transform_video_ours_per_frame")
+        if per_frame and not per_frame.get("failure"):
+            lines.append(
+                f"With `--stabilize 0` (frames on their own, as the original): {per_frame['seconds']:.1f} s "
+                f"({per_frame['fps']:.1f} frames/s), peak {gb(per_frame['peak_rss'])}."
+            )
     ours_loss, reference_loss = results["train_ours_float32"]["first_loss"], results["train_reference"]["first_loss"]
     lines.append(
         f"Training step: the first loss from the same weights is {ours_loss:.6g} (ours) and {reference_loss:.6g} "

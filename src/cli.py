@@ -41,6 +41,7 @@ non_negative_int = _number(int, lambda value: value >= 0, "must be 0 or more")
 positive_float = _number(float, lambda value: value > 0, "must be a positive number")
 non_negative_float = _number(float, lambda value: value >= 0, "must be a number 0 or more")
 fraction = _number(float, lambda value: 0 <= value <= 1, "must be between 0 and 1")
+below_one = _number(float, lambda value: 0 <= value < 1, "must be at least 0 and below 1")
 
 
 def bitrate(text):

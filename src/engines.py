@@ -8,11 +8,13 @@ both float32 and bfloat16 (bench/README.md), and TensorFlow elsewhere: on AMX, T
 bfloat16 path (OpenVINO not measured there); on GPUs and other Keras backends, the backend
 itself. OpenVINO converts the float32 graph and applies bfloat16 itself.
 
-OpenVINO models are compiled for fixed shapes (one per image size, kept for the run), and its
-compiled kernels are cached on disk (FST_CACHE_DIR, default ~/.cache/fast-style-transfer), so a
-second run starts fast.
+OpenVINO models are compiled for fixed shapes (one per image size, kept for the run). Both the
+converted model (keyed by a hash of the weights, the constants and the code that builds the
+graph) and OpenVINO's compiled kernels are cached on disk (FST_CACHE_DIR, default
+~/.cache/fast-style-transfer), so a second run skips TensorFlow's tracing and the conversion.
 """
 
+import hashlib
 import importlib.util
 import os
 from pathlib import Path
@@ -59,11 +61,27 @@ def cache_dir():
     return Path(os.environ.get("FST_CACHE_DIR") or Path.home() / ".cache" / "fast-style-transfer")
 
 
+def graph_key(arrays):
+    """A hash naming a converted graph: its arrays (weights, constants), OpenVINO's version and
+    the source of the modules that build the graph, so that a change to any gives a new file."""
+    import openvino
+
+    digest = hashlib.sha256(openvino.__version__.encode())
+    for module in ("inference.py", "transform.py", "engines.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:32]
+
+
 class OpenVinoForward:
     """images (B, H, W, 3) float32 -> numpy (B, H, W, 3): a TensorFlow concrete function (the
-    forward pass of src/stylize.py, with its constants) converted once, compiled per shape."""
+    forward pass of src/stylize.py, with its constants; `make_function` builds it) converted
+    once, or read from the cache under `key`, and compiled per shape."""
 
-    def __init__(self, concrete_function, precision):
+    def __init__(self, make_function, precision, key=None):
         import openvino as ov
 
         self._ov = ov
@@ -73,10 +91,31 @@ class OpenVinoForward:
             folder.mkdir(parents=True, exist_ok=True)
             self.core.set_property({"CACHE_DIR": str(folder)})
         except (OSError, RuntimeError):  # a read-only home: compile every time instead
-            pass
-        self.model = ov.convert_model(concrete_function)
+            folder = None
+        self.model = self._converted(make_function, folder / f"{key}.xml" if folder and key else None)
         self.config = {"INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[precision]}
         self._compiled = {}
+
+    def _converted(self, make_function, path):
+        """The OpenVINO model: read from `path` when an earlier run saved it, else converted
+        from TensorFlow and saved there (.xml and .bin renamed into place, the .xml last, so a
+        crash never leaves a half model under the name)."""
+        if path is not None and path.exists():
+            try:
+                return self.core.read_model(str(path))
+            except RuntimeError:  # damaged: convert again below
+                pass
+        model = self._ov.convert_model(make_function())
+        if path is not None:
+            temporary = path.with_name(f".{path.stem}.{os.getpid()}.xml")
+            try:
+                self._ov.save_model(model, str(temporary), compress_to_fp16=False)
+                os.replace(temporary.with_suffix(".bin"), path.with_suffix(".bin"))
+                os.replace(temporary, path)
+            except (OSError, RuntimeError):  # a full or read-only disk: run without the cache
+                for leftover in (temporary, temporary.with_suffix(".bin")):
+                    leftover.unlink(missing_ok=True)
+        return model
 
     def __call__(self, images):
         images = np.ascontiguousarray(images, np.float32)

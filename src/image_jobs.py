@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from src.images import ImageError, list_images, output_format, peek_size, read_image, write_image
+from src.memory import DoesNotFit
 from src.out_paths import OutPathError, check_folder, check_not_input, output_file
 
 # Decoded batches kept ready ahead of the network. Bounded, so memory stays bounded.
@@ -87,8 +88,13 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True):
         for job, size in zip(jobs, pool.map(_size_or_error, jobs)):
             if isinstance(size, ImageError):
                 fail(job, str(size))
-            else:
-                sized.append((job, size))
+                continue
+            try:  # before any decoding: a photo too large for this machine is named, not an OOM kill
+                stylizer.check_fits(*size)
+            except DoesNotFit as error:
+                fail(job, f"{job.source}: too large for this machine: {error}")
+                continue
+            sized.append((job, size))
         # The Stylizer knows how many images of a size fit one forward pass.
         batches = _batches_by_size(sized, lambda size: min(batch_size, stylizer.images_per_pass(*size)))
 
@@ -108,14 +114,26 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True):
                         bar.write(f"note: {picture.note}", file=sys.stderr)
                     # Grouped again by the decoded size: a damaged header can disagree with it.
                     good.setdefault(picture.size, []).append((job, picture))
-            for group in good.values():
-                stylized = stylizer(np.stack([picture.rgb for _, picture in group]))
+            for size, group in good.items():
+                stylized = _stylize(stylizer, [picture.rgb for _, picture in group], size, progress)
                 for (job, picture), rgb in zip(group, stylized):
                     writes.append((job, pool.submit(write_image, job.target, rgb, picture.alpha, picture.icc_profile)))
             writes = _finish_writes(writes, bar, fail, wait=len(writes) > 2 * batch_size)
         _finish_writes(writes, bar, fail, wait=True)
     bar.close()
     return failures
+
+
+def _stylize(stylizer, pixels, size, progress):
+    """A batch of same-size images through the Stylizer; a photo that is tiled gets a progress
+    bar of its own (it can take minutes)."""
+    from tqdm import tqdm
+
+    if len(pixels) > 1 or not stylizer.tiles(*size):
+        return stylizer(np.stack(pixels))
+    megapixels = size[0] * size[1] / 1e6
+    with tqdm(total=100, unit="%", desc=f"{megapixels:.0f} MP photo", leave=False, disable=not progress, file=sys.stderr) as bar:
+        return stylizer(pixels[0][None], progress=lambda done: bar.update(int(done * 100) - bar.n))
 
 
 def _size_or_error(job):
@@ -143,7 +161,7 @@ def _decode(batch):
     results = []
     for job in batch:
         try:
-            results.append((job, read_image(job.source)))
+            results.append((job, read_image(job.source, keep_8bit=True)))  # float32 per batch, later
         except ImageError as error:
             results.append((job, error))
     return results

@@ -24,6 +24,53 @@ MAX_WHOLE_BYTES = 2 << 30
 MAX_TILE_BYTES = 512 << 20
 
 
+# The tiler's whole-image buffers (src/tiling.py) per image pixel, float32: the residual stream
+# and its two scratch copies (128 channels at 1/16 of the pixels, 32 bytes each) and the
+# 3-channel output. Up to MAX_BUFFER_BYTES they are arrays in memory; beyond it, files
+# (src/disk_array.py), so that memory does not grow with the photo.
+BUFFER_BYTES_PER_PIXEL = 3 * 32 + 12
+MAX_BUFFER_BYTES = 2 << 30
+# What a tiled photo needs in memory besides its 8-bit input and output (3 bytes a pixel each):
+# Pillow's copies while decoding or encoding (4 bytes a pixel each, up to two at a time) and the
+# working set (TensorFlow, the model, tiles of up to MAX_TILE_BYTES).
+CODEC_BYTES_PER_PIXEL = 8
+WORKING_SET_BYTES = 3 << 29  # 1.5 GiB
+
+
+class DoesNotFit(Exception):
+    """A photo too large for this machine's memory or disk; the message says what it needs."""
+
+
+def buffers_on_disk(height, width):
+    """Whether a tiled height x width image keeps its whole-image buffers in files."""
+    return height * width * BUFFER_BYTES_PER_PIXEL > MAX_BUFFER_BYTES
+
+
+def check_fits(height, width, networks=1, folder=None):
+    """DoesNotFit unless a tiled height x width image (`networks` models mixed) can be stylized:
+    its 8-bit input and output and the working set in the available memory, its buffers on disk
+    in `folder` (src/disk_array.py scratch_folder) when they go there."""
+    import shutil
+
+    from src.disk_array import scratch_folder
+
+    pixels = height * width
+    megapixels = f"{width}x{height} ({pixels / 1e6:.0f} megapixels)"
+    needed = pixels * (6 + CODEC_BYTES_PER_PIXEL) + WORKING_SET_BYTES
+    available = available_memory()
+    if needed > available:
+        raise DoesNotFit(f"{megapixels} needs about {needed / 2**30:.1f} GiB of memory; {available / 2**30:.1f} GiB is available")
+    if buffers_on_disk(height, width):
+        folder = folder or scratch_folder()
+        disk = pixels * (BUFFER_BYTES_PER_PIXEL + 12 * (networks - 1))
+        free = shutil.disk_usage(folder).free
+        if disk > free:
+            raise DoesNotFit(
+                f"{megapixels} needs about {disk / 2**30:.1f} GiB of temporary disk space in {folder} "
+                f"(FST_TMPDIR chooses the folder); {free / 2**30:.1f} GiB is free"
+            )
+
+
 def check_tile_size(tile_size):
     """0 (choose from free memory) or at least MIN_TILE_SIZE; ValueError otherwise."""
     tile_size = int(tile_size)

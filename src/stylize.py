@@ -11,6 +11,7 @@ import numpy as np
 
 from src import blend, memory, tiling
 from src.devices import resolve_precision
+from src.pixels import to_uint8
 
 # oneDNN's bfloat16 stride-2 convolution returns garbage when its output is 1 pixel wide (and
 # 8 or more high; TensorFlow 2.21, bench/README.md): images this narrow or narrower
@@ -59,17 +60,55 @@ class Stylizer:
             raise ValueError(f"strength must be between 0 and 1, got {strength}")
         self.preserve_color, self.strength = bool(preserve_color), float(strength)
 
-    def __call__(self, images):
-        images = np.asarray(images, dtype=np.float32)
+    def __call__(self, images, progress=None):
+        """images: float32 (or uint8) 0..255. A single image too large to run whole is tiled
+        (`_large`); one so large that the tiler's buffers go to disk comes back as uint8, made
+        stripe by stripe. progress: called with the fraction done of a tiled image."""
+        images = np.asarray(images)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"expected images of shape (B, H, W, 3), got {images.shape}")
         if self.strength == 0.0:
-            return np.clip(images, 0.0, 255.0)  # the photo itself: no need to run the network
+            return np.clip(images, 0, 255)  # the photo itself: no need to run the network
+        if len(images) == 1 and self.tiles(*images.shape[1:3]):
+            return self._large(images[0], progress)[None]
+        images = images.astype(np.float32, copy=False)
         stylized = sum(ratio * network(images) for ratio, network in self._networks)
         if self.preserve_color:
             stylized = blend.preserve_color(images, stylized)
         # Mixes and blends of pictures in 0..255 stay in 0..255: no clipping needed after them.
         return blend.apply_strength(images, stylized, self.strength)
+
+    def _large(self, image, progress=None):
+        """(H, W, 3) -> (H, W, 3): each network tiled into a buffer of its own, then mixed and
+        blended with the photo a stripe of rows at a time. With the buffers on disk the result
+        is uint8, so that beside the photo and the result, memory holds only stripes and tiles
+        (src/memory.py check_fits says beforehand whether a photo fits)."""
+        height, width = image.shape[:2]
+        on_disk = memory.buffers_on_disk(height, width)
+        count, buffers = len(self._networks), []
+        for index, (ratio, network) in enumerate(self._networks):
+            report = (lambda done, i=index: progress((i + done) / count)) if progress else None
+            buffers.append((ratio, network.tiled(image, report, on_disk)))
+        result = np.empty((height, width, 3), np.uint8 if on_disk else np.float32)
+        step = max(1, (1 << 22) // width)  # stripes of about 4 megapixels
+        for start in range(0, height, step):
+            rows = slice(start, min(start + step, height))
+            photo = image[rows].astype(np.float32)
+            stylized = sum(ratio * np.clip(buffer[:, rows][0, :, :width], 0.0, 255.0) for ratio, buffer in buffers)
+            if self.preserve_color:
+                stylized = blend.preserve_color(photo, stylized)
+            blended = blend.apply_strength(photo, stylized, self.strength)
+            result[rows] = to_uint8(blended) if on_disk else blended
+        return result
+
+    def tiles(self, height, width):
+        """Whether a height x width image is too large to run whole (and is tiled)."""
+        return any(network.tiles(height, width) for _, network in self._networks)
+
+    def check_fits(self, height, width):
+        """memory.DoesNotFit when a height x width image cannot be stylized on this machine."""
+        if self.tiles(height, width):
+            memory.check_fits(height, width, len(self._networks))
 
     def images_per_pass(self, height, width):
         """How many height x width images one forward pass takes (1 for those tiled)."""
@@ -115,6 +154,16 @@ class _Network:
     def images_per_pass(self, height, width):
         return memory.plan(height, width, self.batch_size, self.tile_size).batch
 
+    def tiles(self, height, width):
+        return memory.plan(height, width, self.batch_size, self.tile_size).tile is not None
+
+    def tiled(self, image, progress=None, on_disk=False):
+        """(H, W, 3) -> this network's output pixels, (1, H', W', 3) float32 (src/tiling.py)."""
+        height, width = image.shape[:2]
+        precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
+        _, tile, whole_bytes = memory.plan(height, width, self.batch_size, self.tile_size)
+        return self._function("tiler", precision).stylize(image, tile, whole_bytes, progress, on_disk)
+
     def refresh(self):
         """Forget the compiled functions: the instance norms' scales and shifts are compiled in as
         constants (src/inference.py), so they must be read again once training has changed them.
@@ -154,17 +203,23 @@ def compile_forward(model, precision, parameters, engine="tensorflow"):
     """images (B, H, W, 3) -> numpy (B, H, W, 3), compiled once for every shape, with the
     instance norms' `parameters` (src/inference.py norm_parameters) as constants; with
     engine="openvino", the float32 graph converted and run by OpenVINO in `precision`
-    (src/engines.py: OpenVINO places its own bfloat16 conversions)."""
+    (src/engines.py: OpenVINO places its own bfloat16 conversions; the conversion is cached
+    on disk under the weights' and constants' hash)."""
     from src import inference
 
     graph_precision = "float32" if engine == "openvino" else precision
-    function = inference.compile_function(
-        model,
-        lambda images: inference.forward(model, images, parameters, graph_precision),
-        signature=[((None, None, None, 3), "float32")],
-    )
-    if engine == "openvino":
-        from src.engines import OpenVinoForward
 
-        return OpenVinoForward(function, precision)
-    return lambda images: np.asarray(function(images))
+    def function():
+        return inference.compile_function(
+            model,
+            lambda images: inference.forward(model, images, parameters, graph_precision),
+            signature=[((None, None, None, 3), "float32")],
+        )
+
+    if engine == "openvino":
+        from src.engines import OpenVinoForward, graph_key
+
+        constants = [value for pair in parameters.values() for value in pair]
+        return OpenVinoForward(function, precision, key=graph_key(model.get_weights() + constants))
+    compiled = function()
+    return lambda images: np.asarray(compiled(images))

@@ -90,13 +90,28 @@ class Tiler:
     def __call__(self, image, tile, whole_bytes):
         """whole_bytes: the memory a whole-image pass may take (whole_pass_bytes)."""
         height, width = image.shape[:2]
+        return self.stylize(image, tile, whole_bytes)[:, :height][0, :, :width]
+
+    def stylize(self, image, tile, whole_bytes, progress=None, on_disk=False):
+        """image (H, W, 3), uint8 or float32 0..255 -> the network's output pixels, (1, H', W', 3)
+        float32 (H' >= H, W' >= W: the network's own size, cropped by the caller), a numpy array,
+        or with on_disk a src/disk_array.py DiskArray, as are the whole-image buffers on the way:
+        memory then holds only tiles, whatever the image's size. progress: called with the
+        fraction done (0..1) after every tile."""
+        height, width = image.shape[:2]
+        self._on_disk = on_disk
+        whole_middle = not on_disk and RESIDUAL_COPIES * _stream_bytes(height, width, self.front[-1].filters) <= whole_bytes / 2
+        passes = len(self.front) + (1 if whole_middle else 1 + 3 * len(self.middle)) + len(self.back) + 1
+        self._progress = _Progress(passes, progress)
         # conv1 -> conv2 -> conv3 from the image; conv3's output becomes the residual stream x.
         x, stats = self._stream(self.front, (image[None], None, None), tile, height)
-        if RESIDUAL_COPIES * x.nbytes <= whole_bytes / 2:
+        if whole_middle:
             # The residual blocks on the whole 1/4-resolution stream, with their own fused
             # statistics, are faster overall (bench/README.md). Half the budget: the tiler's
             # other whole-image buffers take the rest.
             x = np.asarray(self._middle(x, *stats))
+            self._progress.next_pass(1)
+            self._progress.step()
         else:
             self._tiled_middle(x, stats, tile, height)
         # deconv1 -> deconv2 -> conv_out from the residual stream; then the last normalization and tanh.
@@ -104,7 +119,12 @@ class Tiler:
         del x
         last = self._normalize[id(self.back[-1])]
         self._rows(out, tile, height, lambda part, rows: self._pixels(last(part, *stats)))
-        return out[0, :height, :width]
+        return out
+
+    def _buffer(self, shape):
+        from src.disk_array import DiskArray
+
+        return DiskArray(shape) if self._on_disk else np.empty(shape, np.float32)
 
     def _tiled_middle(self, x, stats, tile, image_height):
         """The residual blocks in place on x, one convolution at a time over whole 1/4-resolution
@@ -113,7 +133,7 @@ class Tiler:
         self._rows(x, tile, image_height, lambda part, rows: self._normalize[id(self.front[-1])](part, *stats))
         # A residual pass holds about a quarter of a front pass's bytes per image pixel (128
         # channels on 1/16 of the pixels against 32 on all of them): tiles twice as wide fit.
-        first, second, wide = np.empty_like(x), np.empty_like(x), 2 * tile
+        first, second, wide = self._buffer(x.shape), self._buffer(x.shape), 2 * tile
         for block in self.middle:
             stats1 = self._stream([block.conv1], (x, None, None), wide, image_height, out=first)[1]
             stats2 = self._stream([block.conv2], (first, block.conv1, stats1), wide, image_height, out=second)[1]
@@ -125,8 +145,10 @@ class Tiler:
         whole-image element-wise steps without whole-image temporaries."""
         side = _side(tile, array.shape[1], image_height)
         cuts = _cuts(array.shape[1], -(-array.shape[1] * array.shape[2] // (side * side)))
+        self._progress.next_pass(len(cuts) - 1)
         for rows in (slice(a, b) for a, b in zip(cuts, cuts[1:])):
             array[:, rows] = np.asarray(function(array[:, rows], rows))
+            self._progress.step()
 
     def _stream(self, blocks, source, tile, image_height, out=None):
         """Passes over a chain of ConvBlocks -> (the last block's whole pre-normalization output,
@@ -142,14 +164,17 @@ class Tiler:
             size = sizes[depth]
             keep = depth == len(blocks)
             if keep and out is None:
-                out = np.empty((1, *size, blocks[-1].filters), np.float32)
+                out = self._buffer((1, *size, blocks[-1].filters))
             moments = _RunningMoments()
             # Tiles cover the same image area at every layer: every pass has the same working set.
-            for rows, cols in _tiles(size, _side(tile, size[0], image_height)):
+            tiles = list(_tiles(size, _side(tile, size[0], image_height)))
+            self._progress.next_pass(len(tiles))
+            for rows, cols in tiles:
                 y = self._tile(blocks[:depth], source, sizes, rows, cols, statistics)
                 moments.add(y.shape[1] * y.shape[2], *self._moments(y))
                 if keep:
                     out[:, rows[0] : rows[1], cols[0] : cols[1]] = np.asarray(y)
+                self._progress.step()
             statistics.append(moments.result())
         return out, statistics[-1]
 
@@ -167,7 +192,7 @@ class Tiler:
             regions.insert(0, tuple(_clip(first, stop, n) for (first, stop, _), n in zip(span, sizes[i])))
         array, source_block, source_statistics = source
         (r0, r1), (c0, c1) = regions[0]
-        x = array[:, r0:r1, c0:c1]
+        x = np.asarray(array[:, r0:r1, c0:c1], np.float32)  # an 8-bit image converts tile by tile
         for i, block in enumerate(blocks):
             if i > 0 or source_block is not None:
                 previous = blocks[i - 1] if i > 0 else source_block
@@ -184,6 +209,26 @@ class Tiler:
             if x.shape[1:3] != (r1 - r0, c1 - c0):  # transposed convolutions overshoot
                 x = x[:, row_offset : row_offset + r1 - r0, col_offset : col_offset + c1 - c0]
         return x
+
+
+def _stream_bytes(height, width, channels):
+    """Bytes of the residual stream (1/4 of each side) of a height x width image, float32."""
+    return -(-height // 4) * -(-width // 4) * channels * 4
+
+
+class _Progress:
+    """Fraction done, from passes over tiles: each pass counts the same."""
+
+    def __init__(self, passes, report):
+        self.passes, self.report, self.done, self.count, self.steps = passes, report, -1, 1, 0
+
+    def next_pass(self, steps):
+        self.done, self.count, self.steps = self.done + 1, max(steps, 1), 0
+
+    def step(self):
+        self.steps += 1
+        if self.report:
+            self.report(min(1.0, (self.done + self.steps / self.count) / self.passes))
 
 
 def _output_size(block, size):

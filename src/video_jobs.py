@@ -3,6 +3,8 @@
 Three stages overlap: a thread feeds the decoder's batches into a short queue, the caller's
 thread runs the network, and another thread hands stylized batches to the encoder through a
 second short queue. The queues are bounded, so memory stays flat whatever the video's length.
+With --stabilize (src/stabilize.py) the decoding thread also measures the input's motion and
+the encoding thread blends each frame with the previous output, so both overlap the network.
 """
 
 import queue
@@ -27,10 +29,13 @@ class Result:
     seconds: float
 
 
-def stylize_video(source, output, info, stylize, batch_size=4, max_frames=None, progress=True, note=None):
+def stylize_video(
+    source, output, info, stylize, batch_size=4, max_frames=None, progress=True, note=None, stabilize=0.0
+):
     """Stylize `source` (its VideoInfo `info`) into `output` (a planned src.video.Output) with
-    `stylize`: float32 (B, H, W, 3) 0..255 -> same (src.stylize.Stylizer). Raises VideoError;
-    on any error or interrupt nothing is left at output.path."""
+    `stylize`: float32 (B, H, W, 3) 0..255 -> same (src.stylize.Stylizer); `stabilize`: the
+    share of the previous output carried along the motion (0: every frame on its own). Raises
+    VideoError; on any error or interrupt nothing is left at output.path."""
     from tqdm import tqdm
 
     audio, audio_note = audio_arguments(source, info, output.container)
@@ -44,7 +49,7 @@ def stylize_video(source, output, info, stylize, batch_size=4, max_frames=None, 
     try:
         with writing(output, info, source, audio, duration) as writer:
             with tqdm(total=total, unit="frame", desc="stylizing", disable=not progress, file=sys.stderr) as bar:
-                frames = _run(reader, writer, stylize, batch_size, bar)
+                frames = _run(reader, writer, stylize, batch_size, bar, stabilize)
                 bar.total = frames  # the estimate came from the container's duration
                 bar.refresh()
     finally:
@@ -52,23 +57,24 @@ def stylize_video(source, output, info, stylize, batch_size=4, max_frames=None, 
     return Result(frames, time.perf_counter() - start)
 
 
-def _run(reader, writer, stylize, batch_size, bar):
+def _run(reader, writer, stylize, batch_size, bar, stabilize=0.0):
     stop = threading.Event()
     decoded, stylized = queue.Queue(QUEUE_BATCHES), queue.Queue(QUEUE_BATCHES)
     errors = []
+    track, blend = _stabilizer(stabilize)
     threads = [
-        threading.Thread(target=_decode, args=(reader, batch_size, decoded, stop, errors), daemon=True),
-        threading.Thread(target=_encode, args=(writer, stylized, stop, errors), daemon=True),
+        threading.Thread(target=_decode, args=(reader, batch_size, decoded, stop, errors, track), daemon=True),
+        threading.Thread(target=_encode, args=(writer, stylized, stop, errors, blend), daemon=True),
     ]
     for thread in threads:
         thread.start()
     frames = 0
     try:
-        while (batch := _get(decoded, stop)) is not _END:
-            result = to_uint8(stylize(batch.astype(np.float32)))
-            _put(stylized, result, stop)
-            frames += len(result)
-            bar.update(len(result))
+        while (item := _get(decoded, stop)) is not _END:
+            batch, motions = item
+            _put(stylized, (stylize(batch.astype(np.float32)), motions), stop)
+            frames += len(batch)
+            bar.update(len(batch))
         _put(stylized, _END, stop)
         threads[1].join()
     except BaseException:
@@ -84,10 +90,19 @@ def _run(reader, writer, stylize, batch_size, bar):
     return frames
 
 
-def _decode(reader, batch_size, decoded, stop, errors):
+def _stabilizer(strength):
+    """(motion tracker or None, blender or None) for --stabilize `strength`."""
+    if not strength:
+        return None, None
+    from src.stabilize import Blender, MotionTracker
+
+    return MotionTracker(strength), Blender()
+
+
+def _decode(reader, batch_size, decoded, stop, errors, track=None):
     try:
         for batch in reader.batches(batch_size):
-            if not _put(decoded, batch, stop):
+            if not _put(decoded, (batch, track(batch) if track else None), stop):
                 return
     except Exception as error:  # handed to the caller's thread, which raises it
         errors.append(error)
@@ -96,10 +111,11 @@ def _decode(reader, batch_size, decoded, stop, errors):
     _put(decoded, _END, stop)
 
 
-def _encode(writer, stylized, stop, errors):
+def _encode(writer, stylized, stop, errors, blend=None):
     try:
-        while (batch := _get(stylized, stop)) is not _END:
-            writer.write(batch)
+        while (item := _get(stylized, stop)) is not _END:
+            frames, motions = item
+            writer.write(to_uint8(blend(frames, motions) if blend else frames))
     except Exception as error:  # handed to the caller's thread, which raises it
         errors.append(error)
         stop.set()

@@ -27,6 +27,19 @@ def pytest_runtest_setup(item):
         pytest.skip("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """OpenVINO's converted models and kernels go to a folder of this run's, not ~/.cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("FST_CACHE_DIR")
+    os.environ["FST_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["FST_CACHE_DIR"]
+    else:
+        os.environ["FST_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def original_arrays():
     return random_original_arrays()

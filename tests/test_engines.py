@@ -95,3 +95,24 @@ def test_evaluate_with_openvino_on_a_folder_of_mixed_sizes(tmp_path, capsys, mod
     for i in range(3):
         ov, tf = (np.asarray(Image.open(tmp_path / kind / f"{i}.png"), np.float64) for kind in ("ov", "tf"))
         assert ov.shape == tf.shape and np.abs(ov - tf).max() <= 1
+
+
+@openvino
+def test_the_converted_model_is_cached_and_a_damaged_cache_is_converted_again(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path))
+    images = noise_images(24, 32)
+    first = Stylizer(model, precision="float32", engine="openvino")(images)
+    saved = sorted(p.name for p in (tmp_path / "openvino").iterdir() if p.suffix in (".xml", ".bin"))
+    assert len(saved) == 2 and saved[0].endswith(".bin") and saved[1].endswith(".xml")
+    conversions = []
+    import openvino
+
+    original = openvino.convert_model
+    monkeypatch.setattr(openvino, "convert_model", lambda *a, **k: conversions.append(1) or original(*a, **k))
+    np.testing.assert_array_equal(Stylizer(model, precision="float32", engine="openvino")(images), first)
+    assert conversions == []  # read from the cache
+    other = Stylizer(model, style_weights=[0, 1], precision="float32", engine="openvino")(images)
+    assert conversions == [1] and np.abs(other - first).max() > 1  # other constants, another model
+    (tmp_path / "openvino" / saved[1]).write_text("<damaged")
+    np.testing.assert_array_equal(Stylizer(model, precision="float32", engine="openvino")(images), first)
+    assert conversions == [1, 1]

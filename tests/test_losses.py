@@ -69,3 +69,9 @@ def test_tv(rng):
 
 def test_l2_is_tf_l2_loss():
     np.testing.assert_allclose(ops.convert_to_numpy(losses.l2(np.array([3.0, 4.0]))), 12.5)
+
+
+def test_temporal(rng):
+    repainted, moved = rng.normal(size=(2, 5, 7, 3)), rng.normal(size=(2, 5, 7, 3))
+    expected = [3.0 * np.mean((repainted[i] - moved[i]) ** 2) for i in range(2)]
+    np.testing.assert_allclose(ops.convert_to_numpy(losses.temporal_loss(repainted, moved, 3.0)), expected, rtol=1e-6)

@@ -1,6 +1,8 @@
 """The memory budget: --tile-size's checks, and when images run whole, how many per pass, and
 when in tiles."""
 
+import os
+
 import pytest
 
 from src import memory
@@ -52,3 +54,32 @@ def test_batches_follow_free_memory_not_the_tile_size(monkeypatch):
     assert memory.plan(680, 1024, 4) == (4, None, 2 << 30)  # MAX_WHOLE_BYTES holds four
     monkeypatch.setattr(memory, "available_memory", lambda: 4 * photo_bytes)
     assert memory.plan(680, 1024, 4)[:2] == (1, None)  # a quarter of it holds one
+
+
+def test_check_fits_names_memory_and_disk(monkeypatch, tmp_path):
+    import collections
+    import shutil
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 8 << 30)
+    memory.check_fits(4000, 3000)  # 12 MP: buffers in memory, 0.1 GiB of pixels
+    with pytest.raises(memory.DoesNotFit, match=r"30000x30000 \(900 megapixels\) needs about 13.2 GiB of memory; 8.0 GiB"):
+        memory.check_fits(30000, 30000)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(1 << 40, 0, 1 << 30))
+    with pytest.raises(memory.DoesNotFit, match=f"temporary disk space in {tmp_path}.*FST_TMPDIR.*1.0 GiB is free"):
+        memory.check_fits(12000, 12000, folder=str(tmp_path))
+    assert memory.buffers_on_disk(12000, 12000) and not memory.buffers_on_disk(4000, 3000)
+
+
+def test_a_photo_too_large_is_refused_before_decoding(tmp_path, capsys, monkeypatch):
+    import evaluate
+    from PIL import Image
+
+    Image.new("RGB", (600, 500)).save(tmp_path / "big.png")
+    Image.new("RGB", (60, 50)).save(tmp_path / "small.png")
+    monkeypatch.setattr(memory, "WORKING_SET_BYTES", 1 << 50)  # no machine has that
+    status = evaluate.main(["--in-path", str(tmp_path), "--out-path", str(tmp_path / "out"), "--tile-size", "64"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "big.png: too large for this machine" in err and "GiB of memory" in err and "Traceback" not in err
+    assert sorted(os.listdir(tmp_path / "out")) == ["small.png"]

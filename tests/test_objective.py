@@ -57,3 +57,31 @@ def test_pixel_image_is_the_trained_variable():
     output = picture(np.zeros((1, 5, 6, 3), np.float32), np.ones((1, 1), np.float32))
     np.testing.assert_array_equal(ops.convert_to_numpy(output), initial)
     assert [w.shape for w in picture.trainable_weights] == [(1, 5, 6, 3)]
+
+
+class Pattern(layers.Layer):
+    """A stand-in that paints a fixed pattern by position: strokes that do not move with the picture."""
+
+    def call(self, images, style_weights):
+        rows = ops.arange(ops.shape(images)[1], dtype="float32")[None, :, None, None]
+        columns = ops.arange(ops.shape(images)[2], dtype="float32")[None, None, :, None]
+        return images * 200.0 + 60.0 * (ops.sin(rows) + ops.sin(columns))
+
+
+def test_temporal_term_is_the_noise_for_a_pointwise_maker_and_large_for_fixed_strokes(tmp_path):
+    from src.training.objective import NOISE
+
+    vgg = build_vgg(load_vgg_weights(write_keras(tmp_path / "vgg.h5", random_weights(width=4, seed=2))))
+    content = np.random.default_rng(3).uniform(40, 215, (3, 48, 50, 3)).astype(np.float32)
+    grams = style_grams(vgg, [content[0]])
+    inputs = {"images": content, "style_weights": np.ones((3, 1), np.float32)}
+
+    def terms(maker, weight):
+        objective = StyleObjective(maker, vgg, grams, (1, 1, 1), 3, input_scale=1 / 255, temporal_weight=weight, seed=4)
+        return {name: ops.convert_to_numpy(term) for name, term in objective(inputs).items()}
+
+    assert "temporal" not in terms(Brighten(), 0.0)
+    # A pointwise maker moves with the picture: only the noise (scaled by 200 / 255) is left.
+    steady = terms(Brighten(), 2.0)
+    np.testing.assert_allclose(steady["temporal"], 2.0 * (200 / 255 * NOISE) ** 2, rtol=0.25)
+    assert terms(Pattern(), 2.0)["temporal"].mean() > 5 * steady["temporal"].mean()

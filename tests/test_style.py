@@ -118,6 +118,8 @@ def test_slow(training_data, tmp_path, capsys):
         (lambda a, d: a + ["--slow"], "--slow optimizes the pixels of --test"),
         (lambda a, d: a + ["--test", str(a[1])], "--test and --test-dir go together"),
         (lambda a, d: a + ["--style", a[1]], "same name"),
+        (lambda a, d: a + ["--slow", "--test", a[1], "--test-dir", str(d), "--temporal-weight", "5"], "--temporal-weight trains"),
+        (lambda a, d: a + ["--temporal-weight", "-1"], "--temporal-weight"),
     ],
 )
 def test_bad_arguments(training_data, tmp_path, capsys, change, message):
@@ -158,6 +160,7 @@ def test_vgg16_trains_at_any_layers(training_data, tmp_path, capsys):
         (lambda args, d: args + ["--style-weight", "50"], "loss_weights"),
         (lambda args, d: args + ["--style-layers", "relu1_1", "relu2_1"], "style_layers"),
         (lambda args, d: args + ["--content-layer", "relu3_1"], "content_layer"),
+        (lambda args, d: args + ["--temporal-weight", "3"], "temporal_weight"),
         (lambda args, d: [str(d["vgg_h5"]) if a == str(d["vgg_mat"]) else a for a in args], None),
         (lambda args, d: [str(d["vgg16_h5"]) if a == str(d["vgg_mat"]) else a for a in args], "loss_network"),
     ],
@@ -216,3 +219,11 @@ def test_a_full_disk_names_the_file(training_data, tmp_path, capsys, monkeypatch
     assert style.main(train_args(training_data, tmp_path / "run", "--epochs", "1")) == 1
     err = capsys.readouterr().err
     assert f"style.py: cannot write {tmp_path / 'run' / 'model.keras'}: No space left on device" in err
+
+
+def test_temporal_weight_trains_and_resumes(training_data, tmp_path, capsys):
+    args = train_args(training_data, tmp_path / "run", "--epochs", "1", "--temporal-weight", "10")
+    assert style.main(args) == 0
+    assert "temporal" in capsys.readouterr().err  # its term is on the progress bar
+    assert style.main(args[:-2] + ["--epochs", "2", "--temporal-weight", "10"]) == 0
+    assert "resumed from iteration" in capsys.readouterr().err

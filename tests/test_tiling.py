@@ -108,3 +108,22 @@ def test_tiling_on_jax():
     assert result.returncode == 0, result.stderr[-2000:]
     whole_error, tiled_error = map(float, result.stdout.split())
     assert whole_error < 0.02 and tiled_error < 0.02
+
+
+def test_buffers_on_disk_give_the_same_picture_in_bytes_with_progress(model, monkeypatch, tmp_path):
+    """Photos whose tiler buffers exceed memory.MAX_BUFFER_BYTES keep them in files and come back
+    as uint8 made stripe by stripe: the same pixels, colour, strength and mixes included."""
+    from src import memory
+    from src.pixels import to_uint8
+
+    second = random_network(seed=5)
+    image = np.clip(noise_images(70, 100), 0, 255).astype(np.uint8)
+    options = {"precision": "float32", "tile_size": 32, "preserve_color": True, "strength": 0.7}
+    in_memory = Stylizer([model, second], style_weights=[1, 2], **options)(image.astype(np.float32))
+    monkeypatch.setattr(memory, "MAX_BUFFER_BYTES", 0)
+    monkeypatch.setenv("FST_TMPDIR", str(tmp_path))
+    reports = []
+    on_disk = Stylizer([model, second], style_weights=[1, 2], **options)(image, progress=reports.append)
+    assert on_disk.dtype == np.uint8 and on_disk.shape == image.shape
+    assert np.abs(on_disk.astype(int) - to_uint8(in_memory)).max() <= 1
+    assert reports == sorted(reports) and reports[-1] == pytest.approx(1.0) and len(reports) > 20

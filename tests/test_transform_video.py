@@ -105,7 +105,8 @@ def test_bad_inputs_and_outputs_exit_with_a_message(clips, tmp_path, capsys, in_
 
 
 @pytest.mark.parametrize(
-    "flags", [["--crf", "60"], ["--bitrate", "fast"], ["--crf", "20", "--bitrate", "2M"], ["--max-frames", "0"]]
+    "flags",
+    [["--crf", "60"], ["--bitrate", "fast"], ["--crf", "20", "--bitrate", "2M"], ["--max-frames", "0"], ["--stabilize", "1"]],
 )
 def test_bad_flags_exit_with_a_message(clips, tmp_path, capsys, flags):
     with pytest.raises(SystemExit) as exit_:
@@ -156,3 +157,40 @@ def test_a_video_cut_short_is_an_error_not_a_short_output(model_file, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "whole.mp4"]
     # What is readable can still be asked for.
     assert run(model_file, "--in-path", tmp_path / "cut.mp4", "--out-path", tmp_path / "out.mp4", "--max-frames", "5") == 0
+
+
+def test_stabilize_keeps_the_first_frame_and_the_count_and_steadies_the_rest(model_file, clips, tmp_path):
+    """A still scene with sensor noise: per-frame stylization flickers, --stabilize much less."""
+    from tests.clips import ffmpeg
+
+    still = tmp_path / "still.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x96:rate=10,trim=end_frame=1,loop=loop=11:size=1", "-vf",
+           "noise=alls=12:allf=t", "-frames:v", "12", *FAST_H264, str(still))  # fmt: skip
+    outputs = {}
+    for strength in ("0", "0.6"):
+        out = tmp_path / f"s{strength}.mp4"
+        assert run(model_file, "--in-path", still, "--out-path", out, "--stabilize", strength, "--crf", "0") == 0
+        assert video_facts(out)["frames"] == 12
+        outputs[strength] = read_frames(out)
+    per_frame, steady = outputs["0"], outputs["0.6"]
+    assert np.abs(per_frame[0] - steady[0]).mean() < 1.0  # the first frame has no past
+    flicker = [np.abs(np.diff(frames[4:], axis=0)).mean() for frames in (per_frame, steady)]
+    assert flicker[1] < 0.6 * flicker[0]
+
+
+def test_stabilize_without_opencv_says_how_to_get_it(model_file, clips, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 raises ImportError
+    with pytest.raises(SystemExit) as exit_:
+        run(model_file, "--in-path", clips["sound"], "--out-path", tmp_path / "o.mp4")
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "opencv-python-headless" in err and "--stabilize 0" in err
+
+
+def read_frames(path):
+    from src.video import FrameReader, probe
+
+    reader = FrameReader(path, probe(path))
+    try:
+        return np.concatenate(list(reader.batches(8))).astype(np.float32)
+    finally:
+        reader.close()

@@ -11,7 +11,7 @@ from typing import Protocol
 import keras
 import numpy as np
 
-LOSS_TERMS = ("content", "style", "tv")
+LOSS_TERMS = ("content", "style", "tv", "temporal")  # "temporal" only with --temporal-weight
 
 
 class FitRun(Protocol):
@@ -46,7 +46,7 @@ class _Progress(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.iteration = iteration = self.first + batch + 1
-        terms = {name: float(logs[name]) for name in LOSS_TERMS}
+        terms = {name: float(logs[name]) for name in LOSS_TERMS if name in logs}
         self.run.record(iteration, terms)
         self.bar.set_description(self.run.describe(iteration), refresh=False)
         self.bar.set_postfix_str(" ".join(f"{k} {v:.4g}" for k, v in terms.items()) + self.run.status(), refresh=False)

@@ -5,6 +5,7 @@ them, with l2(x) = sum(x^2) / 2 (tf.nn.l2_loss) and B the batch size:
     style   = style_weight * sum over the style layers of [sum over the batch of
               2 * l2(G(y_hat) - G(s)) / C^2] / B,        G(F) = F^T F / (H*W*C)
     tv      = tv_weight * 2 * (l2(dx) / size(dx) + l2(dy) / size(dy)) / B, size() per example
+    temporal = temporal_weight * 2 * l2(f(move(x)) - move(f(x))) / (B * H*W*3)   (ours, --temporal-weight)
 
 Each function returns one value per example, shape (B,), whose mean over the batch is the term
 above: the original divided sums over the whole batch by B. Per-example values are what let a
@@ -58,3 +59,10 @@ def tv_loss(images, weight):
     x_term = l2(dx, axis=(1, 2, 3)) / _per_example_size(dx)
     y_term = l2(dy, axis=(1, 2, 3)) / _per_example_size(dy)
     return weight * 2 * (x_term + y_term)
+
+
+def temporal_loss(repainted, moved, weight):
+    """The network's output for a moved, noisier copy of the photo (B, H, W, 3) against its output
+    for the photo, moved the same way (B, H, W, 3), both 0..255 -> (B,): zero when the strokes move
+    with the picture instead of being painted anew (Gupta et al. 2017; src/training/objective.py)."""
+    return weight * 2 * l2(repainted - moved, axis=(1, 2, 3)) / _per_example_size(repainted)

@@ -2,7 +2,8 @@
 JAX) and under tf.distribute, with one definition of the step.
 
     {"images": content (B, H, W, 3) RGB 0..255, "style_weights": (B, S)}
-        -> per-example {"content", "style", "tv"} terms (src/training/losses.py), each (B,)
+        -> per-example {"content", "style", "tv"} terms (src/training/losses.py), each (B,),
+           and "temporal" with --temporal-weight
 
 Only the image maker's weights train; the VGG loss network is frozen and names the layers the
 losses read (its `style_layers` and `content_layer`, src/training/vgg.py). The maker is the transform network, fed
@@ -18,16 +19,28 @@ from keras import layers, ops
 
 from src.training import losses
 
+# --temporal-weight: the moved copy of each photo is shifted by up to MOVE pixels each way (a
+# camera's motion between frames; most shifts are not multiples of the network's stride of 4,
+# which is what makes strokes crawl) and gets Gaussian noise of NOISE levels (sensor noise, the
+# flicker of a still camera). Output pixels within MARGIN of the border are not compared: their
+# receptive field reaches past the crop.
+MOVE, NOISE, MARGIN = 4, 6.0, 16
+
 
 class StyleObjective(keras.Model):
-    def __init__(self, maker, vgg, style_grams, weights, batch_size, input_scale=1.0, **kwargs):
+    def __init__(
+        self, maker, vgg, style_grams, weights, batch_size, input_scale=1.0, temporal_weight=0.0, seed=None, **kwargs
+    ):
         """style_grams: {layer: (S, C, C)}; weights: (content, style, tv); batch_size: the global
-        batch (all replicas together)."""
+        batch (all replicas together); temporal_weight: the stability term's (0: none); seed: of
+        its random moves."""
         super().__init__(**kwargs)
         self.maker, self.vgg = maker, vgg
         self.style_grams = {layer: np.asarray(grams, np.float32) for layer, grams in style_grams.items()}
         self.content_weight, self.style_weight, self.tv_weight = (float(w) for w in weights)
         self.batch_size, self.input_scale = int(batch_size), float(input_scale)
+        self.temporal_weight = float(temporal_weight)
+        self.moves = keras.random.SeedGenerator(seed) if self.temporal_weight else None
 
     def call(self, inputs):
         content, style_weights = inputs["images"], inputs["style_weights"]
@@ -40,16 +53,36 @@ class StyleObjective(keras.Model):
         mix = style_weights / ops.sum(style_weights, axis=-1, keepdims=True)  # (B, S), rows sum to 1
         target_grams = {layer: ops.einsum("bs,scd->bcd", mix, grams) for layer, grams in self.style_grams.items()}
         content_layer = self.vgg.content_layer
-        return {
+        terms = {
             "content": losses.content_loss(predicted[content_layer], target[content_layer], self.content_weight),
             "style": losses.style_loss({k: predicted[k] for k in self.vgg.style_layers}, target_grams, self.style_weight),
             "tv": losses.tv_loss(stylized, self.tv_weight),
         }
+        if self.temporal_weight:
+            terms["temporal"] = self._temporal(content, style_weights, ops.cast(stylized, "float32"))
+        return terms
+
+    def _temporal(self, content, style_weights, stylized):
+        """Stability under small motion and noise (Gupta et al. 2017, "Characterizing and
+        Improving Stability in Neural Style Transfer"): a crop of the photo moved by a random
+        offset, with noise, must be painted as the same crop of the photo's own output."""
+        shape = ops.shape(content)
+        offset = keras.random.randint((2,), 0, 2 * MOVE + 1, seed=self.moves)
+        start = ops.stack([0, offset[0], offset[1], 0])
+        size = (shape[0], shape[1] - 2 * MOVE, shape[2] - 2 * MOVE, shape[3])
+        moved = ops.cast(ops.slice(content, start, size), "float32")
+        moved = moved + keras.random.normal(ops.shape(moved), stddev=NOISE, seed=self.moves)
+        repainted = ops.cast(self.maker(ops.clip(moved, 0.0, 255.0) * self.input_scale, style_weights), "float32")
+        expected = ops.slice(stylized, start, size)
+        # Small training images (tests) keep a quarter of the crop's side as margin instead.
+        margin = min(MARGIN, (min(content.shape[1], content.shape[2]) - 2 * MOVE) // 4)
+        inner = (slice(None), slice(margin, -margin), slice(margin, -margin))
+        return losses.temporal_loss(repainted[inner], expected[inner], self.temporal_weight)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         # This replica's examples over the whole batch: the optimizer sums gradients over
         # replicas, which makes this the mean over the whole batch, the original's loss.
-        return ops.sum(y_pred["content"] + y_pred["style"] + y_pred["tv"]) / self.batch_size
+        return ops.sum(sum(y_pred.values())) / self.batch_size
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         # The step's own terms (Keras averages them over replicas), not running means.

@@ -23,3 +23,4 @@ class TrainingSettings:
     image_size: int = 256
     precision: str = "auto"
     seed: int | None = None  # None: a fresh one, kept in the checkpoint for resuming
+    temporal_weight: float = 0.0  # the stability term (src/training/objective.py); 0: none

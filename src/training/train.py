@@ -52,6 +52,7 @@ def train(settings, vgg_weights, styles, test_image=None, strategy=None, log=pri
             "batch_size": settings.batch_size,
             "seed": seed,
             **loss_settings(settings, vgg_weights, styles),
+            "temporal_weight": settings.temporal_weight,
         }
         if state and mismatches(state, recorded):
             raise StateError(
@@ -127,6 +128,7 @@ def _build(settings, vgg_weights, styles, state):
         (settings.content_weight, settings.style_weight, settings.tv_weight),
         settings.batch_size,
         input_scale=TRAINING_INPUT_SCALE,
+        temporal_weight=settings.temporal_weight,
     )
     objective.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
     objective.optimizer.build(objective.trainable_variables)
