@@ -194,3 +194,17 @@ def read_frames(path):
         return np.concatenate(list(reader.batches(8))).astype(np.float32)
     finally:
         reader.close()
+
+
+def test_stabilize_with_variable_rate_tiles_colour_and_strength(model_file, tmp_path):
+    """The stabilizer acts on the final frames: a phone-like variable-rate clip keeps its timing,
+    and tiles, --preserve-color and --strength go through it unchanged."""
+    vfr = make_clip(
+        tmp_path / "vfr.mp4", size="64x48", sound=None,
+        video=("-vf", "setpts='if(lt(N,10),N/10,1+(N-10)/5)/TB'", "-fps_mode", "vfr", *FAST_H264),
+    )  # fmt: skip
+    out = tmp_path / "out.mp4"
+    flags = ["--tile-size", "32", "--preserve-color", "--strength", "0.5", "--stabilize", "0.5"]
+    assert run(model_file, "--in-path", vfr, "--out-path", out, *flags) == 0
+    before, after = video_facts(vfr), video_facts(out)
+    assert after["frames"] == 28 and after["duration"] == pytest.approx(before["duration"], abs=0.1)
