@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from src.temporal import grid, sample
+from src.temporal import grid, inside_mask, sample
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def exact_flow(previous, current, size):
     x, y = grid(height, width)
     px, py = _photo_points(current, x, y, size)
     fx, fy = _frame_points(previous, px, py, size)
-    inside = (fx >= 0) & (fx <= width - 1) & (fy >= 0) & (fy <= height - 1)
+    inside = inside_mask(fx, fy, height, width)
     return np.stack([fx - x, fy - y], axis=-1).astype(np.float32), inside
 
 

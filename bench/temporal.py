@@ -165,6 +165,7 @@ def bad_cases(photo, second, size, models, args):
     the strongest strength: the frame after the cut against per-frame (PSNR), and the warping
     error of each around its event."""
     from bench.camera import Pose, camera_clip
+    from bench.workers import psnr
     from src.checkpoints import load_model
     from src.stylize import Stylizer
 
@@ -187,11 +188,6 @@ def bad_cases(photo, second, size, models, args):
         cases[name] = case
         print(f"{name}: {case}", file=sys.stderr, flush=True)
     return cases
-
-
-def psnr(a, b):
-    error = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if error == 0 else float(10 * np.log10(255.0**2 / error))
 
 
 def speed_clip(photo, path, count=72):

@@ -72,11 +72,14 @@ class Stylizer:
         if len(images) == 1 and self.tiles(*images.shape[1:3]):
             return self._large(images[0], progress)[None]
         images = images.astype(np.float32, copy=False)
-        stylized = sum(ratio * network(images) for ratio, network in self._networks)
+        return self._blend(images, sum(ratio * network(images) for ratio, network in self._networks))
+
+    def _blend(self, photos, stylized):
+        """The networks' mixed picture combined with the photos (src/blend.py). Mixes and blends
+        of pictures in 0..255 stay in 0..255: no clipping needed after them."""
         if self.preserve_color:
-            stylized = blend.preserve_color(images, stylized)
-        # Mixes and blends of pictures in 0..255 stay in 0..255: no clipping needed after them.
-        return blend.apply_strength(images, stylized, self.strength)
+            stylized = blend.preserve_color(photos, stylized)
+        return blend.apply_strength(photos, stylized, self.strength)
 
     def _large(self, image, progress=None):
         """(H, W, 3) -> (H, W, 3): each network tiled into a buffer of its own, then mixed and
@@ -95,9 +98,7 @@ class Stylizer:
             rows = slice(start, min(start + step, height))
             photo = image[rows].astype(np.float32)
             stylized = sum(ratio * np.clip(buffer[:, rows][0, :, :width], 0.0, 255.0) for ratio, buffer in buffers)
-            if self.preserve_color:
-                stylized = blend.preserve_color(photo, stylized)
-            blended = blend.apply_strength(photo, stylized, self.strength)
+            blended = self._blend(photo, stylized)
             result[rows] = to_uint8(blended) if on_disk else blended
         return result
 
@@ -140,7 +141,7 @@ class _Network:
 
     def __call__(self, images):
         height, width = images.shape[1:3]
-        precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
+        precision = self._precision(width)
         batch_size, tile, whole_bytes = memory.plan(height, width, self.batch_size, self.tile_size)
         if tile:
             tiler = self._function("tiler", precision)
@@ -160,9 +161,11 @@ class _Network:
     def tiled(self, image, progress=None, on_disk=False):
         """(H, W, 3) -> this network's output pixels, (1, H', W', 3) float32 (src/tiling.py)."""
         height, width = image.shape[:2]
-        precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
         _, tile, whole_bytes = memory.plan(height, width, self.batch_size, self.tile_size)
-        return self._function("tiler", precision).stylize(image, tile, whole_bytes, progress, on_disk)
+        return self._function("tiler", self._precision(width)).stylize(image, tile, whole_bytes, progress, on_disk)
+
+    def _precision(self, width):
+        return "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
 
     def refresh(self):
         """Forget the compiled functions: the instance norms' scales and shifts are compiled in as

@@ -18,11 +18,16 @@ import numpy as np
 CONSISTENCY_A, CONSISTENCY_B = 0.01, 0.5
 
 
+def inside_mask(x, y, height, width):
+    """Which float coordinates x, y fall inside a height x width image: (H', W') bool."""
+    return (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+
+
 def sample(image, x, y):
     """Bilinear samples of (H, W, C) `image` at float coordinates x, y (H', W') -> (H', W', C) and a
     mask (H', W') of the points inside the image (outside points read the nearest edge)."""
     height, width = image.shape[:2]
-    inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+    inside = inside_mask(x, y, height, width)
     x, y = np.clip(x, 0, width - 1), np.clip(y, 0, height - 1)
     x0, y0 = np.minimum(np.floor(x).astype(np.int64), width - 2), np.minimum(np.floor(y).astype(np.int64), height - 2)
     x0, y0 = np.maximum(x0, 0), np.maximum(y0, 0)
@@ -118,7 +123,6 @@ class FlowEstimator:
         if self._grid is None or self._grid[0].shape != flow.shape[:2]:
             self._grid = grid(*flow.shape[:2])
         x, y = self._grid[0] + flow[..., 0], self._grid[1] + flow[..., 1]
-        height, width = flow.shape[:2]
-        inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+        inside = inside_mask(x, y, *flow.shape[:2])
         cv2 = self._cv2
         return cv2.remap(image, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), inside
