@@ -2,6 +2,7 @@
 
     python evaluate.py --checkpoint examples/models/udnie.keras --in-path photo.jpg --out-path out.jpg
     python evaluate.py --checkpoint data/original/wave.ckpt --in-path photos/ --out-path styled/
+    python evaluate.py --sheet --in-path photo.jpg --out-path sheet.jpg   # every shipped style, labelled
 
 The output has the input's size and the format of the out path's extension (in a folder, each
 file keeps its name). Unreadable files are named and skipped; the exit status is then 1.
@@ -21,6 +22,21 @@ def build_parser():
         "--out-path", required=True, help="output image (its extension sets the format), or a folder"
     )
     parser.add_argument(
+        "--sheet",
+        action="store_true",
+        help="a contact sheet instead: the photo of --in-path in every --checkpoint's style (a folder of "
+        "models gives all of them; default: every model in examples/models), labelled, in one image",
+    )
+    parser.add_argument(
+        "--sheet-size",
+        type=cli.positive_int,
+        default=512,
+        help="with --sheet: the longer side of each picture, in pixels (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sheet-columns", type=cli.positive_int, help="with --sheet: pictures per row (default: about square)"
+    )
+    parser.add_argument(
         "--allow-different-dimensions",
         action="store_true",
         help="accepted for compatibility with the original: folders of mixed sizes always work",
@@ -36,6 +52,8 @@ def main(argv=None):
 
 
 def _run(parser, args):
+    if args.sheet:
+        return _sheet(parser, args)
     from src.image_jobs import plan_jobs, run_jobs
     from src.out_paths import OutPathError
 
@@ -61,6 +79,44 @@ def _run(parser, args):
         for source, reason in failures:
             print(f"  {reason}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _sheet(parser, args):
+    """--sheet: the photo in every style, each through its own Stylizer, in one labelled grid."""
+    from pathlib import Path
+
+    cli.import_keras()  # before src.checkpoints: TensorFlow's start-up chatter kept quiet
+
+    from src.images import ImageError, output_format, read_image, write_image
+    from src.out_paths import OutPathError, check_folder, output_file
+    from src.sheet import contact_sheet, fit_within, model_paths, styles_of
+
+    if args.style_weights:
+        parser.error("--sheet shows each style on its own: --style-weights does not apply")
+    source = Path(args.in_path)
+    if not source.is_file():
+        parser.error(f"--sheet takes one photo as --in-path, not {'a folder' if source.is_dir() else 'a missing file'}: {source}")
+    target = output_file(source, args.out_path)
+    if target != Path(args.out_path):  # into a folder: named after the photo
+        target = target.with_name(f"{source.stem}_sheet.jpg")
+    try:
+        output_format(target)
+        check_folder(target.parent)
+        paths = model_paths(args.checkpoint or [cli.ROOT / "examples" / "models"])
+        photo = fit_within(read_image(source).rgb, args.sheet_size)
+    except (ImageError, OutPathError, ValueError) as error:
+        parser.error(str(error))
+    options = cli.stylizer_options(parser, args)
+    from src.stylize import Stylizer
+
+    cells = [("photo", photo)]
+    for path in paths:
+        model = cli.load_model(parser, path)
+        for label, weights in styles_of(path, model):
+            cells.append((label, Stylizer(model, weights, **options)(photo[None])[0]))
+    write_image(target, contact_sheet(cells, args.sheet_columns))
+    print(f"contact sheet of {len(cells) - 1} styles: {target}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
     python style.py --style examples/style/wave.jpg --checkpoint-dir checkpoints/wave \\
         --test examples/content/chelsea.jpg --test-dir checkpoints/wave/previews
     python style.py --style wave.jpg --style udnie.jpg --checkpoint-dir checkpoints/two
+    python style.py --distill-from examples/models/wave.keras --width 0.25 --checkpoint-dir checkpoints/wave_quarter
 
 Needs VGG19 or VGG16 weights (bash setup.sh --vgg, --vgg-keras or --vgg16) and training images
 (bash setup.sh --coco). Running the same command again resumes from the last checkpoint; Ctrl-C saves one
 before it stops. --style given several times trains one network for all those styles.
+--distill-from trains a slimmer network (--width, --residual-blocks) to paint what a trained one
+paints, from photos alone: no style image, and VGG only for the optional feature loss.
 """
 
 import argparse
@@ -18,6 +21,8 @@ from src import cli
 from src.devices import TRAINING_PRECISIONS
 from src.training.vgg_layers import DEFAULT_LAYERS, DEFAULT_WEIGHTS
 
+DEFAULT_VGG = Path("data/imagenet-vgg-verydeep-19.mat")
+
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -25,8 +30,7 @@ def build_parser():
     add(
         "--style",
         action="append",
-        required=True,
-        help="style image; give it again to train several styles into one network",
+        help="style image; give it again to train several styles into one network (required unless --distill-from)",
     )
     add("--checkpoint-dir", type=Path, help="directory for checkpoints (created when missing; required unless --slow)")
     add(
@@ -43,6 +47,33 @@ def build_parser():
         help="Gatys et al.'s optimization of the pixels of --test instead of training a network; as in the "
         "original, --epochs below 10 becomes 1000 iterations and --learning-rate below 1 becomes 10",
     )
+    add(
+        "--distill-from",
+        type=Path,
+        metavar="MODEL",
+        help="train a network to reproduce this trained one's pictures (any checkpoint evaluate.py reads; a "
+        "multi-style one gives a multi-style network) instead of learning a --style",
+    )
+    add(
+        "--width",
+        type=cli.positive_float,
+        default=1.0,
+        help="channels of the network to train, as a fraction of the original's 32/64/128: 0.5 and 0.25 "
+        "make networks about 4 and 16 times cheaper to run (default: %(default)s)",
+    )
+    add(
+        "--residual-blocks",
+        type=cli.positive_int,
+        default=5,
+        help="residual blocks of the network to train (default: %(default)s)",
+    )
+    add(
+        "--pixel-weight",
+        type=cli.positive_float,
+        default=1.0,
+        help="with --distill-from: weight of the mean squared difference from the teacher's pictures "
+        "(default: %(default)s)",
+    )
     add("--epochs", type=cli.positive_int, default=2, help="passes over the training images (default: %(default)s)")
     add("--batch-size", type=cli.positive_int, default=4, help="images per step (default: %(default)s)")
     add(
@@ -54,9 +85,9 @@ def build_parser():
     add(
         "--vgg-path",
         type=Path,
-        default=Path("data/imagenet-vgg-verydeep-19.mat"),
         help="the loss network, recognised by content: VGG19 (MatConvNet's .mat or Keras' notop .h5) or VGG16 "
-        "(Keras' notop .h5) (default: %(default)s)",
+        f"(Keras' notop .h5) (default: {DEFAULT_VGG}; with --distill-from none: given, it adds the content "
+        "loss between the two networks' pictures, weighted by --content-weight)",
     )
     add(
         "--style-layers",
@@ -131,15 +162,19 @@ def _run(parser, args):
     styles = read_styles(parser, args)
     test_image = read_image_or_exit(parser, "--test", args.test).rgb if args.test else None
     cli.import_keras()  # before src.training.vgg, which imports Keras: TensorFlow's start-up chatter kept quiet
+    teacher = cli.load_model(parser, args.distill_from, "--distill-from") if args.distill_from else None
     from src.training.vgg import VggError, load_vgg_weights
 
-    try:
-        vgg_weights = load_vgg_weights(args.vgg_path)
-    except VggError as error:
-        parser.error(f"--vgg-path: {error}")
-    settings = training_settings(parser, args, vgg_weights.network)
+    vgg_weights = None
+    if teacher is None or args.vgg_path:
+        try:
+            vgg_weights = load_vgg_weights(args.vgg_path or DEFAULT_VGG)
+        except VggError as error:
+            parser.error(f"--vgg-path: {error}")
+    settings = training_settings(parser, args, vgg_weights.network if vgg_weights else "VGG19")
     make_test_dir(parser, args)
     from src.images import ImageError
+    from src.training.distill import distill
     from src.training.slow import optimize_pixels
     from src.training.train import train
     from src.training.train_state import StateError
@@ -147,7 +182,10 @@ def _run(parser, args):
     try:
         if args.slow:
             return optimize_pixels(settings, vgg_weights, styles[0], test_image, log=log)
-        outcome = train(settings, vgg_weights, styles, test_image, log=log)
+        if teacher is not None:
+            outcome = distill(settings, teacher, vgg_weights, test_image, log=log)
+        else:
+            outcome = train(settings, vgg_weights, styles, test_image, log=log)
     except StateError as error:
         parser.error(f"--checkpoint-dir: {error}")
     except KeyboardInterrupt:
@@ -166,7 +204,8 @@ def log(message):
 
 
 def check_paths(parser, args):
-    """Everything about the paths that can be said before loading anything."""
+    """Everything about the flags and paths that can be said before loading anything."""
+    check_model_flags(parser, args)
     if args.slow:
         if not args.test:
             parser.error("--slow optimizes the pixels of --test: give --test and --test-dir")
@@ -188,10 +227,32 @@ def check_paths(parser, args):
         parser.error(f"--image-size must be at least 16 (VGG19 halves it four times), got {args.image_size}")
 
 
+def check_model_flags(parser, args):
+    """--style or --distill-from, and what each of them excludes."""
+    if args.distill_from:
+        given = [flag for flag, value in (
+            ("--style", args.style), ("--slow", args.slow), ("--style-weight", args.style_weight),
+            ("--tv-weight", args.tv_weight), ("--style-layers", args.style_layers),
+            ("--temporal-weight", args.temporal_weight), ("--style-scale", args.style_scale != 1.0),
+        ) if value]  # fmt: skip
+        if given:
+            parser.error(f"--distill-from learns the teacher's pictures; {', '.join(given)} belong to learning a style")
+        if args.content_weight is not None and not args.vgg_path:
+            parser.error("with --distill-from, --content-weight weighs the feature loss of --vgg-path: give both")
+    elif not args.style:
+        parser.error("the following arguments are required: --style (or --distill-from)")
+    elif args.pixel_weight != parser.get_default("pixel_weight"):
+        parser.error("--pixel-weight goes with --distill-from")
+    if args.width > 4:
+        parser.error(f"--width must be at most 4, got {args.width:g}")
+    if args.slow and (args.width != 1 or args.residual_blocks != 5):
+        parser.error("--slow optimizes pixels, not a network: --width and --residual-blocks do not apply")
+
+
 def training_settings(parser, args, network):
     """The flags as TrainingSettings; the loss layers and weights they leave open become the
     loss network's defaults (src/training/vgg_layers.py)."""
-    from src.training.settings import TrainingSettings
+    from src.training.settings import Distillation, TrainingSettings
     from src.training.vgg_layers import LossLayers, check_layers
 
     defaults = DEFAULT_LAYERS[network]
@@ -207,7 +268,8 @@ def training_settings(parser, args, network):
     return TrainingSettings(
         layers, *weights, args.checkpoint_dir, args.train_path, args.test_dir, args.epochs, args.batch_size,
         args.checkpoint_iterations, args.learning_rate, args.image_size, args.precision, args.seed,
-        args.temporal_weight,
+        args.temporal_weight, args.width, args.residual_blocks,
+        Distillation(args.distill_from, args.pixel_weight) if args.distill_from else None,
     )  # fmt: skip
 
 
@@ -246,11 +308,11 @@ def read_styles(parser, args):
     """--style images as Styles named after their files, resized by --style-scale."""
     from src.training.styles import Style
 
-    names = [Path(path).stem for path in args.style]
+    names = [Path(path).stem for path in args.style or []]
     if len(set(names)) < len(names):
         parser.error(f"two --style images have the same name ({', '.join(names)}): rename one")
     styles = []
-    for name, path in zip(names, args.style):
+    for name, path in zip(names, args.style or []):
         styles.append(Style(name, read_image_or_exit(parser, "--style", path).rgb).scaled(args.style_scale))
     return styles
 

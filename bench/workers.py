@@ -123,12 +123,13 @@ def cpu_name():
     return name
 
 
-def network_gflop(height, width):
-    """Multiply-adds x 2 of the 16 convolutions for one image (norms and ReLUs are extra)."""
+def network_gflop(height, width, model=None):
+    """Multiply-adds x 2 of the convolutions of `model` (default: the original's network) for one
+    image (norms and ReLUs are extra)."""
     from src.transform import build_transform_net
 
     total, rows, cols = 0, height, width
-    for block in build_transform_net().layers_in_order():
+    for block in (model or build_transform_net()).layers_in_order():
         k, cin, cout = block.kernel_size, block.conv.kernel.shape[-2], block.filters
         if block.transpose:
             cin = block.conv.kernel.shape[-1]

@@ -76,7 +76,7 @@ def tile_size(text):
 
 def add_model_arguments(parser):
     """--checkpoint, --device, --batch-size (the original's flags for applying a model), and
-    --style-weights, --preserve-color, --strength, --tile-size, --precision, --engine."""
+    --style-weights, --preserve-color, --strength, --stroke-scale, --tile-size, --precision, --engine."""
     parser.add_argument(
         "--checkpoint",
         action="append",
@@ -102,6 +102,14 @@ def add_model_arguments(parser):
         type=fraction,
         default=1.0,
         help="how much style: 0 gives the photo back, 1 the full style, values between blend (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stroke-scale",
+        type=positive_float,
+        default=1.0,
+        metavar="K",
+        help="stroke size: K times larger strokes (the network paints the photo at 1/K of its size; the result "
+        "keeps the photo's size and fine detail); below 1, finer strokes (default: %(default)s)",
     )
     parser.add_argument(
         "--device",
@@ -212,7 +220,7 @@ def exit_now(status):
     os._exit(status)
 
 
-def load_model(parser, path):
+def load_model(parser, path, flag="--checkpoint"):
     """Load a checkpoint, or exit through the parser with what is wrong with it."""
     import_keras()
     from src.checkpoints import CheckpointError
@@ -221,14 +229,13 @@ def load_model(parser, path):
     try:
         return load(path or DEFAULT_CHECKPOINT)
     except CheckpointError as error:
-        parser.error(f"--checkpoint: {error}")
+        parser.error(f"{flag}: {error}")
 
 
 def stylizer_from_args(parser, args):
     """The Stylizer that the model arguments ask for (the one forward path, src/stylize.py)."""
     paths = args.checkpoint or [None]
     models = [load_model(parser, path) for path in paths]
-    from src.devices import resolve_precision
     from src.stylize import Stylizer
 
     if len(models) > 1:
@@ -239,26 +246,33 @@ def stylizer_from_args(parser, args):
                     "with --style-weights; only single-style models mix by output"
                 )
 
+    options = stylizer_options(parser, args)
+    try:
+        return Stylizer(models, style_weights=args.style_weights, **options)
+    except ValueError as error:  # the one check of the weights: their count, signs and sum
+        parser.error(f"--style-weights: {error}")
+
+
+def stylizer_options(parser, args):
+    """The Stylizer's keyword arguments from the model arguments, with --precision and --engine
+    resolved for --device (a message through the parser where they cannot run)."""
+    from src.devices import resolve_precision
+    from src.engines import EngineError, resolve_engine
+
     try:
         precision = resolve_precision(args.precision, args.device)
     except ValueError as error:
         parser.error(f"--precision: {error}")
-    from src.engines import EngineError, resolve_engine
-
     try:
         engine = resolve_engine(args.engine, args.device)
     except EngineError as error:
         parser.error(f"--engine: {error}")
-    try:
-        return Stylizer(
-            models,
-            style_weights=args.style_weights,
-            batch_size=args.batch_size,
-            precision=precision,
-            tile_size=args.tile_size,
-            preserve_color=args.preserve_color,
-            strength=args.strength,
-            engine=engine,
-        )
-    except ValueError as error:  # the one check of the weights: their count, signs and sum
-        parser.error(f"--style-weights: {error}")
+    return {
+        "batch_size": getattr(args, "batch_size", 1),
+        "precision": precision,
+        "tile_size": getattr(args, "tile_size", 0),
+        "preserve_color": args.preserve_color,
+        "strength": args.strength,
+        "engine": engine,
+        "stroke_scale": getattr(args, "stroke_scale", 1.0),
+    }

@@ -9,7 +9,7 @@ src/tiling.py, which gives the same result in bounded memory.
 
 import numpy as np
 
-from src import blend, memory, tiling
+from src import blend, memory, strokes, tiling
 from src.devices import resolve_precision
 from src.pixels import to_uint8
 
@@ -32,6 +32,9 @@ class Stylizer:
     preserve_color, strength: how the result is combined with the photo (src/blend.py), applied
     to the whole picture after the networks, so that tiles and video frames get it the same way.
     engine: what runs whole images, "tensorflow", "openvino" or "auto" (src/engines.py).
+    stroke_scale: K > 1 paints strokes K times larger, K < 1 finer (the networks see the photo
+    at 1/K of its size; src/strokes.py brings the picture back to the photo's size and detail).
+    preserve_color, strength and stroke_scale may be changed between calls (webcam.py, app.py).
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class Stylizer:
         preserve_color=False,
         strength=1.0,
         engine="tensorflow",
+        stroke_scale=1.0,
     ):
         options = {"batch_size": batch_size, "precision": precision, "tile_size": tile_size, "engine": engine}
         if isinstance(model, (list, tuple)) and len(model) > 1:
@@ -58,7 +62,9 @@ class Stylizer:
             self._networks = [(1.0, _Network(model, style_weights, **options))]
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, got {strength}")
-        self.preserve_color, self.strength = bool(preserve_color), float(strength)
+        if not stroke_scale > 0:
+            raise ValueError(f"stroke scale must be a positive number, got {stroke_scale}")
+        self.preserve_color, self.strength, self.stroke_scale = bool(preserve_color), float(strength), float(stroke_scale)
 
     def __call__(self, images, progress=None):
         """images: float32 (or uint8) 0..255. A single image too large to run whole is tiled
@@ -69,10 +75,28 @@ class Stylizer:
             raise ValueError(f"expected images of shape (B, H, W, 3), got {images.shape}")
         if self.strength == 0.0:
             return np.clip(images, 0, 255)  # the photo itself: no need to run the network
+        if self.stroke_scale != 1.0:
+            return self._rescaled(images, progress)
         if len(images) == 1 and self.tiles(*images.shape[1:3]):
             return self._large(images[0], progress)[None]
         images = images.astype(np.float32, copy=False)
-        return self._blend(images, sum(ratio * network(images) for ratio, network in self._networks))
+        return self._blend(images, self._painted(images))
+
+    def _painted(self, images, progress=None):
+        """The networks' mixed picture of images (B, H, W, 3), before any blend with them."""
+        if len(images) == 1 and self._tiles(*images.shape[1:3]):
+            return self._large(images[0], progress, blend=False)[None].astype(np.float32, copy=False)
+        images = images.astype(np.float32, copy=False)
+        return sum(ratio * network(images) for ratio, network in self._networks)
+
+    def _rescaled(self, images, progress=None):
+        """--stroke-scale: painted at the working size, brought back to each photo's size and
+        detail, then blended with the photo as usual."""
+        size = strokes.working_size(*images.shape[1:3], self.stroke_scale)
+        small = np.stack([strokes.resample(image, *size) for image in images])
+        painted = self._painted(small, progress)
+        photos = images.astype(np.float32, copy=False)
+        return np.stack([self._blend(p, strokes.back_to_size(q, p)) for p, q in zip(photos, painted)])
 
     def _blend(self, photos, stylized):
         """The networks' mixed picture combined with the photos (src/blend.py). Mixes and blends
@@ -81,7 +105,7 @@ class Stylizer:
             stylized = blend.preserve_color(photos, stylized)
         return blend.apply_strength(photos, stylized, self.strength)
 
-    def _large(self, image, progress=None):
+    def _large(self, image, progress=None, blend=True):
         """(H, W, 3) -> (H, W, 3): each network tiled into a buffer of its own, then mixed and
         blended with the photo a stripe of rows at a time. With the buffers on disk the result
         is uint8, so that beside the photo and the result, memory holds only stripes and tiles
@@ -98,22 +122,29 @@ class Stylizer:
             rows = slice(start, min(start + step, height))
             photo = image[rows].astype(np.float32)
             stylized = sum(ratio * np.clip(buffer[:, rows][0, :, :width], 0.0, 255.0) for ratio, buffer in buffers)
-            blended = self._blend(photo, stylized)
+            blended = self._blend(photo, stylized) if blend else stylized
             result[rows] = to_uint8(blended) if on_disk else blended
         return result
 
     def tiles(self, height, width):
         """Whether a height x width image is too large to run whole (and is tiled)."""
+        return self._tiles(*self._working(height, width))
+
+    def _tiles(self, height, width):
         return any(network.tiles(height, width) for _, network in self._networks)
+
+    def _working(self, height, width):
+        """The size the networks see a height x width photo at."""
+        return strokes.working_size(height, width, self.stroke_scale) if self.stroke_scale != 1.0 else (height, width)
 
     def check_fits(self, height, width):
         """memory.DoesNotFit when a height x width image cannot be stylized on this machine."""
         if self.tiles(height, width):
-            memory.check_fits(height, width, len(self._networks))
+            memory.check_fits(*self._working(height, width), len(self._networks))
 
     def images_per_pass(self, height, width):
         """How many height x width images one forward pass takes (1 for those tiled)."""
-        return min(network.images_per_pass(height, width) for _, network in self._networks)
+        return min(network.images_per_pass(*self._working(height, width)) for _, network in self._networks)
 
     def refresh(self):
         """Read the networks' weights again: after training steps, before a preview."""

@@ -9,6 +9,11 @@ Every convolution has no bias and is followed by instance normalization (Ulyanov
 ReLU follows every normalized convolution except the second one of each residual block and the
 last. 1,677,638 parameters for one style.
 
+Slim students (style.py --distill-from, src/training/distill.py) are the same network with
+`width` times the channels (32/64/128 -> 8/16/32 at 0.25; the 3 output channels stay) and
+`residual_blocks` residual blocks: jcjohnson reported that half-width networks with instance
+norm lose little, and the multiply-adds fall with the square of the width.
+
 With `num_styles > 1` every instance norm holds one scale and shift per style: the conditional
 instance normalization of Dumoulin et al. (2017), "A Learned Representation for Artistic Style".
 Everything else is shared, and mixing the per-style scales and shifts blends the styles.
@@ -146,22 +151,26 @@ class TransformNet(keras.Model):
     uncropped, larger image whenever a side was not a multiple of 4.)
     """
 
-    def __init__(self, num_styles=1, style_names=None, **kwargs):
+    def __init__(self, num_styles=1, style_names=None, width=1.0, residual_blocks=5, **kwargs):
         super().__init__(**kwargs)
-        self.num_styles = int(num_styles)
+        self.num_styles, self.width, self.residual_blocks = int(num_styles), float(width), int(residual_blocks)
         if self.num_styles < 1:
             raise ValueError(f"num_styles must be at least 1, got {num_styles}")
+        if not 0 < self.width <= 4:
+            raise ValueError(f"width must be above 0 and at most 4, got {width}")
+        if self.residual_blocks < 1:
+            raise ValueError(f"residual_blocks must be at least 1, got {residual_blocks}")
         self.style_names = list(style_names) if style_names else [f"style_{i}" for i in range(self.num_styles)]
         if len(self.style_names) != self.num_styles:
             raise ValueError(f"{len(self.style_names)} style names for {self.num_styles} styles")
-        n = self.num_styles
+        n, (c1, c2, c3) = self.num_styles, (channels(c, self.width) for c in (32, 64, 128))
         self.blocks = [
-            ConvBlock(32, 9, 1, num_styles=n, name="conv1"),
-            ConvBlock(64, 3, 2, num_styles=n, name="conv2"),
-            ConvBlock(128, 3, 2, num_styles=n, name="conv3"),
-            *[ResidualBlock(128, 3, num_styles=n, name=f"residual{i + 1}") for i in range(5)],
-            ConvBlock(64, 3, 2, transpose=True, num_styles=n, name="deconv1"),
-            ConvBlock(32, 3, 2, transpose=True, num_styles=n, name="deconv2"),
+            ConvBlock(c1, 9, 1, num_styles=n, name="conv1"),
+            ConvBlock(c2, 3, 2, num_styles=n, name="conv2"),
+            ConvBlock(c3, 3, 2, num_styles=n, name="conv3"),
+            *[ResidualBlock(c3, 3, num_styles=n, name=f"residual{i + 1}") for i in range(self.residual_blocks)],
+            ConvBlock(c2, 3, 2, transpose=True, num_styles=n, name="deconv1"),
+            ConvBlock(c1, 3, 2, transpose=True, num_styles=n, name="deconv2"),
             ConvBlock(3, 9, 1, relu=False, num_styles=n, name="conv_out"),
         ]
 
@@ -196,7 +205,13 @@ class TransformNet(keras.Model):
         return tuple(input_shape)
 
     def get_config(self):
-        return {"num_styles": self.num_styles, "style_names": self.style_names, "name": self.name}
+        config = {"num_styles": self.num_styles, "style_names": self.style_names, "name": self.name}
+        if not self.is_original_size():  # the original's size keeps the config older files have
+            config.update(width=self.width, residual_blocks=self.residual_blocks)
+        return config
+
+    def is_original_size(self):
+        return self.width == 1.0 and self.residual_blocks == 5
 
     @classmethod
     def from_config(cls, config):
@@ -205,11 +220,16 @@ class TransformNet(keras.Model):
         return model
 
     def layers_in_order(self):
-        """The 16 ConvBlocks in the order the original created their variables."""
+        """The ConvBlocks (16 at the original's size) in the order the original created their variables."""
         ordered = []
         for block in self.blocks:
             ordered += [block.conv1, block.conv2] if isinstance(block, ResidualBlock) else [block]
         return ordered
+
+
+def channels(original, width):
+    """The original's channel count scaled by `width`, at least 1."""
+    return max(1, round(original * width))
 
 
 def to_pixels(x):
@@ -217,8 +237,8 @@ def to_pixels(x):
     return ops.tanh(ops.cast(x, "float32")) * 150.0 + 255.0 / 2
 
 
-def build_transform_net(num_styles=1, style_names=None):
+def build_transform_net(num_styles=1, style_names=None, width=1.0, residual_blocks=5):
     """A built TransformNet with freshly initialised weights."""
-    model = TransformNet(num_styles=num_styles, style_names=style_names)
+    model = TransformNet(num_styles=num_styles, style_names=style_names, width=width, residual_blocks=residual_blocks)
     model.build()
     return model

@@ -361,15 +361,17 @@ def writing(output, info, source, audio=(), duration=None):
 
 
 class VideoWriter:
-    """Encodes uint8 RGB frames (B, H, W, 3), with the sound of `source`, into `path` as `output`
-    (a planned Output) asks. Use it through `writing`, which makes the file appear atomically."""
+    """Encodes uint8 RGB frames (B, H, W, 3), with the sound of `source` (None: no sound, as from a
+    camera), into `path` as `output` (a planned Output) asks. Use it through `writing`, which
+    makes the file appear atomically."""
 
     def __init__(self, path, output, info, source, audio=(), duration=None):
         self.output = output
         size = f"{info.width}x{info.height}"
         frames = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", str(info.frame_rate), "-i", "pipe:0"]
         # Input #1 is the source again: its sound tracks and its metadata (title, date...).
-        arguments = ["-y", *frames, "-i", str(source), "-map", "0:v", *audio, "-map_metadata", "1"]
+        again = ["-i", str(source), "-map", "0:v", *audio, "-map_metadata", "1"] if source else ["-map", "0:v"]
+        arguments = ["-y", *frames, *again]
         arguments += [*output.video_arguments, "-fps_mode", "passthrough"]
         if duration is not None:
             arguments += ["-t", f"{float(duration):.6f}"]

@@ -66,6 +66,32 @@ def test_config_round_trip():
     assert clone.count_params() == model.count_params()
 
 
+@pytest.mark.parametrize("width, blocks, channels", [(0.5, 5, (16, 32, 64)), (0.25, 3, (8, 16, 32)), (0.1, 1, (3, 6, 13))])
+def test_slim_networks_round_trip(tmp_path, width, blocks, channels):
+    from src.checkpoints import load_model, save_model
+
+    model = build_transform_net(width=width, residual_blocks=blocks)
+    assert tuple(block.filters for block in model.blocks[:3]) == channels
+    assert len(model.blocks) == 6 + blocks and model.blocks[-1].filters == 3
+    assert model.count_params() < build_transform_net().count_params() * width
+    save_model(model, tmp_path / "slim.keras")
+    loaded = load_model(tmp_path / "slim.keras")
+    assert (loaded.width, loaded.residual_blocks) == (width, blocks)
+    image = photo(13, 22)[None]
+    np.testing.assert_array_equal(np.asarray(loaded(image)), np.asarray(model(image)))
+
+
+def test_the_original_size_keeps_the_config_older_files_have():
+    assert set(build_transform_net().get_config()) == {"num_styles", "style_names", "name"}
+    assert TransformNet.from_config({"num_styles": 1, "style_names": ["a"], "name": "t"}).width == 1.0
+
+
+@pytest.mark.parametrize("options, message", [({"width": 0}, "width"), ({"residual_blocks": 0}, "residual_blocks")])
+def test_bad_shapes_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        TransformNet(**options)
+
+
 def test_save_load_round_trip(tmp_path, random_model):
     import keras
 

@@ -11,7 +11,8 @@ from typing import Protocol
 import keras
 import numpy as np
 
-LOSS_TERMS = ("content", "style", "tv", "temporal")  # "temporal" only with --temporal-weight
+# "temporal" only with --temporal-weight; "pixel" and "feature" (instead of the others) with --distill-from
+LOSS_TERMS = ("content", "style", "tv", "temporal", "pixel", "feature")
 
 
 class FitRun(Protocol):

@@ -6,6 +6,7 @@ them, with l2(x) = sum(x^2) / 2 (tf.nn.l2_loss) and B the batch size:
               2 * l2(G(y_hat) - G(s)) / C^2] / B,        G(F) = F^T F / (H*W*C)
     tv      = tv_weight * 2 * (l2(dx) / size(dx) + l2(dy) / size(dy)) / B, size() per example
     temporal = temporal_weight * 2 * l2(f(move(x)) - move(f(x))) / (B * H*W*3)   (ours, --temporal-weight)
+    pixel   = pixel_weight * 2 * l2(student(x) - teacher(x)) / (B * H*W*3)       (ours, --distill-from)
 
 Each function returns one value per example, shape (B,), whose mean over the batch is the term
 above: the original divided sums over the whole batch by B. Per-example values are what let a
@@ -65,4 +66,10 @@ def temporal_loss(repainted, moved, weight):
     """The network's output for a moved, noisier copy of the photo (B, H, W, 3) against its output
     for the photo, moved the same way (B, H, W, 3), both 0..255 -> (B,): zero when the strokes move
     with the picture instead of being painted anew (Gupta et al. 2017; src/training/objective.py)."""
-    return weight * 2 * l2(repainted - moved, axis=(1, 2, 3)) / _per_example_size(repainted)
+    return pixel_loss(repainted, moved, weight)
+
+
+def pixel_loss(predicted, target, weight):
+    """A student's pictures (B, H, W, 3) against its teacher's, both 0..255 -> (B,): the mean
+    squared difference per example, so 10 * log10(255^2 / (loss / weight)) is their PSNR."""
+    return weight * 2 * l2(predicted - target, axis=(1, 2, 3)) / _per_example_size(predicted)

@@ -27,18 +27,35 @@ from src.training import losses
 MOVE, NOISE, MARGIN = 4, 6.0, 16
 
 
-class StyleObjective(keras.Model):
+class TermsObjective(keras.Model):
+    """A model whose outputs are per-example loss terms {name: (B,)}: their sum is the loss."""
+
+    def __init__(self, batch_size, **kwargs):
+        """batch_size: the global batch (all replicas together)."""
+        super().__init__(**kwargs)
+        self.batch_size = int(batch_size)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # This replica's examples over the whole batch: the optimizer sums gradients over
+        # replicas, which makes this the mean over the whole batch, the original's loss.
+        return ops.sum(sum(y_pred.values())) / self.batch_size
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # The step's own terms (Keras averages them over replicas), not running means.
+        return {name: ops.mean(term) for name, term in y_pred.items()}
+
+
+class StyleObjective(TermsObjective):
     def __init__(
         self, maker, vgg, style_grams, weights, batch_size, input_scale=1.0, temporal_weight=0.0, seed=None, **kwargs
     ):
-        """style_grams: {layer: (S, C, C)}; weights: (content, style, tv); batch_size: the global
-        batch (all replicas together); temporal_weight: the stability term's (0: none); seed: of
-        its random moves."""
-        super().__init__(**kwargs)
+        """style_grams: {layer: (S, C, C)}; weights: (content, style, tv); temporal_weight: the
+        stability term's (0: none); seed: of its random moves."""
+        super().__init__(batch_size, **kwargs)
         self.maker, self.vgg = maker, vgg
         self.style_grams = {layer: np.asarray(grams, np.float32) for layer, grams in style_grams.items()}
         self.content_weight, self.style_weight, self.tv_weight = (float(w) for w in weights)
-        self.batch_size, self.input_scale = int(batch_size), float(input_scale)
+        self.input_scale = float(input_scale)
         self.temporal_weight = float(temporal_weight)
         self.moves = keras.random.SeedGenerator(seed) if self.temporal_weight else None
 
@@ -78,15 +95,6 @@ class StyleObjective(keras.Model):
         margin = min(MARGIN, (min(content.shape[1], content.shape[2]) - 2 * MOVE) // 4)
         inner = (slice(None), slice(margin, -margin), slice(margin, -margin))
         return losses.temporal_loss(repainted[inner], expected[inner], self.temporal_weight)
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        # This replica's examples over the whole batch: the optimizer sums gradients over
-        # replicas, which makes this the mean over the whole batch, the original's loss.
-        return ops.sum(sum(y_pred.values())) / self.batch_size
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        # The step's own terms (Keras averages them over replicas), not running means.
-        return {name: ops.mean(term) for name, term in y_pred.items()}
 
 
 class PixelImage(layers.Layer):

@@ -1,10 +1,19 @@
 """What a training run is asked to do, as data: style.py builds it from its flags (with the loss
-network's defaults filled in, src/training/vgg_layers.py), and `train` and `--slow` read it."""
+network's defaults filled in, src/training/vgg_layers.py), and `train`, `distill` and `--slow`
+read it."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from src.training.vgg_layers import LossLayers
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """--distill-from: the student learns the teacher's pictures instead of a style's."""
+
+    teacher: Path  # any checkpoint evaluate.py reads
+    pixel_weight: float = 1.0  # the feature loss (with --vgg-path) is weighed by content_weight
 
 
 @dataclass(frozen=True)
@@ -24,3 +33,6 @@ class TrainingSettings:
     precision: str = "auto"
     seed: int | None = None  # None: a fresh one, kept in the checkpoint for resuming
     temporal_weight: float = 0.0  # the stability term (src/training/objective.py); 0: none
+    width: float = 1.0  # the transform network's channels, as a fraction of the original's
+    residual_blocks: int = 5
+    distill: Distillation | None = None  # content_weight then weighs the feature loss

@@ -43,16 +43,26 @@ def train(settings, vgg_weights, styles, test_image=None, strategy=None, log=pri
     """Train (or resume) into settings.checkpoint_dir. settings: TrainingSettings; styles: [Style];
     test_image: (H, W, 3) 0..255 for previews, or None; strategy: a tf.distribute strategy
     (default: MirroredStrategy when TensorFlow sees more than one GPU)."""
+    names = [style.name for style in styles]
+    recorded = {"styles": names, **loss_settings(settings, vgg_weights, styles), "temporal_weight": settings.temporal_weight}
+    return run_training(settings, recorded, lambda: _build(settings, vgg_weights, styles), names, test_image, strategy, log)
+
+
+def run_training(settings, recorded, build, style_names, test_image=None, strategy=None, log=print):
+    """The loop that training and distillation (src/training/distill.py) share: the directory's
+    lock and state, the data, resuming, then fit() with checkpoints and previews. recorded: what
+    defines the objective (a resume with other values is refused); build(): the objective, with
+    the network to train as its `maker`, called under the strategy and the dtype policy."""
     with locked(settings.checkpoint_dir) as directory:
         state = read_state(directory)
         seed = settings.seed if settings.seed is not None else (state.settings["seed"] if state else fresh_seed())
         recorded = {
-            "styles": [style.name for style in styles],
             "image_size": settings.image_size,
             "batch_size": settings.batch_size,
             "seed": seed,
-            **loss_settings(settings, vgg_weights, styles),
-            "temporal_weight": settings.temporal_weight,
+            "width": settings.width,
+            "residual_blocks": settings.residual_blocks,
+            **recorded,
         }
         if state and mismatches(state, recorded):
             raise StateError(
@@ -70,9 +80,9 @@ def train(settings, vgg_weights, styles, test_image=None, strategy=None, log=pri
             if precision != "float32":
                 log(f"training in {precision} (--precision): bfloat16 matrix units, float32 weights and losses")
             with _scope(strategy or default_strategy(log)), _dtype_policy(precision):
-                objective = _build(settings, vgg_weights, styles, state)
+                objective = _compiled(build(), settings, state)
             state = state or TrainingState(0, recorded)
-            return _Run(settings, directory, objective, images, state, styles, test_image, log).fit(total)
+            return _Run(settings, directory, objective, images, state, style_names, test_image, log).fit(total)
         finally:
             images.close()
 
@@ -117,11 +127,11 @@ def _scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
-def _build(settings, vgg_weights, styles, state):
-    """The objective, compiled, with the state's weights and Adam variables when resuming."""
+def _build(settings, vgg_weights, styles):
     vgg = build_vgg(vgg_weights, settings.layers)
-    transform = build_transform_net(len(styles), [style.name for style in styles])
-    objective = StyleObjective(
+    names = [style.name for style in styles]
+    transform = build_transform_net(len(styles), names, settings.width, settings.residual_blocks)
+    return StyleObjective(
         transform,
         vgg,
         style_grams(vgg, [style.rgb for style in styles]),
@@ -130,10 +140,14 @@ def _build(settings, vgg_weights, styles, state):
         input_scale=TRAINING_INPUT_SCALE,
         temporal_weight=settings.temporal_weight,
     )
+
+
+def _compiled(objective, settings, state):
+    """The objective, compiled, with the state's weights and Adam variables when resuming."""
     objective.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
     objective.optimizer.build(objective.trainable_variables)
     if state:
-        transform.set_weights(state.model_weights)
+        objective.maker.set_weights(state.model_weights)
         for variable, value in zip(objective.optimizer.variables, state.optimizer_variables, strict=True):
             variable.assign(value)
         objective.optimizer.learning_rate = settings.learning_rate  # this run's flag, not the saved rate
@@ -162,11 +176,11 @@ class _Feed(keras.utils.PyDataset):
 class _Run:
     """One invocation of training: checkpoints, previews and logs around fit()."""
 
-    def __init__(self, settings, directory, objective, images, state, styles, test_image, log):
+    def __init__(self, settings, directory, objective, images, state, style_names, test_image, log):
         self.settings, self.directory, self.objective, self.images = settings, directory, objective, images
-        self.state, self.styles, self.test_image, self.log = state, styles, test_image, log
+        self.state, self.style_names, self.test_image, self.log = state, style_names, test_image, log
         self.events = EventWriter(directory / LOGS_DIRNAME)
-        one_hot = np.eye(len(styles)) if test_image is not None else []
+        one_hot = np.eye(len(style_names)) if test_image is not None else []
         if test_image is not None:
             settings.test_dir.mkdir(parents=True, exist_ok=True)
         self.stylizers = [Stylizer(objective.maker, style_weights=weights, batch_size=1) for weights in one_hot]
@@ -179,7 +193,7 @@ class _Run:
             self.events.restart(start)
         else:
             self.checkpoint(0, self.objective)  # model.keras is there from the start
-        feed = _Feed(self.images, start, total, len(self.styles))
+        feed = _Feed(self.images, start, total, len(self.style_names))
         try:
             every = self.settings.checkpoint_iterations
             end, stopped = fit_with_progress(self.objective, feed, self, start, total, every, self.log)
@@ -213,9 +227,9 @@ class _Run:
 
     def preview(self, iteration):
         """The test image through the one forward path, into --test-dir and TensorBoard."""
-        for style, stylizer in zip(self.styles, self.stylizers):
+        for name, stylizer in zip(self.style_names, self.stylizers):
             stylizer.refresh()  # the weights have trained since the last preview
             rgb = stylizer(self.test_image[None])[0]
-            suffix = f"_{style.name}" if len(self.styles) > 1 else ""
+            suffix = f"_{name}" if len(self.style_names) > 1 else ""
             write_image(self.settings.test_dir / f"{self.epoch(iteration)}_{iteration}{suffix}.png", rgb)
-            self.events.image(iteration, f"preview/{style.name}", rgb)
+            self.events.image(iteration, f"preview/{name}", rgb)

@@ -1,0 +1,258 @@
+"""Live stylization (webcam.py): a camera, a video file or a stream in, the newest frame through
+the one forward path (src/stylize.py), a window out, and a recording.
+
+Latency never grows: a reader thread keeps only the newest frame, and frames that arrive while
+the network is busy are dropped (counted). A video file stands in for a camera by being read at
+its own frame rate, so that it is dropped from the same way (and tests need no camera).
+
+The recording keeps the source's frame rate and duration: each stylized frame is written once
+for every source frame it stands for (the dropped ones repeat it), so it plays in real time.
+OpenCV (cv2) reads the camera and shows the window; ffmpeg writes the recording (src/video.py).
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from src.pixels import to_uint8
+
+STRENGTH_STEP = 0.1
+# What the window's keys do (cv2.waitKeyEx codes; the arrows as OpenCV reports them with GTK).
+KEYS = {
+    ord("n"): "next", 65363: "next",
+    ord("p"): "previous", 65361: "previous",
+    ord("+"): "stronger", ord("="): "stronger", ord("-"): "weaker",
+    ord("c"): "color", ord("s"): "snapshot", ord("q"): "quit", 27: "quit",
+}  # fmt: skip
+HELP = "keys: n/p next/previous style, +/- strength, c colour, s snapshot, q quit"
+
+
+class CameraError(Exception):
+    """A camera or stream that cannot be opened, or that stops sending frames."""
+
+
+@dataclass
+class Controls:
+    """What the keys change while running."""
+
+    style: int = 0
+    strength: float = 1.0
+    preserve_color: bool = False
+    snapshots: int = 0  # asked for, not yet written
+    quit: bool = False
+
+    def press(self, action, styles):
+        """Apply one key's action ("next", "stronger", ...) with `styles` styles to cycle through."""
+        if action == "next":
+            self.style = (self.style + 1) % styles
+        elif action == "previous":
+            self.style = (self.style - 1) % styles
+        elif action in ("stronger", "weaker"):
+            step = STRENGTH_STEP if action == "stronger" else -STRENGTH_STEP
+            self.strength = round(min(1.0, max(0.0, self.strength + step)), 2)
+        elif action == "color":
+            self.preserve_color = not self.preserve_color
+        elif action == "snapshot":
+            self.snapshots += 1
+        elif action == "quit":
+            self.quit = True
+
+
+def open_source(source, size=None):
+    """A camera index ("0"), a video file or a stream URL -> (cv2.VideoCapture, is_file); size:
+    (width, height) asked of a camera. CameraError when it cannot be opened."""
+    import cv2
+
+    is_camera = str(source).isdigit()
+    is_file = not is_camera and Path(source).exists()
+    if not is_camera and not is_file and "://" not in str(source):
+        raise CameraError(f"{source}: no such file (give a camera number, a video file or a stream URL)")
+    capture = cv2.VideoCapture(int(source) if is_camera else str(source))
+    if is_camera and size:
+        capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+    if not capture.isOpened():
+        what = f"camera {source}" if is_camera else str(source)
+        raise CameraError(f"cannot open {what}" + (": is it connected, and free?" if is_camera else ""))
+    return capture, is_file
+
+
+class NewestFrame:
+    """Reads a capture in a thread, keeping only the newest frame (RGB uint8) and its time.
+    A file is read at its own frame rate, as a camera would deliver it."""
+
+    def __init__(self, capture, paced, size=None):
+        import cv2
+
+        self._cv2, self._capture, self._size = cv2, capture, size
+        rate = capture.get(cv2.CAP_PROP_FPS) if paced else 0
+        self.frame_rate = rate if rate and rate > 0 else 30.0
+        self._interval = 1.0 / self.frame_rate if paced else 0.0
+        self._condition = threading.Condition()
+        self._newest, self.count, self.ended, self.error = None, 0, False, None
+        self._stop = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self):
+        due = time.perf_counter()
+        try:
+            while not self._stop:
+                ok, bgr = self._capture.read()
+                if not ok or bgr is None:
+                    break
+                rgb = self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
+                if self._size and rgb.shape[1::-1] != tuple(self._size):
+                    rgb = self._cv2.resize(rgb, self._size, interpolation=self._cv2.INTER_AREA)
+                with self._condition:
+                    self.count += 1
+                    self._newest = (self.count, time.perf_counter(), rgb)
+                    self._condition.notify_all()
+                if self._interval:
+                    due += self._interval
+                    time.sleep(max(0.0, due - time.perf_counter()))
+        except Exception as error:  # a driver failing mid-run: reported by the caller, not a traceback
+            self.error = error
+        finally:
+            with self._condition:
+                self.ended = True
+                self._condition.notify_all()
+
+    def after(self, seen):
+        """The newest frame (number, time read, RGB) newer than frame number `seen`, waiting for
+        one; None once the source has ended and nothing newer is left."""
+        with self._condition:
+            while not self.ended and (self._newest is None or self._newest[0] <= seen):
+                self._condition.wait(0.5)
+            if self._newest is not None and self._newest[0] > seen:
+                return self._newest
+            return None
+
+    def close(self):
+        self._stop = True
+        self._thread.join(timeout=5)
+        self._capture.release()
+
+
+@dataclass
+class Report:
+    """What a live run did, for its closing line and bench/."""
+
+    shown: int = 0  # frames stylized and shown (or recorded)
+    read: int = 0  # frames the source delivered
+    seconds: float = 0.0
+    latencies: list = field(default_factory=list)  # seconds from a frame's arrival to its display
+    snapshots: list = field(default_factory=list)
+
+    @property
+    def frames_per_second(self):
+        return self.shown / self.seconds if self.seconds else 0.0
+
+    def summary(self):
+        late = np.asarray(self.latencies or [0.0]) * 1000
+        return (
+            f"{self.shown} frames stylized of {self.read} read ({self.read - self.shown} dropped) in "
+            f"{self.seconds:.1f} s: {self.frames_per_second:.1f} frames/s, latency median {np.median(late):.0f} ms, "
+            f"95th percentile {np.percentile(late, 95):.0f} ms"
+        )
+
+
+class LiveLoop:
+    """The newest frame -> the current style's Stylizer -> the window and the recording."""
+
+    def __init__(self, stylizers, names, controls, window=None, recorder=None, snapshot_dir=Path("."), log=print):
+        """stylizers: one Stylizer per style (batch 1); window: a Window or None; recorder: a
+        VideoWriter or None."""
+        self.stylizers, self.names, self.controls = stylizers, names, controls
+        self.window, self.recorder, self.snapshot_dir, self.log = window, recorder, Path(snapshot_dir), log
+
+    def run(self, frames, max_frames=None, seconds=None):
+        """Until the source ends, `quit` (Ctrl-C too), max_frames stylized or `seconds` passed -> Report."""
+        report, began = Report(), time.perf_counter()
+        try:
+            tick = self._loop(frames, report, began, max_frames, seconds)
+        except KeyboardInterrupt:  # a normal way to stop: the recording is finished, not thrown away
+            self.controls.quit, tick = True, time.perf_counter()
+        report.seconds, report.read = (tick or began) - began, frames.count
+        return report
+
+    def _loop(self, frames, report, began, max_frames, seconds):
+        seen, tick = 0, None
+        while not self.controls.quit and (max_frames is None or report.shown < max_frames):
+            if seconds is not None and time.perf_counter() - began >= seconds:
+                break
+            newest = frames.after(seen)
+            if newest is None:
+                break
+            number, arrived, rgb = newest
+            picture = self.stylize(rgb)
+            if self.recorder is not None:
+                # Once per source frame this one stands for, so the recording keeps real time.
+                self.recorder.write(np.repeat(picture[None], number - seen, axis=0))
+            seen = number
+            tick = time.perf_counter()
+            report.latencies.append(tick - arrived)
+            report.shown += 1
+            if self.window is not None:
+                self.window.show(picture, self.caption(report, began, tick))
+                for action in self.window.actions():
+                    self.controls.press(action, len(self.stylizers))
+            self.take_snapshots(picture, report)
+        return tick
+
+    def stylize(self, rgb):
+        """One frame (H, W, 3) uint8 -> uint8, with the current style, strength and colour."""
+        stylizer = self.stylizers[self.controls.style]
+        stylizer.strength, stylizer.preserve_color = self.controls.strength, self.controls.preserve_color
+        return to_uint8(stylizer(rgb[None])[0])
+
+    def caption(self, report, began, now):
+        rate = report.shown / max(now - began, 1e-9)
+        color = ", colour kept" if self.controls.preserve_color else ""
+        return f"{self.names[self.controls.style]}  strength {self.controls.strength:.1f}{color}  {rate:.1f} fps"
+
+    def take_snapshots(self, picture, report):
+        from src.images import write_image
+
+        while self.controls.snapshots:
+            self.controls.snapshots -= 1
+            path = self.snapshot_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{report.shown:05d}.png"
+            write_image(path, picture)
+            report.snapshots.append(path)
+            self.log(f"snapshot: {path}")
+
+
+class Window:
+    """An OpenCV window with a caption; `actions` turns the keys pressed into Controls actions."""
+
+    def __init__(self, title="fast style transfer"):
+        import cv2
+
+        self._cv2, self.title = cv2, title
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE)
+        except cv2.error:
+            raise CameraError(
+                "this OpenCV cannot open windows (opencv-python-headless, or no display): "
+                "pip install opencv-python for the window, or run with --no-window"
+            ) from None
+
+    def show(self, rgb, caption):
+        cv2 = self._cv2
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        cv2.putText(bgr, caption, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(bgr, caption, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.imshow(self.title, bgr)
+
+    def actions(self):
+        key = self._cv2.waitKeyEx(1)
+        if key in KEYS or (key & 0xFF) in KEYS and key < 0x10000:
+            yield KEYS.get(key) or KEYS[key & 0xFF]
+        if self._cv2.getWindowProperty(self.title, self._cv2.WND_PROP_VISIBLE) < 1:
+            yield "quit"  # the window was closed
+
+    def close(self):
+        self._cv2.destroyAllWindows()

@@ -1,0 +1,131 @@
+"""Distillation (style.py --distill-from): a slim transform network learns to paint, on photos,
+the pictures a trained one paints. No style image and no loss network are needed: the teacher's
+output is the target (a pixel loss), with optionally the content loss between the VGG features
+of the two pictures (--vgg-path), which weighs what the eye sees over exact pixel values.
+
+    {"images": photos (B, H, W, 3) RGB 0..255, "style_weights": (B, S)}
+        -> per-example {"pixel"[, "feature"]} terms (src/training/losses.py), each (B,)
+
+The student is a TransformNet with the teacher's styles and its own width and residual blocks
+(src/transform.py), so every script uses it unchanged. Both networks see the photos at 0..255,
+as evaluate.py feeds them (src/pixels.py): the student is trained exactly as it will be used.
+A multi-style teacher gives a multi-style student: step i teaches style i mod S, as training does.
+"""
+
+import hashlib
+
+import numpy as np
+from keras import ops
+
+from src.training import losses
+from src.training.objective import TermsObjective
+from src.transform import ResidualBlock, build_transform_net
+
+
+class DistillObjective(TermsObjective):
+    def __init__(self, student, teacher, pixel_weight, batch_size, vgg=None, feature_weight=0.0, **kwargs):
+        """student, teacher: TransformNets with the same styles (the teacher is frozen); vgg: the
+        loss network for the feature term, or None."""
+        super().__init__(batch_size, **kwargs)
+        if teacher.num_styles != student.num_styles:
+            raise ValueError(f"the student has {student.num_styles} styles, the teacher {teacher.num_styles}")
+        self.maker, self.teacher, self.vgg = student, teacher, vgg
+        self.teacher.trainable = False
+        if vgg is not None:
+            vgg.trainable = False
+        self.pixel_weight, self.feature_weight = float(pixel_weight), float(feature_weight)
+
+    def call(self, inputs):
+        images, style_weights = inputs["images"], inputs["style_weights"]
+        # The teacher's raw output (before the clip to 0..255 that the Stylizer applies), so that
+        # the student also learns where the teacher overshoots; its values are the same function.
+        target = ops.stop_gradient(ops.cast(self.teacher(images, style_weights), "float32"))
+        predicted = ops.cast(self.maker(images, style_weights), "float32")
+        terms = {"pixel": losses.pixel_loss(predicted, target, self.pixel_weight)}
+        if self.vgg is not None:
+            layer = self.vgg.content_layer
+            mine, theirs = (ops.cast(self.vgg(pictures)[layer], "float32") for pictures in (predicted, target))
+            terms["feature"] = losses.content_loss(mine, ops.stop_gradient(theirs), self.feature_weight)
+        return terms
+
+
+def distill(settings, teacher, vgg_weights=None, test_image=None, strategy=None, log=print):
+    """Distill `teacher` (a loaded TransformNet) into a student of settings.width and
+    settings.residual_blocks, in settings.checkpoint_dir; resumable like `train`. vgg_weights:
+    the loss network's file for the feature term (settings.content_weight), or None."""
+    from src.training.train import run_training
+
+    distillation = settings.distill
+    recorded = {
+        "styles": list(teacher.style_names),
+        "teacher": fingerprint(teacher),
+        "loss_weights": [distillation.pixel_weight, settings.content_weight if vgg_weights else 0.0],
+        "content_layer": settings.layers.content if vgg_weights else None,
+        "loss_network": f"{vgg_weights.network} {vgg_weights.fingerprint()}" if vgg_weights else None,
+    }
+
+    def build():
+        # Under the run's dtype policy: the teacher is rebuilt so that it computes in it too.
+        from src.training.vgg import build_vgg
+
+        copy = type(teacher).from_config(teacher.get_config())
+        copy.set_weights(teacher.get_weights())
+        student = build_transform_net(teacher.num_styles, teacher.style_names, settings.width, settings.residual_blocks)
+        start_from_teacher(student, copy)
+        vgg = build_vgg(vgg_weights, settings.layers) if vgg_weights else None
+        weight = settings.content_weight if vgg_weights else 0.0
+        return DistillObjective(student, copy, distillation.pixel_weight, settings.batch_size, vgg, weight)
+
+    return run_training(settings, recorded, build, list(teacher.style_names), test_image, strategy, log)
+
+
+def start_from_teacher(student, teacher):
+    """Give the student the teacher's strongest channels (largest mean |scale| of their instance
+    norm over the styles: the channels that say most, as in Liu et al. 2017, "Network Slimming")
+    and its first residual blocks. Such a sub-network of the teacher starts far closer to the
+    teacher's pictures than random weights. Students wider or deeper than their teacher keep
+    their random start."""
+    front = [[b for b in net.blocks if not isinstance(b, ResidualBlock)] for net in (teacher, student)]
+    residual = [[b for b in net.blocks if isinstance(b, ResidualBlock)] for net in (teacher, student)]
+    if student.residual_blocks > teacher.residual_blocks or any(
+        s.filters > t.filters for t, s in zip(teacher.layers_in_order(), student.layers_in_order())
+    ):
+        return
+    teacher_residual = residual[0][: student.residual_blocks]
+    # The residual stream (conv3 and each block's second convolution) keeps one set of channels,
+    # so that every x + f(x) adds up the same channels.
+    stream = _strongest([front[0][2].norm] + [r.conv2.norm for r in teacher_residual], front[1][2].filters)
+    incoming = np.arange(3)
+    for position, (mine, theirs) in enumerate(zip(front[1], front[0])):
+        if position == 3:  # deconv1: after the residual blocks
+            for small, large in zip(residual[1], teacher_residual):
+                inner = _strongest([large.conv1.norm], small.conv1.filters)
+                _copy(large.conv1, small.conv1, stream, inner)
+                _copy(large.conv2, small.conv2, inner, stream)
+        keep = stream if position == 2 else _strongest([theirs.norm], mine.filters)
+        _copy(theirs, mine, incoming, keep)
+        incoming = keep
+
+
+def _strongest(norms, count):
+    """The `count` channels with the largest mean |scale| summed over `norms`, in order."""
+    strength = sum(np.abs(ops.convert_to_numpy(norm.scale)).mean(axis=0) for norm in norms)
+    return np.sort(np.argsort(-strength, kind="stable")[:count])
+
+
+def _copy(source, target, incoming, outgoing):
+    """ConvBlock `source`'s weights for the `incoming` input and `outgoing` output channels -> `target`."""
+    kernel = ops.convert_to_numpy(source.conv.kernel)
+    # Keras keeps transposed kernels as (k, k, out, in), plain ones as (k, k, in, out).
+    first, second = (outgoing, incoming) if source.transpose else (incoming, outgoing)
+    target.conv.kernel.assign(kernel[:, :, first][:, :, :, second])
+    target.norm.shift.assign(ops.convert_to_numpy(source.norm.shift)[:, outgoing])
+    target.norm.scale.assign(ops.convert_to_numpy(source.norm.scale)[:, outgoing])
+
+
+def fingerprint(model):
+    """A short hash of a network's weights: a resume with another teacher is refused."""
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights, np.float32).tobytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,151 @@
+"""src/training/distill.py: the distillation objective's terms against NumPy, the student's start
+from the teacher's strongest channels, and style.py --distill-from end to end (train, resume,
+evaluate.py, tiles and export on the student, and its argument errors)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import evaluate
+import style
+from src.checkpoints import load_model, save_model
+from src.stylize import Stylizer
+from src.training.distill import DistillObjective, _strongest, start_from_teacher
+from src.training.train_state import read_state
+from src.transform import build_transform_net
+from tests.fixtures import noise_images, photo, random_network
+
+
+def distill_args(data, teacher, directory, *extra):
+    return [
+        "--distill-from", str(teacher), "--checkpoint-dir", str(directory), "--train-path", str(data["train"]),
+        "--image-size", "16", "--seed", "3", "--precision", "float32", *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def teacher_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
+    save_model(random_network(num_styles=2, seed=4), path)
+    return path
+
+
+def test_pixel_term_is_the_mean_squared_difference():
+    teacher, student = random_network(seed=1), build_transform_net(width=0.25, residual_blocks=2)
+    images = noise_images(12, 17, count=2)
+    weights = np.eye(1, dtype=np.float32)[[0, 0]]
+    terms = DistillObjective(student, teacher, 2.5, batch_size=2)({"images": images, "style_weights": weights})
+    expected = 2.5 * np.mean((np.asarray(student(images)) - np.asarray(teacher(images))) ** 2, axis=(1, 2, 3))
+    np.testing.assert_allclose(np.asarray(terms["pixel"]), expected, rtol=1e-4)
+    assert set(terms) == {"pixel"}
+
+
+def test_a_student_as_large_as_its_teacher_starts_as_the_teacher():
+    teacher = random_network(num_styles=2, seed=2)
+    student = build_transform_net(2, teacher.style_names)
+    start_from_teacher(student, teacher)
+    image = photo(21, 30)[None]
+    for weights in (np.float32([1, 0]), np.float32([0.3, 0.7])):
+        np.testing.assert_array_equal(student(image, weights), teacher(image, weights))
+
+
+def test_a_slim_student_starts_with_the_teachers_strongest_channels():
+    teacher = random_network(seed=3)
+    student = build_transform_net(width=0.5, residual_blocks=2)
+    start_from_teacher(student, teacher)
+    conv1, small = teacher.blocks[0], student.blocks[0]
+    keep = _strongest([conv1.norm], 16)
+    strength = np.abs(np.asarray(conv1.norm.scale))[0]
+    assert strength[keep].min() >= np.delete(strength, keep).max()
+    np.testing.assert_array_equal(np.asarray(small.conv.kernel), np.asarray(conv1.conv.kernel)[..., keep])
+    np.testing.assert_array_equal(np.asarray(small.norm.scale), np.asarray(conv1.norm.scale)[:, keep])
+    # The residual stream keeps one set of channels: conv3's outputs are residual1's inputs.
+    conv3, residual = student.blocks[2], student.blocks[3]
+    stream = _strongest([teacher.blocks[2].norm] + [b.conv2.norm for b in teacher.blocks[3:5]], 64)
+    np.testing.assert_array_equal(np.asarray(conv3.norm.shift), np.asarray(teacher.blocks[2].norm.shift)[:, stream])
+    assert residual.conv1.conv.kernel.shape[2] == 64
+    image = photo(16, 20)[None]
+    assert np.isfinite(np.asarray(student(image))).all()
+
+
+def test_a_wider_student_keeps_its_random_start():
+    teacher, student = random_network(seed=5), build_transform_net(width=1.5)
+    before = [w.copy() for w in student.get_weights()]
+    start_from_teacher(student, teacher)
+    for a, b in zip(before, student.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_distill_trains_resumes_and_the_student_works_everywhere(training_data, teacher_file, tmp_path, capsys):
+    directory, previews = tmp_path / "student", tmp_path / "previews"
+    test = ["--test", str(training_data["test"]), "--test-dir", str(previews)]
+    argv = distill_args(training_data, teacher_file, directory, "--width", "0.25", "--residual-blocks", "2", *test)
+    assert style.main([*argv, "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "pixel" in err and read_state(directory).iteration == 3
+    assert {"0_3_style_0.png", "0_3_style_1.png"} <= {p.name for p in previews.iterdir()}  # both styles
+    student = load_model(directory)
+    assert (student.width, student.residual_blocks, student.num_styles) == (0.25, 2, 2)
+    assert student.blocks[0].filters == 8 and len(student.blocks) == 8
+    assert style.main([*argv, "--epochs", "2"]) == 0
+    assert "resumed from iteration 3" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        style.main([*argv[:-6], "--width", "0.5", "--epochs", "3"])
+    assert exit_info.value.code == 2 and "width was 0.25, now 0.5" in capsys.readouterr().err
+
+    # The student is a TransformNet like any other: evaluate.py, mixing its two styles, tiles.
+    out = tmp_path / "out.png"
+    common = ["--checkpoint", str(directory), "--in-path", str(training_data["test"]), "--precision", "float32"]
+    assert evaluate.main([*common, "--out-path", str(out), "--style-weights", "1", "1", "--strength", "0.7"]) == 0
+    assert Image.open(out).size == (27, 21)
+    image = photo(75, 97)[None]
+    whole = Stylizer(load_model(directory), precision="float32")(image)
+    tiled = Stylizer(load_model(directory), precision="float32", tile_size=32)(image)
+    np.testing.assert_allclose(tiled, whole, atol=0.05)
+
+
+def test_distill_with_a_feature_loss(training_data, tmp_path, capsys):
+    teacher = tmp_path / "single.keras"
+    save_model(random_network(seed=6), teacher)
+    argv = distill_args(training_data, teacher, tmp_path / "s", "--width", "0.5", "--epochs", "1")
+    assert style.main([*argv, "--vgg-path", str(training_data["vgg16_h5"]), "--content-weight", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "feature" in err and "pixel" in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--style", "x.jpg"], "--style belong to learning a style"),
+        (["--tv-weight", "1"], "--tv-weight belong to learning a style"),
+        (["--temporal-weight", "1"], "--temporal-weight belong"),
+        (["--content-weight", "2"], "--content-weight weighs the feature loss of --vgg-path: give both"),
+        (["--width", "0"], "--width: must be a positive number"),
+        (["--width", "5"], "--width must be at most 4"),
+        (["--residual-blocks", "0"], "--residual-blocks: must be at least 1"),
+    ],
+)
+def test_bad_distill_arguments(training_data, teacher_file, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_info:
+        style.main(distill_args(training_data, teacher_file, tmp_path / "s", *extra))
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_teacher_that_cannot_load_is_a_message(training_data, tmp_path, capsys):
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(SystemExit) as exit_info:
+        style.main(distill_args(training_data, broken, tmp_path / "s"))
+    assert exit_info.value.code == 2 and "--distill-from: " in capsys.readouterr().err
+
+
+def test_style_or_distill_is_required_and_pixel_weight_needs_distill(training_data, tmp_path, capsys):
+    base = ["--checkpoint-dir", str(tmp_path / "s"), "--train-path", str(training_data["train"])]
+    for argv, message in (
+        (base, "required: --style (or --distill-from)"),
+        ([*base, "--style", str(training_data["style"]), "--pixel-weight", "2"], "--pixel-weight goes with --distill-from"),
+    ):
+        with pytest.raises(SystemExit):
+            style.main(argv)
+        assert message in capsys.readouterr().err

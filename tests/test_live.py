@@ -1,0 +1,162 @@
+"""src/live.py: the keys' effects, the newest-frame reader dropping what arrives while the
+network is busy, the loop's recording in real time, snapshots, and the window's message where
+OpenCV has no GUI. Fake captures and stylizers: no camera, no network."""
+
+import re
+import time
+
+import numpy as np
+import pytest
+
+from src.live import CameraError, Controls, LiveLoop, NewestFrame, Report
+
+
+class FakeCapture:
+    """cv2.VideoCapture's read(): `count` BGR frames (frame i filled with i), then nothing; an
+    exception instead of frame `fail_at`."""
+
+    def __init__(self, count, size=(12, 16), fail_at=None, delay=0.0):
+        self.count, self.size, self.fail_at, self.delay, self.index = count, size, fail_at, delay, 0
+        self.released = False
+
+    def read(self):
+        time.sleep(self.delay)
+        if self.index == self.fail_at:
+            raise RuntimeError("the driver went away")
+        if self.index >= self.count:
+            return False, None
+        self.index += 1
+        return True, np.full((*self.size, 3), self.index % 256, np.uint8)
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        self.released = True
+
+
+class FakeStylizer:
+    """Inverts the frame; slow enough that the reader gets ahead of it."""
+
+    def __init__(self, seconds=0.0):
+        self.seconds, self.strength, self.preserve_color, self.calls = seconds, 1.0, False, []
+
+    def __call__(self, images):
+        time.sleep(self.seconds)
+        self.calls.append((self.strength, self.preserve_color))
+        return 255.0 - images.astype(np.float32)
+
+
+class Recorder:
+    def __init__(self):
+        self.frames = []
+
+    def write(self, frames):
+        self.frames.extend(frames)
+
+
+def test_keys_cycle_styles_clamp_strength_and_toggle_colour():
+    controls = Controls()
+    for action, expected in (("next", 1), ("next", 2), ("next", 0), ("previous", 2)):
+        controls.press(action, 3)
+        assert controls.style == expected
+    for _ in range(3):
+        controls.press("stronger", 3)
+    assert controls.strength == 1.0
+    for _ in range(12):
+        controls.press("weaker", 3)
+    assert controls.strength == 0.0
+    controls.press("stronger", 3)
+    assert controls.strength == pytest.approx(0.1)
+    controls.press("color", 3)
+    controls.press("snapshot", 3)
+    controls.press("quit", 3)
+    assert controls.preserve_color and controls.snapshots == 1 and controls.quit
+
+
+def test_the_reader_keeps_only_the_newest_frame():
+    frames = NewestFrame(FakeCapture(50, delay=0.002), paced=False)
+    first = frames.after(0)
+    time.sleep(0.05)  # busy: the reader goes on meanwhile
+    later = frames.after(first[0])
+    assert later[0] > first[0] + 1  # frames in between were dropped
+    assert int(later[2][0, 0, 0]) == later[0]  # and its pixels are that frame's, in RGB
+    while frames.after(later[0]) is not None:
+        later = frames.after(later[0])
+    assert frames.ended and frames.count == 50 and frames.after(50) is None
+    frames.close()
+
+
+def test_a_failing_capture_ends_the_stream_with_its_error():
+    frames = NewestFrame(FakeCapture(50, fail_at=3), paced=False)
+    seen = 0
+    while (newest := frames.after(seen)) is not None:
+        seen = newest[0]
+    assert frames.ended and seen == 3 and "went away" in str(frames.error)
+    frames.close()
+
+
+def test_the_recording_keeps_real_time_and_the_controls_apply(tmp_path):
+    stylizers = [FakeStylizer(0.01), FakeStylizer(0.01)]
+    controls = Controls(style=1, strength=0.5, preserve_color=True)
+    recorder = Recorder()
+    frames = NewestFrame(FakeCapture(40, delay=0.003), paced=False)
+    report = LiveLoop(stylizers, ["a", "b"], controls, recorder=recorder, snapshot_dir=tmp_path, log=lambda m: None).run(frames)
+    frames.close()
+    assert len(recorder.frames) == report.read == 40  # every source frame stands in the recording
+    assert 0 < report.shown < 40 and len(report.latencies) == report.shown
+    assert stylizers[1].calls[0] == (0.5, True) and not stylizers[0].calls
+    # The last recorded frame is the stylized last frame (inverted 40).
+    assert recorder.frames[-1][0, 0, 0] == 255 - 40
+    assert re.search(r"\d+ frames stylized of 40 read \(\d+ dropped\) in [\d.]+ s: [\d.]+ frames/s, latency median", report.summary())
+
+
+def test_max_frames_snapshots_and_quit(tmp_path):
+    controls = Controls(snapshots=2)
+    frames = NewestFrame(FakeCapture(100, delay=0.001), paced=False)
+    report = LiveLoop([FakeStylizer()], ["a"], controls, snapshot_dir=tmp_path, log=lambda m: None).run(frames, max_frames=3)
+    assert report.shown == 3 and len(report.snapshots) == 2 and all(p.exists() for p in report.snapshots)
+    controls.quit = True
+    assert LiveLoop([FakeStylizer()], ["a"], controls, log=lambda m: None).run(frames).shown == 0
+    frames.close()
+
+
+def test_ctrl_c_ends_the_loop_like_quit():
+    class Interrupting(FakeStylizer):
+        def __call__(self, images):
+            if len(self.calls) == 2:
+                raise KeyboardInterrupt
+            return super().__call__(images)
+
+    recorder, controls = Recorder(), Controls()
+    frames = NewestFrame(FakeCapture(100, delay=0.001), paced=False)
+    report = LiveLoop([Interrupting()], ["a"], controls, recorder=recorder, log=lambda m: None).run(frames)
+    frames.close()
+    assert controls.quit and report.shown == 2 and len(recorder.frames) >= 2
+
+
+def test_a_paced_file_is_read_at_its_frame_rate():
+    class Rated(FakeCapture):
+        def get(self, prop):
+            return 50.0
+
+    frames = NewestFrame(Rated(10), paced=True)
+    began, seen = time.perf_counter(), 0
+    while (newest := frames.after(seen)) is not None:
+        seen = newest[0]
+    assert seen == 10 and time.perf_counter() - began >= 9 / 50 * 0.9 and frames.frame_rate == 50.0
+    frames.close()
+
+
+def test_the_window_says_what_to_do_where_opencv_has_no_gui():
+    cv2 = pytest.importorskip("cv2")
+    if "GUI:                           NONE" not in cv2.getBuildInformation():
+        pytest.skip("this OpenCV has a GUI: opening a window here would need a display")
+    from src.live import Window
+
+    with pytest.raises(CameraError, match="--no-window"):
+        Window()
+
+
+def test_an_empty_report_summarises():
+    assert "0 frames stylized of 0 read (0 dropped)" in Report().summary()

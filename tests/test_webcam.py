@@ -1,0 +1,117 @@
+"""webcam.py end to end with a video file as the camera (--no-window): the recording keeps the
+source's size, rate and length; bad inputs are a message and an exit status; a camera that stops
+mid-run leaves a complete recording and says so."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import webcam
+from src.checkpoints import save_model
+from src.cli import ROOT
+from tests.clips import make_clip, video_facts
+from tests.fixtures import random_network
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("camera") / "camera.mp4", size="96x64", rate="20", seconds=1.5, sound=None)
+
+
+@pytest.fixture(scope="module")
+def two_styles(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "two.keras"
+    save_model(random_network(num_styles=2, seed=3), path)
+    return path
+
+
+def run(*argv):
+    return webcam.main([*map(str, argv), "--precision", "float32"])
+
+
+def test_a_file_as_the_camera_is_recorded_in_real_time(model_file, clip, tmp_path, capsys):
+    out = tmp_path / "take.mp4"
+    assert run("--checkpoint", model_file, "--camera", clip, "--no-window", "--out-path", out) == 0
+    err = capsys.readouterr().err
+    assert "frames stylized of 30 read" in err and f"recorded {out}" in err
+    facts, source = video_facts(out), video_facts(clip)
+    assert (facts["width"], facts["height"], facts["frames"]) == (96, 64, 30)
+    assert facts["rate"] == source["rate"]
+
+
+def test_size_max_frames_and_every_style_of_each_model(model_file, two_styles, clip, tmp_path, capsys):
+    out = tmp_path / "small.mkv"
+    argv = [str(a) for a in ("--checkpoint", model_file, "--checkpoint", two_styles, "--camera", clip, "--size", "48x32")]
+    assert run(*argv, "--no-window", "--max-frames", "3", "--out-path", out) == 0
+    assert "3 frames stylized" in capsys.readouterr().err
+    facts = video_facts(out)
+    assert (facts["width"], facts["height"]) == (48, 32) and facts["frames"] >= 3
+    parser = webcam.build_parser()
+    stylizers, names = webcam.stylizers_from_args(parser, parser.parse_args(argv + ["--precision", "float32"]))
+    assert names == ["random", "style_0", "style_1"] and len(stylizers) == 3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--camera", "missing.mp4", "--no-window", "--seconds", "1"], "--camera: missing.mp4: no such file"),
+        (["--camera", "9", "--no-window", "--seconds", "1"], "cannot open camera 9"),
+        (["--camera", "0", "--no-window"], "with --no-window nothing would be seen"),
+        (["--size", "640"], "expected WIDTHxHEIGHT"),
+        (["--strength", "2"], "--strength: must be between 0 and 1"),
+        (["--checkpoint", "{broken}", "--camera", "{clip}", "--no-window"], "--checkpoint: "),
+        (["--camera", "{clip}", "--no-window", "--out-path", "{tmp}/take.txt"], "--out-path: "),
+        (["--camera", "{clip}", "--out-path", "{tmp}/take.mp4"], "cannot open windows"),
+    ],
+)
+def test_bad_inputs_are_a_message(model_file, clip, tmp_path, capsys, argv, message):
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 broken")
+    argv = [a.format(clip=clip, tmp=tmp_path, broken=broken) for a in argv]
+    if "--checkpoint" not in argv:
+        argv += ["--checkpoint", str(model_file)]
+    with pytest.raises(SystemExit) as exit_info:
+        run(*argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not any(p.suffix in (".mp4", ".txt") for p in tmp_path.iterdir())
+
+
+def test_a_camera_that_stops_keeps_the_recording(model_file, tmp_path, capsys, monkeypatch):
+    import cv2
+
+    class Camera:
+        """Camera 0: five frames, then nothing, as when it is unplugged."""
+
+        def __init__(self, index):
+            self.index, self.frames = index, 0
+
+        def isOpened(self):
+            return self.index == 0
+
+        def set(self, prop, value):
+            return True
+
+        def get(self, prop):
+            return 25.0
+
+        def read(self):
+            self.frames += 1
+            return (True, np.full((40, 56, 3), 10 * self.frames, np.uint8)) if self.frames <= 5 else (False, None)
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", Camera)
+    out = tmp_path / "unplugged.mp4"
+    assert run("--checkpoint", model_file, "--camera", "0", "--no-window", "--out-path", out) == 1
+    err = capsys.readouterr().err
+    assert "camera 0 stopped sending frames" in err and "what came before it is kept" in err
+    assert video_facts(out)["frames"] == 5
+
+
+def test_help_is_instant_and_imports_nothing_heavy():
+    code = "import sys, webcam; webcam.build_parser(); print(sorted(m for m in ('tensorflow', 'keras', 'cv2') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

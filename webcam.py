@@ -1,0 +1,164 @@
+"""Stylize a camera live, in a window, with the newest frame always (late frames are dropped).
+
+    python webcam.py                                   # camera 0, the shipped quarter-width styles
+    python webcam.py --checkpoint examples/models/udnie_0.25.keras --out-path take.mp4
+    python webcam.py --camera clip.mp4 --no-window --seconds 10   # a video file as the camera
+
+Keys in the window: n / p (or the arrows) next / previous style, + / - strength, c colour
+preservation, s snapshot (a PNG in --snapshot-dir), q or Esc quit. The window and the camera need
+OpenCV with its GUI (pip install opencv-python); --no-window runs without a display. The slim
+students (style.py --distill-from) are what make this real time on a CPU.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from src import cli
+from src.devices import PRECISIONS
+
+MODELS = cli.ROOT / "examples" / "models"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add(
+        "--checkpoint",
+        action="append",
+        help="a model to use (any checkpoint evaluate.py reads); give several to switch between them with "
+        "n / p, every style of a multi-style model included (default: the quarter-width models in "
+        "examples/models/, *_0.25.keras)",
+    )
+    add("--camera", default="0", help="camera number, video file or stream URL (default: %(default)s)")
+    add("--size", type=_size, metavar="WxH", help="stylize frames at this size, e.g. 640x480 (default: the source's)")
+    add("--out-path", type=Path, help="record the stylized frames to this video (.mp4, .mkv, .mov, .webm)")
+    add("--snapshot-dir", type=Path, default=Path("."), help="folder for the s key's snapshots (default: %(default)s)")
+    add("--no-window", action="store_true", help="show nothing (no display needed): record, or measure")
+    add("--max-frames", type=cli.positive_int, help="stop after stylizing this many frames")
+    add("--seconds", type=cli.positive_float, help="stop after this many seconds")
+    add("--strength", type=cli.fraction, default=1.0, help="how much style at the start, 0..1 (default: %(default)s)")
+    add("--preserve-color", action="store_true", help="start with the photo's colours kept (the c key toggles it)")
+    add("--device", type=cli.device, default="auto", help="auto, cpu or gpu (default: %(default)s)")
+    add("--precision", choices=PRECISIONS, default="auto", help="number format, as in evaluate.py (default: %(default)s)")
+    add(
+        "--engine",
+        choices=("auto", "tensorflow", "openvino"),
+        default="auto",
+        help="what runs the network; auto as in evaluate.py (default: %(default)s)",
+    )
+    return parser
+
+
+def _size(text):
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) >= 16 and int(height) >= 16):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT of at least 16x16, e.g. 640x480, got {text!r}")
+    return int(width), int(height)
+
+
+def default_checkpoints():
+    return sorted(MODELS.glob("*_0.25.keras")) or [cli.DEFAULT_CHECKPOINT]
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.no_window and not (args.out_path or args.max_frames or args.seconds) and args.camera.isdigit():
+        parser.error("with --no-window nothing would be seen: give --out-path, --max-frames or --seconds")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # our messages say what went wrong, not its probes
+    try:
+        import cv2  # noqa: F401  (OpenCV reads the camera)
+    except ImportError:
+        parser.error("webcam.py needs OpenCV: pip install opencv-python (bash setup.sh installs the headless one)")
+    return _run(parser, args)
+
+
+def _run(parser, args):
+    from src.devices import device_scope
+    from src.live import HELP, CameraError, Controls, LiveLoop, NewestFrame, Window, open_source
+
+    try:
+        capture, is_file = open_source(args.camera, args.size)
+    except CameraError as error:
+        parser.error(f"--camera: {error}")
+    stylizers, names = stylizers_from_args(parser, args)
+    frames = NewestFrame(capture, paced=is_file, size=args.size)
+    window = None
+    try:
+        first = frames.after(0)
+        if first is None:
+            return _fail(f"{args.camera} sent no frames" + (f": {frames.error}" if frames.error else ""))
+        height, width = first[2].shape[:2]
+        with recording(parser, args, width, height, frames.frame_rate) as recorder:
+            if not args.no_window:
+                try:
+                    window = Window()
+                except CameraError as error:
+                    parser.error(str(error))
+                log(HELP)
+            controls = Controls(strength=args.strength, preserve_color=args.preserve_color)
+            loop = LiveLoop(stylizers, names, controls, window, recorder, args.snapshot_dir, log)
+            with device_scope(args.device):
+                loop.stylize(first[2])  # compiles the network before the clock starts
+                report = loop.run(frames, args.max_frames, args.seconds)
+    finally:
+        frames.close()
+        if window is not None:
+            window.close()
+    log(report.summary())
+    if args.out_path:
+        log(f"recorded {args.out_path}")
+    stopped = frames.ended and not is_file and not controls.quit
+    if stopped or frames.error:
+        reason = f": {frames.error}" if frames.error else ""
+        return _fail(f"camera {args.camera} stopped sending frames{reason}; what came before it is kept")
+    return 0
+
+
+def stylizers_from_args(parser, args):
+    """One Stylizer per style (every style of each --checkpoint) and the styles' names."""
+    cli.import_keras()
+    from src.stylize import Stylizer
+
+    options = cli.stylizer_options(parser, args)
+    stylizers, names = [], []
+    for path in args.checkpoint or default_checkpoints():
+        model = cli.load_model(parser, path)
+        for index, name in enumerate(model.style_names):
+            weights = [1.0 if i == index else 0.0 for i in range(model.num_styles)]
+            stylizers.append(Stylizer(model, weights, **options))
+            names.append(name if model.num_styles > 1 else Path(path).stem)
+    return stylizers, names
+
+
+def recording(parser, args, width, height, frame_rate):
+    """A context manager with the VideoWriter of --out-path (or None), made atomically."""
+    import contextlib
+    from fractions import Fraction
+
+    from src.out_paths import OutPathError
+    from src.video import VideoError, VideoInfo, plan_output, writing
+
+    if not args.out_path:
+        return contextlib.nullcontext()
+    info = VideoInfo(width, height, Fraction(frame_rate).limit_denominator(1001), Fraction(1), None, (), False, 0)
+    try:
+        output = plan_output(Path("webcam.mp4"), args.out_path, info)
+    except (VideoError, OutPathError) as error:
+        parser.error(f"--out-path: {error}")
+    return writing(output, info, None)
+
+
+def _fail(message):
+    log(f"webcam.py: {message}")
+    return 1
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
