@@ -88,18 +88,18 @@ def _sheet(parser, args):
     cli.import_keras()  # before src.checkpoints: TensorFlow's start-up chatter kept quiet
 
     from src.images import ImageError, output_format, read_image, write_image
-    from src.out_paths import OutPathError, check_folder, output_file
-    from src.sheet import contact_sheet, fit_within, model_paths, styles_of
+    from src.out_paths import OutPathError, check_folder, check_not_input, output_file
+    from src.sheet import contact_sheet, fit_within, model_paths, sheet_cells, styles_of
 
     if args.style_weights:
         parser.error("--sheet shows each style on its own: --style-weights does not apply")
     source = Path(args.in_path)
     if not source.is_file():
         parser.error(f"--sheet takes one photo as --in-path, not {'a folder' if source.is_dir() else 'a missing file'}: {source}")
-    target = output_file(source, args.out_path)
-    if target != Path(args.out_path):  # into a folder: named after the photo
-        target = target.with_name(f"{source.stem}_sheet.jpg")
     try:
+        # Into a folder, the sheet is named after the photo: photo_sheet.jpg.
+        target = output_file(source.with_name(f"{source.stem}_sheet.jpg"), args.out_path)
+        check_not_input(target, source)
         output_format(target)
         check_folder(target.parent)
         paths = model_paths(args.checkpoint or [cli.ROOT / "examples" / "models"])
@@ -107,13 +107,11 @@ def _sheet(parser, args):
     except (ImageError, OutPathError, ValueError) as error:
         parser.error(str(error))
     options = cli.stylizer_options(parser, args)
-    from src.stylize import Stylizer
-
-    cells = [("photo", photo)]
+    styles = []
     for path in paths:
         model = cli.load_model(parser, path)
-        for label, weights in styles_of(path, model):
-            cells.append((label, Stylizer(model, weights, **options)(photo[None])[0]))
+        styles += [(label, model, weights) for label, weights in styles_of(path, model)]
+    cells = sheet_cells(photo, styles, options)
     write_image(target, contact_sheet(cells, args.sheet_columns))
     print(f"contact sheet of {len(cells) - 1} styles: {target}", file=sys.stderr)
     return 0

@@ -5,6 +5,7 @@
 #                                  stylize images and videos with the models in examples/models
 #   bash setup.sh --dev            ... plus what the tests need (requirements-dev.txt)
 #   bash setup.sh --openvino       ... plus OpenVINO, the faster engine for CPUs without AMX
+#   bash setup.sh --app            ... plus Gradio, for the web app (python app.py)
 #   bash setup.sh --vgg            VGG19 loss network weights for training (MatConvNet .mat, 510 MB)
 #   bash setup.sh --vgg-keras      ... or the Keras VGG19 weights (.h5, 80 MB)
 #   bash setup.sh --vgg16          ... or the Keras VGG16 weights (.h5, 58 MB), Johnson et al.'s network
@@ -32,11 +33,12 @@ STYLES_FOLDER=https://drive.google.com/drive/folders/0B9jhaT37ydSyRk9UX0wwX3BpMz
 LA_MUSE_SHA256=5d6a7cf0e2e1e9e692259919c9d5d5937a4f3526e59af732c5948894bed79afe
 RAIN_PRINCESS_SHA256=5f5b84c7225f2060b21023fcf2328bf0b6c4af1d1fd85cb18626fee2043f25eb
 
-install=1 dev=0 openvino=0 vgg=0 vgg_keras=0 vgg16=0 coco=0 styles=0
+install=1 dev=0 app=0 openvino=0 vgg=0 vgg_keras=0 vgg16=0 coco=0 styles=0
 for arg in "$@"; do
   case "$arg" in
     --dev) dev=1 ;;
     --openvino) openvino=1 ;;
+    --app) app=1 ;;
     --vgg) vgg=1 ;;
     --vgg-keras) vgg_keras=1 ;;
     --vgg16) vgg16=1 ;;
@@ -44,7 +46,7 @@ for arg in "$@"; do
     --styles) styles=1 ;;
     --all) vgg=1 vgg_keras=1 vgg16=1 coco=1 styles=1 ;;
     --no-install) install=0 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown option $arg (see bash setup.sh --help)" >&2; exit 2 ;;
   esac
 done
@@ -71,6 +73,11 @@ if [ "$install" = 1 ]; then
     say "installing OpenVINO (--engine openvino)"
     "$PY" -m pip install -q --disable-pip-version-check -r requirements-openvino.txt \
       || missed+=("OpenVINO (evaluate.py and transform_video.py run on TensorFlow)")
+  fi
+  if [ "$app" = 1 ]; then
+    say "installing Gradio (python app.py)"
+    "$PY" -m pip install -q --disable-pip-version-check -r requirements-app.txt \
+      || missed+=("Gradio (app.py cannot start; evaluate.py and the other scripts work)")
   fi
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     say "NVIDIA GPU found: installing TensorFlow's CUDA libraries"

@@ -36,7 +36,7 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
     add("--styles", nargs="+", default=list(STYLES), help="teachers in examples/models/ (default: all four)")
-    add("--widths", nargs="+", type=float, default=[0.5, 0.25], help="student widths (default: %(default)s)")
+    add("--widths", nargs="+", type=float, default=[0.25, 0.5], help="student widths, trained in this order (default: %(default)s)")
     add("--epochs", type=int, default=20, help="style.py --epochs over BSDS500 train+val (default: %(default)s)")
     add(
         "--final-epochs",
@@ -57,22 +57,27 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args.work.mkdir(parents=True, exist_ok=True)
-    students = {(style, width): args.work / f"{style}_{width:g}" for style in args.styles for width in args.widths}
-    seconds = {}
+    # Width-major, so that the real-time (narrowest) students of every style come first.
+    students = {(style, width): args.work / f"{style}_{width:g}" for width in args.widths for style in args.styles}
+    # Training seconds per student, kept beside the runs so that a stopped bench resumes where it was.
+    timings = args.work / "training_seconds.json"
+    seconds = json.loads(timings.read_text()) if timings.exists() else {}
     if not args.no_train:
         folder = training_folder(args.photos, args.work / "train")
         for (style, width), directory in students.items():
             teacher = MODELS / f"{style}.keras"
-            seconds[f"{style}_{width:g}"] = sum(
-                distill(teacher, width, directory, folder, epochs, rate)
-                for epochs, rate in ((args.epochs - args.final_epochs, 1e-3), (args.epochs, 2e-4))
-            )
-    if args.ship:
+            stages = ((args.epochs - args.final_epochs, 1e-3), (args.epochs, 2e-4))
+            spent = [distill(teacher, width, directory, folder, epochs, rate) for epochs, rate in stages]
+            seconds[f"{style}_{width:g}"] = seconds.get(f"{style}_{width:g}", 0.0) + sum(spent)
+            timings.write_text(json.dumps(seconds, indent=1))
+            if args.ship:
+                ship(directory, style, width)
+    elif args.ship:
         for (style, width), directory in students.items():
-            shutil.copyfile(directory / "model.keras", MODELS / f"{style}_{width:g}.keras")
+            ship(directory, style, width)
     report = {"machine": machine(), "date": datetime.date.today().isoformat(), "epochs": args.epochs}
     report["final_epochs"] = args.final_epochs
-    report["training_seconds"] = seconds or _previous(args.work).get("training_seconds", {})
+    report["training_seconds"] = seconds
     photos = test_photos(args.photos / "test", args.count)
     report["rows"], pictures = measure(args, students, photos)
     report["webcam_clip"] = "60 frames/s pan over examples/content/coffee.jpg, 10 s"
@@ -82,9 +87,11 @@ def main(argv=None):
     return 0
 
 
-def _previous(work):
-    path = work / "results.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+def ship(directory, style, width):
+    """The student's final checkpoint -> examples/models/<style>_<width>.keras (atomic)."""
+    target = MODELS / f"{style}_{width:g}.keras"
+    shutil.copyfile(directory / "model.keras", target.with_suffix(".tmp"))
+    os.replace(target.with_suffix(".tmp"), target)
 
 
 def distill(teacher, width, directory, folder, epochs, learning_rate):

@@ -58,6 +58,14 @@ def styles_of(path, model):
     return [(name, np.eye(model.num_styles)[index]) for index, name in enumerate(model.style_names)]
 
 
+def sheet_cells(photo, styles, options):
+    """The photo (H, W, 3) first, then the photo in each style of [(label, model, style weights)],
+    each through a Stylizer of its own with `options` -> cells for contact_sheet."""
+    from src.stylize import Stylizer
+
+    return [("photo", photo)] + [(label, Stylizer(model, weights, **options)(photo[None])[0]) for label, model, weights in styles]
+
+
 def fit_within(rgb, longest):
     """The photo scaled so that its longer side is at most `longest` (never enlarged)."""
     from src.strokes import resample

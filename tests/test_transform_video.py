@@ -70,6 +70,19 @@ def test_odd_silent_clip_stays_odd_and_silent_and_preview_stops_early(model_file
     assert "odd side" in capsys.readouterr().err
 
 
+def test_stroke_scale_keeps_the_frame_size_and_paints_the_frame_as_evaluate_does(model_file, clips, tmp_path):
+    out = tmp_path / "strokes.mp4"
+    argv = ["--in-path", clips["odd"], "--out-path", out, "--max-frames", 3, "--stroke-scale", 2, "--stabilize", 0]
+    assert run(model_file, *argv, "--crf", 12) == 0
+    facts = video_facts(out)
+    assert (facts["width"], facts["height"], facts["frames"]) == (77, 45, 3)
+    source, styled = first_frame(clips["odd"]), first_frame(out)
+    model = load_model(model_file)
+    expected = to_uint8(Stylizer(model, stroke_scale=2)(source[None].astype(np.float32))[0])
+    plain = to_uint8(Stylizer(model)(source[None].astype(np.float32))[0])
+    assert np.abs(blocks(styled) - blocks(expected)).mean() < 3 < np.abs(blocks(styled) - blocks(plain)).mean()
+
+
 def test_compatibility_flags_are_accepted(model_file, clips, tmp_path, capsys):
     out = tmp_path / "folder"
     out.mkdir()
@@ -106,7 +119,8 @@ def test_bad_inputs_and_outputs_exit_with_a_message(clips, tmp_path, capsys, in_
 
 @pytest.mark.parametrize(
     "flags",
-    [["--crf", "60"], ["--bitrate", "fast"], ["--crf", "20", "--bitrate", "2M"], ["--max-frames", "0"], ["--stabilize", "1"]],
+    [["--crf", "60"], ["--bitrate", "fast"], ["--crf", "20", "--bitrate", "2M"], ["--max-frames", "0"], ["--stabilize", "1"],
+     ["--stroke-scale", "0"], ["--stroke-scale", "big"]],
 )
 def test_bad_flags_exit_with_a_message(clips, tmp_path, capsys, flags):
     with pytest.raises(SystemExit) as exit_:

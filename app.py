@@ -1,0 +1,98 @@
+"""A local web page for stylizing photos without the command line.
+
+    bash setup.sh --app        # once: installs Gradio
+    python app.py              # then open the address it prints
+
+Every model in examples/models/ and in each --models folder (style.py checkpoints, .keras files,
+the original's .ckpt files) is a style. The page stylizes photos at full resolution, makes a
+contact sheet of one photo in every style, and stylizes the browser's camera live. It listens on
+this computer only unless --host says otherwise, and never makes a public link.
+"""
+
+import argparse
+import importlib.util
+import os
+import signal
+import sys
+import time
+
+from src import cli
+
+INSTALL = "app.py needs Gradio: bash setup.sh --app (or .venv/bin/pip install -r requirements-app.txt)"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for the whole network (default: %(default)s)")
+    parser.add_argument("--port", type=cli.positive_int, default=7860, help="port (default: %(default)s)")
+    parser.add_argument(
+        "--models",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of more models (style.py checkpoints, .keras, .ckpt); give it more than once for several",
+    )
+    parser.add_argument(
+        "--max-file-size", default="200mb", help="the largest upload the page accepts (default: %(default)s)"
+    )
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for folder in args.models:
+        if not os.path.isdir(folder):
+            parser.error(f"--models {folder} is not a folder")
+    if importlib.util.find_spec("gradio") is None:
+        print(INSTALL, file=sys.stderr)
+        return 1
+    from src.webapp import Workspace
+
+    workspace = Workspace()
+    try:
+        return _serve(args, workspace)
+    finally:
+        workspace.remove()
+
+
+def _serve(args, workspace):
+    # Before Gradio is imported: uploads go into our temporary folder, and nothing is reported home.
+    os.environ["GRADIO_TEMP_DIR"] = str(workspace.uploads)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    cli.import_keras()
+    from src.webapp import SHIPPED, Catalog
+    from src.webapp_page import build_page, theme
+
+    catalog = Catalog.load([SHIPPED, *args.models])
+    for problem in catalog.problems:
+        print(f"note: {problem}", file=sys.stderr)
+    if not catalog.styles:
+        print("no model could be loaded: the app has no style to offer", file=sys.stderr)
+        return 1
+    page = build_page(catalog, workspace)
+    try:
+        page.queue(default_concurrency_limit=1).launch(
+            server_name=args.host, server_port=args.port, share=False, prevent_thread_lock=True, quiet=True,
+            ssr_mode=False, theme=theme(), max_file_size=args.max_file_size, footer_links=[],
+        )  # fmt: skip
+    except OSError as error:  # the port is taken
+        print(f"cannot listen on {args.host}:{args.port}: {error}; choose another --port", file=sys.stderr)
+        return 1
+    print(f"Fast Style Transfer: {page.local_url} ({len(catalog.styles)} styles; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        page.close()
+        print("stopped; the temporary files are removed", file=sys.stderr)
+    return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())

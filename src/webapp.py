@@ -1,0 +1,260 @@
+"""The web app's work (app.py): which styles there are, how a request becomes a Stylizer, and the
+three things the page does: stylize uploaded photos at full resolution (the pipeline of
+evaluate.py, src/image_jobs.py), a contact sheet (src/sheet.py) and live camera frames.
+
+Nothing here imports Gradio; src/webapp_page.py lays out the page. Every user mistake comes back
+as an AppError whose message the page shows, so one bad request never stops the server.
+"""
+
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from src.sheet import contact_sheet, fit_within, sheet_cells, styles_of
+
+SHIPPED = Path(__file__).resolve().parent.parent / "examples" / "models"
+# The slim students of webcam.py (style.py --distill-from --width 0.25): the live tab's styles.
+LIVE_SUFFIX = "_0.25"
+PREVIEW_SIDE = 1024  # the longer side of the pictures shown in the page; downloads keep full size
+KEEP_RUNS = 20  # finished requests whose files stay downloadable
+
+
+class AppError(Exception):
+    """A request the app cannot do, with the message for the page."""
+
+
+@dataclass
+class Style:
+    label: str
+    path: Path
+    model: object
+    weights: object  # one-hot style weights of a multi-style network, or None
+
+
+@dataclass
+class Catalog:
+    """Every style of every model in the folders (examples/models first, then --models), loaded
+    once. Models that fail to load are kept as messages for the page, not as errors."""
+
+    styles: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+
+    @classmethod
+    def load(cls, folders):
+        from src.checkpoints import CheckpointError, load_model
+
+        catalog = cls()
+        for path in _model_files(folders, catalog.problems):
+            try:
+                model = load_model(path)
+            except (CheckpointError, OSError, ValueError) as error:
+                catalog.problems.append(f"{path.name} could not be loaded: {error}")
+                continue
+            for label, weights in styles_of(path, model):
+                name = label if label not in catalog.styles else f"{label} ({path.parent.name})"
+                catalog.styles[name] = Style(name, path, model, weights)
+        return catalog
+
+    def labels(self):
+        return list(self.styles)
+
+    def live_labels(self):
+        """The quarter-width students where there are any (fast enough for a camera), else all."""
+        slim = [label for label in self.styles if label.endswith(LIVE_SUFFIX)]
+        return slim or self.labels()
+
+    def style(self, label):
+        if label not in self.styles:
+            raise AppError(f"no style called {label!r}: choose one from the list")
+        return self.styles[label]
+
+    def stylizer(self, first, second=None, mix=0.0, strength=1.0, preserve_color=False, stroke_scale=1.0):
+        """The Stylizer for a request: `first` alone, or mixed with `second` by `mix` (0: first
+        only, 1: second only). Styles of one multi-style network mix inside it (its conditional
+        instance norms); separate single-style models mix their pictures, as evaluate.py does."""
+        from src.stylize import Stylizer
+
+        a = self.style(first)
+        options = {"strength": strength, "preserve_color": preserve_color, "stroke_scale": stroke_scale}
+        options.update(batch_size=1, precision="auto", engine=_engine())
+        if not second or second == first or mix <= 0.0:
+            return Stylizer(a.model, a.weights, **options)
+        b = self.style(second)
+        if a.model is b.model:
+            return Stylizer(a.model, (1.0 - mix) * a.weights + mix * b.weights, **options)
+        if a.weights is None and b.weights is None:
+            return Stylizer([a.model, b.model], style_weights=[1.0 - mix, mix], **options)
+        multi = a if a.weights is not None else b
+        raise AppError(
+            f"{multi.label} is one style of a multi-style network ({multi.path.name}): it mixes with that "
+            "network's other styles, not with a separate model"
+        )
+
+
+def _model_files(folders, problems):
+    files = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            problems.append(f"--models {folder} is not a folder")
+            continue
+        from src.sheet import model_paths
+
+        try:
+            files += model_paths([folder])
+        except ValueError as error:
+            problems.append(str(error))
+    return files
+
+
+def _engine():
+    from src.engines import resolve_engine
+
+    return resolve_engine("auto", "cpu")
+
+
+class Workspace:
+    """The app's own temporary folder: Gradio's uploads (GRADIO_TEMP_DIR) and every result live
+    here and nowhere else, and it is removed when the app stops. Each request gets a folder of
+    its own; only the last KEEP_RUNS stay."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="fst-app-"))
+        self.uploads = self.root / "uploads"
+        self.uploads.mkdir()
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def run_folder(self):
+        with self._lock:
+            self._count += 1
+            folder = self.root / f"run-{self._count:05d}"
+            folder.mkdir()
+            runs = sorted(self.root.glob("run-*"))
+        for old in runs[:-KEEP_RUNS]:
+            shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+    def remove(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Result:
+    pairs: list  # [(preview of the photo, caption), (preview of the result, caption)], in order
+    downloads: list  # full-resolution results
+    message: str
+
+
+# One network run at a time across every tab: the queue (concurrency 1 per event) keeps one
+# request of a kind, this keeps the kinds from running together and running out of memory.
+RUNNING = threading.Lock()
+
+
+def stylize_files(catalog, workspace, files, first, second=None, mix=0.0, strength=1.0, preserve_color=False, stroke_scale=1.0):
+    """Uploaded photos -> Result: each at its full resolution through the pipeline of
+    evaluate.py (tiled where large, orientation, transparency and colour profile kept); files
+    that are not images, or too large for this machine, are named in the message."""
+    from src.image_jobs import Job, run_jobs
+    from src.images import read_image, write_image
+
+    if not files:
+        raise AppError("upload one or more photos first")
+    stylizer = catalog.stylizer(first, second, mix, strength, preserve_color, stroke_scale)
+    folder = workspace.run_folder()
+    jobs = [Job(Path(source), folder / _output_name(Path(source), index, first)) for index, source in enumerate(files)]
+    with RUNNING:
+        started = time.perf_counter()
+        failures = run_jobs(jobs, stylizer, batch_size=1, progress=False)
+        seconds = time.perf_counter() - started
+    failed = {Path(source) for source, _ in failures}
+    pairs, downloads = [], []
+    for job in jobs:
+        if job.source in failed:
+            continue
+        photo, result = read_image(job.source).rgb, read_image(job.target).rgb
+        for kind, rgb in (("photo", photo), ("result", result)):
+            preview = folder / f"{job.target.stem}.{kind}.jpg"
+            write_image(preview, fit_within(rgb, PREVIEW_SIDE))
+            pairs.append((str(preview), f"{_original_name(job.source)}: {kind}" if kind == "photo" else _caption(first, second, mix)))
+        downloads.append(str(job.target))
+    lines = [f"Stylized {len(downloads)} of {len(jobs)} photo{'s' if len(jobs) != 1 else ''} in {seconds:.1f} s."]
+    lines += [f"- {_original_name(Path(source))}: {_without_folder(reason, source)}" for source, reason in failures]
+    return Result(pairs, downloads, "\n".join(lines))
+
+
+def _output_name(source, index, label):
+    """A name for the result that no other upload's result takes, in a format Pillow writes."""
+    from src.images import ImageError, output_format
+
+    suffix = source.suffix.lower()
+    try:
+        output_format(Path(f"x{suffix}"))
+    except ImageError:
+        suffix = ".png"
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{source.stem}_{label}")
+    return f"{index:02d}_{stem}{suffix}"
+
+
+def _original_name(path):
+    return Path(path).name
+
+
+def _without_folder(reason, source):
+    """The pipeline's message, with the temporary folder of the upload left out."""
+    return str(reason).replace(str(Path(source).parent) + "/", "")
+
+
+def _caption(first, second, mix):
+    return first if not second or mix <= 0 else f"{first} {1 - mix:.0%} + {second} {mix:.0%}"
+
+
+def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, strength=1.0, stroke_scale=1.0):
+    """One photo in every style of the catalog, labelled -> (path of the sheet, message)."""
+    from src.images import ImageError, read_image, write_image
+
+    if not photo_path:
+        raise AppError("upload a photo first")
+    try:
+        photo = fit_within(read_image(photo_path).rgb, size)
+    except ImageError as error:
+        raise AppError(_without_folder(error, photo_path)) from None
+    options = {"batch_size": 1, "precision": "auto", "engine": _engine()}
+    options.update(preserve_color=preserve_color, strength=strength, stroke_scale=stroke_scale)
+    styles = [(s.label, s.model, s.weights) for s in catalog.styles.values()]
+    with RUNNING:
+        sheet = contact_sheet(sheet_cells(photo, styles, options))
+    path = workspace.run_folder() / f"{Path(photo_path).stem}_sheet.jpg"
+    write_image(path, sheet)
+    return str(path), f"{len(styles)} styles, each picture {photo.shape[1]}x{photo.shape[0]}."
+
+
+class LiveFrames:
+    """Camera frames from the browser -> stylized frames, one at a time: a frame that arrives
+    while the network is busy gets the last picture again, so latency never grows (as webcam.py
+    drops frames)."""
+
+    def __init__(self, catalog):
+        self.catalog = catalog
+        self._stylizers = {}
+        self._last = None
+
+    def __call__(self, frame, label, strength=1.0, preserve_color=False):
+        if frame is None:
+            return None
+        if not RUNNING.acquire(blocking=False):
+            return self._last
+        try:
+            key = (label, strength, preserve_color)
+            if key not in self._stylizers:
+                self._stylizers = {key: self.catalog.stylizer(label, strength=strength, preserve_color=preserve_color)}
+            rgb = np.asarray(frame)[..., :3]
+            self._last = np.clip(np.rint(self._stylizers[key](rgb[None])[0]), 0, 255).astype(np.uint8)
+            return self._last
+        finally:
+            RUNNING.release()
+

@@ -1,0 +1,111 @@
+"""The web app's page (app.py), in Gradio: three tabs, Stylize, Contact sheet and Live camera,
+over the work in src/webapp.py. Each handler turns an AppError (a user mistake) or any other
+failure into a message in the page, so the server keeps serving."""
+
+import traceback
+
+from src.webapp import AppError, LiveFrames, sheet_file, stylize_files
+
+NO_MIX = "(none)"
+INTRO = (
+    "# Fast Style Transfer\n"
+    "Paint your photos in the style of an artwork. Everything runs on this computer; "
+    "your photos stay in a temporary folder that is removed when the app stops."
+)
+
+
+def theme():
+    """Gradio's default look with the system's fonts: the page loads nothing from the internet."""
+    import gradio as gr
+
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def build_page(catalog, workspace):
+    import gradio as gr
+
+    labels = catalog.labels()
+    default = "wave" if "wave" in labels else labels[0]
+    with gr.Blocks(title="Fast Style Transfer") as page:
+        gr.Markdown(INTRO)
+        if catalog.problems:
+            gr.Markdown("\n".join(f"- {problem}" for problem in catalog.problems), elem_id="problems")
+        with gr.Tab("Stylize"):
+            _stylize_tab(gr, catalog, workspace, labels, default)
+        with gr.Tab("Contact sheet"):
+            _sheet_tab(gr, catalog, workspace)
+        with gr.Tab("Live camera"):
+            _live_tab(gr, catalog)
+    return page
+
+
+def _stylize_tab(gr, catalog, workspace, labels, default):
+    with gr.Row():
+        with gr.Column():
+            files = gr.File(label="Photos", file_count="multiple", type="filepath", elem_id="photos")
+            style = gr.Dropdown(labels, value=default, label="Style", elem_id="style")
+            with gr.Accordion("Mix with a second style", open=False):
+                second = gr.Dropdown([NO_MIX, *labels], value=NO_MIX, label="Second style", elem_id="second")
+                mix = gr.Slider(0, 1, value=0.5, step=0.05, label="Share of the second style", elem_id="mix")
+            strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0: the photo, 1: the painting)", elem_id="strength")
+            stroke = gr.Slider(0.25, 4, value=1, step=0.05, label="Stroke size (times the network's own)", elem_id="stroke")
+            colour = gr.Checkbox(label="Keep the photo's colours", elem_id="colour")
+            button = gr.Button("Stylize", variant="primary", elem_id="go")
+        with gr.Column():
+            status = gr.Markdown(elem_id="status")
+            gallery = gr.Gallery(label="Photo and result", columns=2, object_fit="contain", elem_id="gallery")
+            downloads = gr.File(label="Full-resolution results", file_count="multiple", elem_id="downloads")
+
+    def run(files, style, second, mix, strength, stroke, colour):
+        try:
+            second = None if second == NO_MIX else second
+            result = stylize_files(catalog, workspace, files, style, second, mix, strength, colour, stroke)
+            return result.pairs, result.downloads or None, result.message
+        except AppError as error:
+            return [], None, f"**{error}**"
+        except Exception as error:  # noqa: BLE001 - any failure is a message; the server keeps serving
+            return [], None, _unexpected(error)
+
+    button.click(run, [files, style, second, mix, strength, stroke, colour], [gallery, downloads, status])
+
+
+def _sheet_tab(gr, catalog, workspace):
+    with gr.Row():
+        with gr.Column():
+            photo = gr.File(label="Photo", file_count="single", type="filepath", elem_id="sheet-photo")
+            size = gr.Slider(128, 1024, value=384, step=32, label="Size of each picture (longer side, pixels)")
+            button = gr.Button("Make the contact sheet", variant="primary", elem_id="sheet-go")
+        with gr.Column():
+            status = gr.Markdown(elem_id="sheet-status")
+            sheet = gr.Image(label="Every style", type="filepath", interactive=False, elem_id="sheet")
+            download = gr.File(label="Download the sheet", elem_id="sheet-download")
+
+    def run(photo, size):
+        try:
+            path, message = sheet_file(catalog, workspace, photo, int(size))
+            return path, path, message
+        except AppError as error:
+            return None, None, f"**{error}**"
+        except Exception as error:  # noqa: BLE001
+            return None, None, _unexpected(error)
+
+    button.click(run, [photo, size], [sheet, download, status])
+
+
+def _live_tab(gr, catalog):
+    labels = catalog.live_labels()
+    live = LiveFrames(catalog)
+    gr.Markdown("Your browser's camera, stylized frame by frame with the slim networks (distilled for speed).")
+    with gr.Row():
+        camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="camera")
+        painted = gr.Image(label="Stylized", streaming=True, elem_id="live")
+    with gr.Row():
+        style = gr.Dropdown(labels, value=labels[0], label="Style", elem_id="live-style")
+        strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
+        colour = gr.Checkbox(label="Keep the colours")
+    camera.stream(live, [camera, style, strength, colour], [painted], stream_every=0.1, concurrency_limit=1)
+
+
+def _unexpected(error):
+    traceback.print_exc()  # for whoever runs the server; the page gets one line
+    return f"**Something went wrong: {type(error).__name__}: {error}**. The app is still running; try again."

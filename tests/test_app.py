@@ -1,0 +1,285 @@
+"""app.py as a person uses it: the server started on a free local port, driven in a real headless
+browser (Debian's chromium through selenium): upload, choose a style, move the strength slider,
+stylize, download; a broken file gets a message. The work behind the page (src/webapp.py) is
+tested directly too, without a browser."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from src.checkpoints import save_model
+from src.cli import ROOT
+from tests.fixtures import photo, random_network
+
+CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("app_models")
+    save_model(random_network(seed=5), folder / "mine.keras")
+    save_model(random_network(num_styles=2, seed=6), folder / "pair.keras")
+    (folder / "broken.keras").write_bytes(b"not a model at all")
+    return folder
+
+
+def evaluated(model, source, out, *flags):
+    """What evaluate.py (default precision and engine) makes of `source` -> int array."""
+    import evaluate
+
+    assert evaluate.main(["--checkpoint", str(model), "--in-path", str(source), "--out-path", str(out), *flags]) == 0
+    return np.asarray(Image.open(out)).astype(int)
+
+
+def save_photo(path, height, width, seed=0):
+    Image.fromarray(photo(height, width, seed).astype(np.uint8)).save(path)
+    return path
+
+
+# --- the work behind the page -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalog(models):
+    from src.webapp import Catalog
+
+    return Catalog.load([models])
+
+
+@pytest.fixture
+def workspace():
+    from src.webapp import Workspace
+
+    space = Workspace()
+    yield space
+    space.remove()
+    assert not space.root.exists()
+
+
+def test_catalog_lists_every_style_and_names_the_model_that_failed(catalog):
+    assert catalog.labels() == ["mine", "style_0", "style_1"]
+    assert len(catalog.problems) == 1 and "broken.keras could not be loaded" in catalog.problems[0]
+    assert catalog.live_labels() == catalog.labels()  # no quarter-width students in this folder
+
+
+def test_results_are_full_resolution_and_what_evaluate_makes(catalog, workspace, tmp_path):
+    from src.webapp import stylize_files
+
+    first, second = save_photo(tmp_path / "a.png", 70, 90), save_photo(tmp_path / "b.jpg", 45, 33, seed=2)
+    result = stylize_files(catalog, workspace, [str(first), str(second)], "mine", strength=0.6)
+    assert result.message.startswith("Stylized 2 of 2 photos")
+    assert len(result.pairs) == 4 and len(result.downloads) == 2
+    out = np.asarray(Image.open(result.downloads[0])).astype(int)
+    assert out.shape == (70, 90, 3) and Path(result.downloads[0]).suffix == ".png"
+    expected = evaluated(catalog.style("mine").path, first, tmp_path / "evaluated.png", "--strength", "0.6")
+    assert np.abs(out - expected).max() <= 1
+    assert all(Path(path).is_relative_to(workspace.root) for path in result.downloads)
+
+
+def test_mixes_inside_a_network_and_between_models_and_refuses_across(catalog):
+    from src.webapp import AppError
+
+    inside = catalog.stylizer("style_0", "style_1", 0.25)
+    np.testing.assert_allclose(inside._networks[0][1].style_weights, [0.75, 0.25])
+    assert catalog.stylizer("mine", None, 0.7)._networks[0][0] == 1.0
+    with pytest.raises(AppError, match="multi-style network"):
+        catalog.stylizer("mine", "style_1", 0.5)
+    with pytest.raises(AppError, match="no style called"):
+        catalog.stylizer("nobody")
+
+
+def test_a_file_that_is_not_an_image_is_named_and_the_rest_is_done(catalog, workspace, tmp_path):
+    from src.webapp import AppError, stylize_files
+
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("hello")
+    result = stylize_files(catalog, workspace, [str(bad), str(save_photo(tmp_path / "ok.png", 30, 40))], "mine")
+    assert result.message.startswith("Stylized 1 of 2 photos") and "notes.jpg" in result.message
+    assert str(tmp_path) not in result.message  # the upload's temporary folder is not the user's business
+    with pytest.raises(AppError, match="upload"):
+        stylize_files(catalog, workspace, [], "mine")
+
+
+def test_contact_sheet_and_live_frames(catalog, workspace, tmp_path):
+    from src.webapp import LiveFrames, sheet_file
+
+    path, message = sheet_file(catalog, workspace, str(save_photo(tmp_path / "p.png", 60, 80)), size=40)
+    assert Image.open(path).size[0] > 2 * 40 and "3 styles" in message
+    frame = photo(24, 32).astype(np.uint8)
+    live = LiveFrames(catalog)
+    painted = live(frame, "style_1", 1.0, False)
+    assert painted.shape == (24, 32, 3) and painted.dtype == np.uint8
+    assert np.abs(painted.astype(int) - frame).mean() > 1
+    assert live(None, "style_1") is None
+
+
+def test_old_runs_are_removed_and_the_workspace_with_them(workspace):
+    from src.webapp import KEEP_RUNS
+
+    folders = [workspace.run_folder() for _ in range(KEEP_RUNS + 3)]
+    assert not folders[0].exists() and folders[-1].exists()
+
+
+def test_without_gradio_the_app_says_how_to_get_it(monkeypatch, capsys):
+    import importlib.util
+
+    import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))
+    assert app.main([]) == 1
+    assert "setup.sh --app" in capsys.readouterr().err
+
+
+def test_bad_flags_are_clear_errors(tmp_path, capsys):
+    import app
+
+    for argv in (["--port", "0"], ["--models", str(tmp_path / "missing")]):
+        with pytest.raises(SystemExit) as exit_:
+            app.main(argv)
+        assert exit_.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+# --- in a real browser ------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(models, tmp_path_factory):
+    pytest.importorskip("gradio", reason="the app's optional dependency (bash setup.sh --app)")
+    port = free_port()
+    log = tmp_path_factory.mktemp("app_log") / "app.log"
+    env = {**os.environ, "TMPDIR": str(log.parent)}
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--models", str(models)],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while f"127.0.0.1:{port}" not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"app.py did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}/", log
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0, log.read_text()[-2000:]
+    assert not list(log.parent.glob("fst-app-*")), "the app's temporary folder is removed when it stops"
+
+
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium drives the browser (requirements-dev.txt)")
+    if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+        pytest.skip("needs Debian's chromium and chromium-driver (.ci/run installs them)")
+    from selenium.webdriver.chrome.service import Service
+
+    downloads = tmp_path_factory.mktemp("downloads")
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1100"):
+        options.add_argument(argument)
+    options.binary_location = CHROMIUM
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.get(server[0])
+    yield driver, downloads
+    driver.quit()
+
+
+def wait_for(check, seconds=120, what="the page"):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception:  # noqa: BLE001 - elements come and go while Gradio renders
+            value = None
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def upload(driver, element_id, path):
+    from selenium.webdriver.common.by import By
+
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f"#{element_id} input[type=file]")).send_keys(str(path))
+
+
+def choose(driver, element_id, option):
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, f"#{element_id} input[role=combobox]").click()
+    items = wait_for(lambda: [li for li in driver.find_elements(By.CSS_SELECTOR, "ul[role=listbox] li") if li.text.strip() == option])
+    items[0].click()
+
+
+def shown(driver, element_id):
+    """The text of an element as read, without the line breaks Gradio puts in file names."""
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, element_id).text.replace("\n", "")
+
+
+def status(driver, element_id="status"):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f"#{element_id} [data-testid=markdown]").text
+
+
+def test_upload_choose_slide_stylize_and_download_in_a_browser(browser, models, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver, downloads = browser
+    source = save_photo(tmp_path / "garden.png", 75, 101)
+    upload(driver, "photos", source)
+    wait_for(lambda: "garden.png" in shown(driver, "photos"), what="the upload")
+    choose(driver, "style", "mine")
+    slider = driver.find_element(By.CSS_SELECTOR, "#strength input[type=range]")
+    slider.send_keys(*[Keys.ARROW_LEFT] * 8)  # 1.0 -> 0.6 in steps of 0.05, as a keyboard user moves it
+    assert driver.find_element(By.CSS_SELECTOR, "#strength input[type=number]").get_attribute("value") == "0.6"
+    driver.find_element(By.ID, "go").click()
+    wait_for(lambda: "Stylized 1 of 1 photo" in status(driver), what="the result")
+    link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#downloads a[download]"), what="the download link")
+    link[0].click()
+    files = wait_for(lambda: [p for p in downloads.iterdir() if p.suffix == ".png"], what="the downloaded file")
+    result = np.asarray(Image.open(files[0])).astype(int)
+    original = np.asarray(Image.open(source)).astype(int)
+    assert result.shape == original.shape
+    assert np.abs(result - original).mean() > 2, "the download is stylized, not the photo"
+    expected = evaluated(models / "mine.keras", source, tmp_path / "evaluated.png", "--strength", "0.6")
+    assert np.abs(result - expected).max() <= 1, "the page's picture is evaluate.py's, at strength 0.6"
+    gallery = driver.find_elements(By.CSS_SELECTOR, "#gallery img")
+    assert len(gallery) >= 2, "the photo and its result are shown side by side"
+
+
+def test_a_broken_file_gets_a_message_and_the_server_keeps_serving(browser, server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver, _ = browser
+    driver.get(server[0])
+    broken = tmp_path / "holiday.jpg"
+    broken.write_bytes(b"\xff\xd8 this is not really a JPEG")
+    upload(driver, "photos", broken)
+    wait_for(lambda: "holiday.jpg" in shown(driver, "photos"), what="the upload")
+    driver.find_element(By.ID, "go").click()
+    message = wait_for(lambda: "holiday.jpg" in status(driver) and status(driver), what="the message")
+    assert "Stylized 0 of 1 photo" in message
+    assert "Traceback" not in server[1].read_text()
+    driver.get(server[0])  # still serving
+    wait_for(lambda: driver.find_element(By.ID, "go"), what="the page again")
