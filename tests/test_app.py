@@ -190,7 +190,9 @@ def browser(server, tmp_path_factory):
 
     downloads = tmp_path_factory.mktemp("downloads")
     options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1100"):
+    # Chromium's fake camera (a moving test pattern) stands in for a webcam, allowed without asking.
+    arguments = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1100", *arguments):
         options.add_argument(argument)
     options.binary_location = CHROMIUM
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False})
@@ -283,3 +285,17 @@ def test_a_broken_file_gets_a_message_and_the_server_keeps_serving(browser, serv
     assert "Traceback" not in server[1].read_text()
     driver.get(server[0])  # still serving
     wait_for(lambda: driver.find_element(By.ID, "go"), what="the page again")
+
+
+def test_the_live_tab_stylizes_the_browsers_camera(browser, server):
+    from selenium.webdriver.common.by import By
+
+    driver, _ = browser
+    driver.get(server[0])
+    wait_for(lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "button[role=tab]") if "Live" in b.text])[0].click()
+    access = wait_for(lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "#camera button") if "Access Webcam" in b.text])
+    access[0].click()
+    record = wait_for(lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "#camera button") if b.text.strip() == "Record"])
+    record[0].click()
+    picture = wait_for(lambda: [i for i in driver.find_elements(By.CSS_SELECTOR, "#live img") if i.get_attribute("src")], what="a stylized frame")
+    assert "/gradio_api/file=" in picture[0].get_attribute("src")
