@@ -95,4 +95,6 @@ def _interrupt(signum, frame):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Gradio's workers (a live stream mid-frame) may still hold TensorFlow threads: ending them in
+    # Python's teardown aborts the process, so it ends here, once the temporary folder is removed.
+    cli.exit_now(main())
