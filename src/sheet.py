@@ -21,20 +21,15 @@ def model_paths(paths):
     """Checkpoints as given, with a folder that is not itself a checkpoint (a folder of models,
     such as examples/models) replaced by the models in it, sorted. ValueError for a folder
     without any."""
-    from src.checkpoints import CheckpointError, locate
-
     found = []
     for path in map(Path, paths):
-        if path.is_dir():
-            try:
-                locate(path)
-            except CheckpointError:
-                inside = sorted(p for p in path.iterdir() if p.suffix in MODEL_SUFFIXES or _is_checkpoint_dir(p))
-                if not inside:
-                    raise ValueError(f"{path} holds no models (.keras, .ckpt or checkpoint folders)") from None
-                found += inside
-                continue
-        found.append(path)
+        if path.is_dir() and not _is_checkpoint_dir(path):
+            inside = sorted(p for p in path.iterdir() if p.suffix in MODEL_SUFFIXES or _is_checkpoint_dir(p))
+            if not inside:
+                raise ValueError(f"{path} holds no models (.keras, .ckpt or checkpoint folders)")
+            found += inside
+        else:
+            found.append(path)
     return found
 
 

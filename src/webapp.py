@@ -80,8 +80,7 @@ class Catalog:
         from src.stylize import Stylizer
 
         a = self.style(first)
-        options = {"strength": strength, "preserve_color": preserve_color, "stroke_scale": stroke_scale}
-        options.update(batch_size=1, precision="auto", engine=_engine())
+        options = stylizer_options(strength, preserve_color, stroke_scale)
         if not second or second == first or mix <= 0.0:
             return Stylizer(a.model, a.weights, **options)
         b = self.style(second)
@@ -97,13 +96,13 @@ class Catalog:
 
 
 def _model_files(folders, problems):
+    from src.sheet import model_paths
+
     files = []
     for folder in map(Path, folders):
         if not folder.is_dir():
             problems.append(f"--models {folder} is not a folder")
             continue
-        from src.sheet import model_paths
-
         try:
             files += model_paths([folder])
         except ValueError as error:
@@ -111,10 +110,12 @@ def _model_files(folders, problems):
     return files
 
 
-def _engine():
+def stylizer_options(strength=1.0, preserve_color=False, stroke_scale=1.0):
+    """The app's Stylizer settings: one image a pass, the precision and engine this CPU runs best."""
     from src.engines import resolve_engine
 
-    return resolve_engine("auto", "cpu")
+    options = {"strength": strength, "preserve_color": preserve_color, "stroke_scale": stroke_scale}
+    return {**options, "batch_size": 1, "precision": "auto", "engine": resolve_engine("auto", "cpu")}
 
 
 class Workspace:
@@ -180,10 +181,10 @@ def stylize_files(catalog, workspace, files, first, second=None, mix=0.0, streng
         for kind, rgb in (("photo", photo), ("result", result)):
             preview = folder / f"{job.target.stem}.{kind}.jpg"
             write_image(preview, fit_within(rgb, PREVIEW_SIDE))
-            pairs.append((str(preview), f"{_original_name(job.source)}: {kind}" if kind == "photo" else _caption(first, second, mix)))
+            pairs.append((str(preview), f"{job.source.name}: {kind}" if kind == "photo" else _caption(first, second, mix)))
         downloads.append(str(job.target))
     lines = [f"Stylized {len(downloads)} of {len(jobs)} photo{'s' if len(jobs) != 1 else ''} in {seconds:.1f} s."]
-    lines += [f"- {_original_name(Path(source))}: {_without_folder(reason, source)}" for source, reason in failures]
+    lines += [f"- {Path(source).name}: {_without_folder(reason, source)}" for source, reason in failures]
     return Result(pairs, downloads, "\n".join(lines))
 
 
@@ -198,10 +199,6 @@ def _output_name(source, index, label):
         suffix = ".png"
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{source.stem}_{label}")
     return f"{index:02d}_{stem}{suffix}"
-
-
-def _original_name(path):
-    return Path(path).name
 
 
 def _without_folder(reason, source):
@@ -223,8 +220,7 @@ def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, s
         photo = fit_within(read_image(photo_path).rgb, size)
     except ImageError as error:
         raise AppError(_without_folder(error, photo_path)) from None
-    options = {"batch_size": 1, "precision": "auto", "engine": _engine()}
-    options.update(preserve_color=preserve_color, strength=strength, stroke_scale=stroke_scale)
+    options = stylizer_options(strength, preserve_color, stroke_scale)
     styles = [(s.label, s.model, s.weights) for s in catalog.styles.values()]
     with RUNNING:
         sheet = contact_sheet(sheet_cells(photo, styles, options))

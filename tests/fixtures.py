@@ -91,3 +91,13 @@ def read_events(folder):
 
     paths = sorted(folder.glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime_ns)
     return [event for path in paths for event in summary_iterator(str(path))]
+
+
+def run_main(main, capsys, *argv):
+    """A script's main(argv) in-process -> (exit status, stderr); a parser error's SystemExit
+    becomes its status."""
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        status = exit_.code
+    return status, capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import evaluate
-from tests.fixtures import ROOT, photo, tensorflow_log_lines, unquieted_environment
+from tests.fixtures import ROOT, photo, run_main, tensorflow_log_lines, unquieted_environment
 from tests.numpy_reference import transform_net as reference_net
 from src.stylize import Stylizer
 
@@ -22,11 +22,7 @@ def save(path, height, width, seed=0, mode="RGB", **options):
 
 def run(capsys, *argv):
     """evaluate.main in-process -> (exit status, stderr)."""
-    try:
-        status = evaluate.main([str(a) for a in argv])
-    except SystemExit as exit:
-        status = exit.code
-    return status, capsys.readouterr().err
+    return run_main(evaluate.main, capsys, *argv)
 
 
 def test_odd_size_image_keeps_its_size_and_the_original_pixels(tmp_path, capsys, tf1_checkpoints, original_arrays):

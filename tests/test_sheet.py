@@ -8,7 +8,7 @@ import evaluate
 from src.checkpoints import load_model, save_model
 from src.sheet import GAP, LABEL_HEIGHT, contact_sheet, fit_within, model_paths, styles_of
 from src.stylize import Stylizer
-from tests.fixtures import photo, random_network
+from tests.fixtures import photo, random_network, run_main
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +23,8 @@ def models(tmp_path_factory):
 
 
 def run(capsys, *argv):
-    try:
-        status = evaluate.main([str(a) for a in argv])
-    except SystemExit as exit_:
-        status = exit_.code
-    return status, capsys.readouterr().err
+    """evaluate.main in-process -> (exit status, stderr)."""
+    return run_main(evaluate.main, capsys, *argv)
 
 
 def test_a_folder_of_models_is_its_models_in_order_and_files_stay_as_given(models, tmp_path):
