@@ -145,13 +145,27 @@ class Bench:
                 batch=4,
                 repeats=max(1, self.repeats // 2),
             )
-        # transform_video.py as a whole process, start-up included.
+        # transform_video.py as a whole process, start-up included, against the original's flow
+        # (bench.workers.reference_transform_video), medians of the repeats.
         checkpoint = ROOT / "examples" / "models" / f"{MODEL}.keras"
-        command = [sys.executable, "transform_video.py", "--checkpoint", str(checkpoint), "--in-path", self.inputs["video"]]
-        for key, flags in (("transform_video_ours", []), ("transform_video_ours_per_frame", ["--stabilize", "0"])):
-            measured = self.process([*command, "--out-path", str(self.out / "styled" / "clip.mp4"), *flags], check=False)
-            measured["fps"] = frames / measured["seconds"]
-            self.results[key] = measured
+        clip = self.inputs["video"]
+        command = [sys.executable, "transform_video.py", "--checkpoint", str(checkpoint), "--in-path", clip]
+        reference = {"video": clip, "out_path": str(self.out / "styled" / "clip_reference.mp4")}
+        reference["weights"] = self.inputs[f"weights_{MODEL}"]
+        commands = {
+            "transform_video_ours": [*command, "--out-path", str(self.out / "styled" / "clip.mp4")],
+            "transform_video_ours_per_frame": [*command, "--out-path", str(self.out / "styled" / "clip.mp4"), "--stabilize", "0"],
+            "transform_video_reference": [sys.executable, "-m", "bench.workers", "reference_transform_video", json.dumps(reference)],
+        }
+        runs = {key: [] for key in commands}
+        for _ in range(self.process_repeats):
+            for key, argv in commands.items():
+                runs[key].append(self.process(argv, check=False))
+        for key, measured in runs.items():
+            failed = [run["failure"] for run in measured if run["failure"]]
+            self.results[key] = {"failure": failed[0]} if failed else summarize(measured)
+            if not failed:
+                self.results[key]["fps"] = frames / self.results[key]["seconds"]
 
     def training(self):
         repeats = self.repeats
@@ -297,16 +311,29 @@ def report(results):
         )
     elif "transform_video_ours" in results:
         video = results["transform_video_ours"]
-        lines.append(
-            f"`transform_video.py` on a {video['fps'] * video['seconds']:.0f}-frame 640x360 clip, whole process: "
-            f"{video['seconds']:.1f} s ({video['fps']:.1f} frames/s with start-up), peak {gb(video['peak_rss'])}."
-        )
-        per_frame = results.get("transform_video_ours_per_frame")
-        if per_frame and not per_frame.get("failure"):
+        frames = round(video["fps"] * video["seconds"])
+        lines.append(f"`transform_video.py` on a {frames}-frame 640x360 clip, whole process (start-up included):")
+        lines.append("")
+        reference = results.get("transform_video_reference")
+        for key, label in (
+            ("transform_video_ours", "default (--stabilize on)"),
+            ("transform_video_ours_per_frame", "`--stabilize 0` (frames on their own, as the original)"),
+        ):
+            measured = results.get(key)
+            if not measured or measured.get("failure"):
+                continue
+            against = ""
+            if reference and not reference.get("failure"):
+                against = f", **{measured['fps'] / reference['fps']:.2f}x** the reference's frames/s"
             lines.append(
-                f"With `--stabilize 0` (frames on their own, as the original): {per_frame['seconds']:.1f} s "
-                f"({per_frame['fps']:.1f} frames/s), peak {gb(per_frame['peak_rss'])}."
+                f"- {label}: {measured['seconds']:.1f} s, {measured['fps']:.1f} frames/s{against}, peak {gb(measured['peak_rss'])}"
             )
+        if reference and not reference.get("failure"):
+            lines.append(
+                f"- reference (the original's transform_video.py flow, TF1 graph, batches of 4, libx264 medium): "
+                f"{reference['seconds']:.1f} s, {reference['fps']:.1f} frames/s, peak {gb(reference['peak_rss'])}"
+            )
+        lines.append("")
     ours_loss, reference_loss = results["train_ours_float32"]["first_loss"], results["train_reference"]["first_loss"]
     lines.append(
         f"Training step: the first loss from the same weights is {ours_loss:.6g} (ours) and {reference_loss:.6g} "

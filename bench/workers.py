@@ -345,6 +345,43 @@ def reference_evaluate(in_dir, out_dir, weights, batch_size=4):
     return {"images": len(paths)}
 
 
+def reference_transform_video(video, out_path, weights, batch_size=4):
+    """The original's transform_video.py on a clip, as it did it: frames read one by one
+    (moviepy's iter_frames; here imageio-ffmpeg, the same ffmpeg pipe), batches of 4 through one
+    fixed-shape graph with the last batch padded by its last frame, and libx264 at preset medium,
+    2000k, as its FFMPEG_VideoWriter was set up."""
+    import imageio_ffmpeg
+
+    arrays = list(np.load(weights).values())
+    reader = imageio_ffmpeg.read_frames(video)
+    meta = reader.__next__()
+    width, height = meta["size"]
+    run = reference_session(arrays, (batch_size, height, width, 3))
+    writer = imageio_ffmpeg.write_frames(
+        out_path, (width, height), fps=meta["fps"], codec="libx264",
+        output_params=["-preset", "medium", "-b:v", "2000k"], macro_block_size=1,
+    )
+    writer.send(None)
+    batch = np.zeros((batch_size, height, width, 3), np.float32)
+    count = frames = 0
+
+    def style_and_write(count):
+        batch[count:] = batch[count - 1]
+        for picture in run(batch)[:count]:
+            writer.send(np.ascontiguousarray(picture.astype(np.uint8)))
+
+    for raw in reader:
+        batch[count] = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
+        count, frames = count + 1, frames + 1
+        if count == batch_size:
+            style_and_write(count)
+            count = 0
+    if count:
+        style_and_write(count)
+    writer.close()
+    return {"frames": frames}
+
+
 def prepare(out, photo_sizes, frames, models):
     """Test inputs from examples/content (no ../shared): same-size photos, video frames, a
     short clip, large photos, and the reference's weights as .npz (so that the reference's
@@ -403,6 +440,7 @@ def prepare(out, photo_sizes, frames, models):
 WORKERS = {
     "machine": machine,
     "stylize": stylize,
+    "reference_transform_video": reference_transform_video,
     "video": video,
     "train": train,
     "fidelity": fidelity,
