@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 MODEL = "wave"
+BFLOAT16_FLAGS = {"amx_bf16", "avx512_bf16"}
 SECTIONS = ("stylize", "evaluate", "video", "training", "fidelity", "tiling", "large")
 
 
@@ -169,7 +170,12 @@ class Bench:
 
     def training(self):
         repeats = self.repeats
-        for impl, precision in (("ours", "float32"), ("ours", "mixed_bfloat16"), ("reference", "float32")):
+        runs = [("ours", "float32"), ("ours", "mixed_bfloat16"), ("reference", "float32")]
+        if not BFLOAT16_FLAGS & set(self.results["machine"]["flags"]):
+            # Without bfloat16 instructions it is emulated, many times slower, and style.py's
+            # --precision auto never picks it (src/devices.py).
+            runs.remove(("ours", "mixed_bfloat16"))
+        for impl, precision in runs:
             key = f"train_{impl}" + ("" if impl == "reference" else f"_{precision}")
             self.results[key] = self.worker("train", impl=impl, repeats=repeats, precision=precision)
 
@@ -298,6 +304,9 @@ def report(results):
     if "ours_tensorflow" in fps:
         row("... on the TensorFlow engine", fps["ours_tensorflow"], fps["reference"], "frames/s", True, digits=1)
     for precision in ("float32", "mixed_bfloat16"):
+        if f"train_ours_{precision}" not in results:
+            lines.append(f"| training iteration, {precision} | not measured: no bfloat16 instructions on this CPU | | | | |")
+            continue
         row(
             f"training iteration, batch 4 of 256x256, {precision}",
             seconds(f"train_ours_{precision}"),
