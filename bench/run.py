@@ -24,7 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 MODEL = "wave"
-BFLOAT16_FLAGS = {"amx_bf16", "avx512_bf16"}
 SECTIONS = ("stylize", "evaluate", "video", "training", "fidelity", "tiling", "large")
 
 
@@ -171,7 +170,7 @@ class Bench:
     def training(self):
         repeats = self.repeats
         runs = [("ours", "float32"), ("ours", "mixed_bfloat16"), ("reference", "float32")]
-        if not BFLOAT16_FLAGS & set(self.results["machine"]["flags"]):
+        if self.results["machine"]["training_precision_auto"] == "float32":
             # Without bfloat16 instructions it is emulated, many times slower, and style.py's
             # --precision auto never picks it (src/devices.py).
             runs.remove(("ours", "mixed_bfloat16"))

@@ -85,7 +85,7 @@ def machine():
     import keras
     import tensorflow as tf
 
-    from src.devices import cpu_flags, resolve_precision
+    from src.devices import cpu_flags, resolve_precision, resolve_training_precision
     from src.engines import resolve_engine
 
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -108,6 +108,7 @@ def machine():
         "keras": keras.__version__,
         "numpy": np.__version__,
         "precision_auto": resolve_precision("auto", "cpu"),
+        "training_precision_auto": resolve_training_precision("auto"),
         "engine_auto": resolve_engine("auto", "cpu"),
         "matmul_gflops": peaks,
         "network_gflop_1024x680": network_gflop(680, 1024),

@@ -87,6 +87,9 @@ def gpu_compute_capabilities():
     return []
 
 
+# /proc/cpuinfo flags of CPUs with bfloat16 instructions: AMX tiles, or AVX512-BF16 alone.
+BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+
 TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 
 
@@ -104,7 +107,7 @@ def resolve_training_precision(precision="auto"):
     if precision != "auto":
         return precision
     gpus = gpu_compute_capabilities()
-    fast = all(capability >= (8, 0) for capability in gpus) if gpus else bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+    fast = all(capability >= (8, 0) for capability in gpus) if gpus else bool(BFLOAT16_FLAGS & cpu_flags())
     return "mixed_bfloat16" if fast else "float32"
 
 
@@ -133,7 +136,7 @@ def resolve_precision(precision="auto", device="auto"):
     chosen = parse_device(device)
     on_cpu = (chosen is not None and chosen[0] == "cpu") or not gpu_compute_capabilities()
     if precision == "bfloat16":
-        if on_cpu and not {"avx512_bf16", "amx_bf16"} & cpu_flags():
+        if on_cpu and not BFLOAT16_FLAGS & cpu_flags():
             raise ValueError("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16): use --precision float32")
         return precision
-    return "bfloat16" if on_cpu and {"amx_bf16", "avx512_bf16"} & cpu_flags() else "float32"
+    return "bfloat16" if on_cpu and BFLOAT16_FLAGS & cpu_flags() else "float32"
