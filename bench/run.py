@@ -109,9 +109,15 @@ class Bench:
         print(text)
         (self.out / "results.md").write_text(text)
 
+    def engines(self):
+        """Our rows: "ours" (--engine auto), then each other installed engine on its own."""
+        machine = self.results["machine"]
+        others = [e for e in machine.get("engines", ["tensorflow"]) if e != machine["engine_auto"]]
+        return ["ours", *(f"ours_{engine}" for engine in others)]
+
     def stylization(self):
         for batch in (1, 4):
-            for impl in ("ours", "ours_tensorflow", "reference"):
+            for impl in (*self.engines(), "reference"):
                 self.results[f"stylize_b{batch}_{impl}"] = self.worker(
                     "stylize", impl=impl, folder=self.inputs["photos"], batch=batch, repeats=self.repeats
                 )
@@ -121,11 +127,11 @@ class Bench:
         photos = self.inputs["photos"]
         ours = [sys.executable, "evaluate.py", "--checkpoint", str(checkpoint), "--in-path", photos, "--out-path"]
         reference = [sys.executable, "-m", "bench.workers", "reference_evaluate"]
-        runs = {"ours": [], "ours_tensorflow": [], "reference": []}
+        runs = {impl: [] for impl in (*self.engines(), "reference")}
         for i in range(self.process_repeats):
-            runs["ours"].append(self.process([*ours, str(self.out / "styled" / "ours")]))
-            tensorflow = [*ours, str(self.out / "styled" / "ours_tensorflow"), "--engine", "tensorflow"]
-            runs["ours_tensorflow"].append(self.process(tensorflow))
+            for impl in self.engines():
+                engine = [] if impl == "ours" else ["--engine", impl.removeprefix("ours_")]
+                runs[impl].append(self.process([*ours, str(self.out / "styled" / impl), *engine]))
             arguments = {
                 "in_dir": photos,
                 "out_dir": str(self.out / "styled" / "reference"),
@@ -136,7 +142,7 @@ class Bench:
             self.results[f"evaluate_{impl}"] = summarize(measured)
 
     def video(self, frames):
-        for impl in ("ours", "ours_tensorflow", "reference"):
+        for impl in (*self.engines(), "reference"):
             self.results[f"video_{impl}"] = self.worker(
                 "video",
                 impl=impl,
@@ -157,6 +163,9 @@ class Bench:
             "transform_video_ours_per_frame": [*command, "--out-path", str(self.out / "styled" / "clip.mp4"), "--stabilize", "0"],
             "transform_video_reference": [sys.executable, "-m", "bench.workers", "reference_transform_video", json.dumps(reference)],
         }
+        for impl in self.engines()[1:]:
+            engine = impl.removeprefix("ours_")
+            commands[f"transform_video_{impl}"] = [*commands["transform_video_ours"], "--engine", engine]
         runs = {key: [] for key in commands}
         for _ in range(self.process_repeats):
             for key, argv in commands.items():
@@ -278,30 +287,34 @@ def report(results):
 
     row("stylize one 1024x680 photo (batch 1)", seconds("stylize_b1_ours"), seconds("stylize_b1_reference"), "s")
     row("stylize four 1024x680 photos (batch 4)", seconds("stylize_b4_ours"), seconds("stylize_b4_reference"), "s")
+    engines = {"tensorflow": "TensorFlow", "openvino": "OpenVINO"}
     for batch in (1, 4):
-        if f"stylize_b{batch}_ours_tensorflow" in results:
-            row(
-                f"... batch {batch} on the TensorFlow engine (--engine tensorflow)",
-                seconds(f"stylize_b{batch}_ours_tensorflow"),
-                seconds(f"stylize_b{batch}_reference"),
-                "s",
-            )
+        for engine, name in engines.items():
+            if f"stylize_b{batch}_ours_{engine}" in results:
+                row(
+                    f"... batch {batch} on the {name} engine (--engine {engine})",
+                    seconds(f"stylize_b{batch}_ours_{engine}"),
+                    seconds(f"stylize_b{batch}_reference"),
+                    "s",
+                )
     row(
         "`evaluate.py` on a folder of six 1024x680 JPEGs, whole process",
         seconds("evaluate_ours"),
         seconds("evaluate_reference"),
         "s",
     )
-    if "evaluate_ours_tensorflow" in results:
-        row("... with --engine tensorflow", seconds("evaluate_ours_tensorflow"), seconds("evaluate_reference"), "s")
+    for engine in engines:
+        if f"evaluate_ours_{engine}" in results:
+            row(f"... with --engine {engine}", seconds(f"evaluate_ours_{engine}"), seconds("evaluate_reference"), "s")
     fps = {
         impl: {"value": results[f"video_{impl}"]["fps"], "peak_rss": results[f"video_{impl}"]["peak_rss"]}
-        for impl in ("ours", "ours_tensorflow", "reference")
+        for impl in ("ours", *(f"ours_{engine}" for engine in engines), "reference")
         if f"video_{impl}" in results
     }
     row("video frames 640x360, batch 4", fps["ours"], fps["reference"], "frames/s", higher_is_better=True, digits=1)
-    if "ours_tensorflow" in fps:
-        row("... on the TensorFlow engine", fps["ours_tensorflow"], fps["reference"], "frames/s", True, digits=1)
+    for engine, name in engines.items():
+        if f"ours_{engine}" in fps:
+            row(f"... on the {name} engine", fps[f"ours_{engine}"], fps["reference"], "frames/s", True, digits=1)
     for precision in ("float32", "mixed_bfloat16"):
         if f"train_ours_{precision}" not in results:
             lines.append(f"| training iteration, {precision} | not measured: no bfloat16 instructions on this CPU | | | | |")
@@ -326,6 +339,8 @@ def report(results):
         for key, label in (
             ("transform_video_ours", "default (--stabilize on)"),
             ("transform_video_ours_per_frame", "`--stabilize 0` (frames on their own, as the original)"),
+            ("transform_video_ours_tensorflow", "default with `--engine tensorflow`"),
+            ("transform_video_ours_openvino", "default with `--engine openvino`"),
         ):
             measured = results.get(key)
             if not measured or measured.get("failure"):

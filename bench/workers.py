@@ -86,7 +86,7 @@ def machine():
     import tensorflow as tf
 
     from src.devices import cpu_flags, resolve_precision, resolve_training_precision
-    from src.engines import resolve_engine
+    from src.engines import openvino_installed, resolve_engine
 
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     flags = sorted(
@@ -110,6 +110,7 @@ def machine():
         "precision_auto": resolve_precision("auto", "cpu"),
         "training_precision_auto": resolve_training_precision("auto"),
         "engine_auto": resolve_engine("auto", "cpu"),
+        "engines": ["tensorflow", "openvino"] if openvino_installed() else ["tensorflow"],
         "matmul_gflops": peaks,
         "network_gflop_1024x680": network_gflop(680, 1024),
     }
@@ -159,8 +160,9 @@ def stylize(impl, folder, batch, repeats, model="wave"):
 
 
 def _engine(impl):
-    """"ours": the project's defaults (--engine auto); "ours_tensorflow": TensorFlow alone."""
-    return "tensorflow" if impl == "ours_tensorflow" else "auto"
+    """"ours": the project's defaults (--engine auto); "ours_tensorflow" / "ours_openvino": that
+    engine alone."""
+    return impl.removeprefix("ours_") if impl != "ours" else "auto"
 
 
 def video(impl, folder, frames, batch, repeats, model="wave"):

@@ -10,8 +10,13 @@ Forms `load_model` accepts, recognised by content rather than by name:
 The original's 48 variables are named Variable, Variable_1 ... Variable_47 in creation order:
 for each of the 16 convolutions, the kernel, then the instance norm's shift, then its scale.
 Reading them needs TensorFlow, and only that function imports it.
+
+`Checkpoint` names a checkpoint without loading it: its styles and a digest of its bytes, so
+that the OpenVINO engine can run a model it converted before without importing TensorFlow.
 """
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -102,14 +107,68 @@ def _style_name(path):
     return re.sub(r"\.(ckpt|keras)$", "", name) or "style"
 
 
+class Checkpoint:
+    """A checkpoint, checked and described but loaded only when `model()` is first called: its
+    styles (num_styles, style_names, as a TransformNet has them; from a .keras file's config, or
+    one named after the file for the original's, which hold one style each) and `digest`, a
+    hash of its bytes. load: path -> TransformNet (default `load_model`)."""
+
+    def __init__(self, path, load=None):
+        self.path = path
+        kind, location = locate(path)
+        if kind == "keras":
+            self.num_styles, self.style_names = _keras_styles(location)
+            files = [Path(location)]
+        else:
+            self.num_styles, self.style_names = 1, [_style_name(path)]
+            files = [Path(location)] if Path(location).is_file() else sorted(Path(location).parent.glob(f"{Path(location).name}.*"))
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.read_bytes())
+        self.digest = digest.hexdigest()
+        self._load, self._model = load or load_model, None
+
+    def default_style_weights(self):
+        """The first style alone, as TransformNet's."""
+        return [1.0] + [0.0] * (self.num_styles - 1)
+
+    def model(self):
+        """The TransformNet, loaded on the first call."""
+        if self._model is None:
+            self._model = self._load(self.path)
+        return self._model
+
+
+def _keras_styles(path):
+    """A .keras file's (num_styles, style_names) from its config, without Keras."""
+    import zipfile
+
+    _check_zip(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (KeyError, ValueError, zipfile.BadZipFile, OSError) as error:
+        raise CheckpointError(f"cannot read {path}: {first_line(error)}") from error
+    if not isinstance(config, dict) or config.get("class_name") != "TransformNet":
+        kind = config.get("class_name") if isinstance(config, dict) else None
+        raise CheckpointError(f"{path} is a Keras model but not a style transfer network ({kind})")
+    settings = config.get("config") or {}
+    count = int(settings.get("num_styles", 1))
+    return count, list(settings.get("style_names") or [f"style_{i}" for i in range(count)])
+
+
+def _check_zip(path):
+    damage = _zip_damage(path)
+    if damage:
+        raise CheckpointError(f"{path} is damaged or cut short ({damage}): copy or train it again")
+
+
 def _load_keras(path):
     import keras
 
     from src.transform import TransformNet
 
-    damage = _zip_damage(path)
-    if damage:
-        raise CheckpointError(f"{path} is damaged or cut short ({damage}): copy or train it again")
+    _check_zip(path)
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # zipfile, h5py and Keras raise many types for a damaged file

@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from src.devices import PRECISIONS
+from src.devices import PRECISIONS, nvidia_driver_present
 
 ROOT = Path(__file__).resolve().parent.parent
 # The embedded default: a model shipped in examples/, so the main job needs no download.
@@ -142,8 +142,8 @@ def add_model_arguments(parser):
         "--engine",
         choices=("auto", "tensorflow", "openvino"),
         default="auto",
-        help="what runs whole images: auto is OpenVINO where it is installed (bash setup.sh --openvino) and "
-        "the CPU has no AMX, else TensorFlow; tiles always run on TensorFlow (default: %(default)s)",
+        help="what runs whole images: auto is OpenVINO on the CPU where it is installed (bash setup.sh "
+        "--openvino), else TensorFlow; tiles always run on TensorFlow (default: %(default)s)",
     )
 
 
@@ -156,16 +156,12 @@ def import_keras():
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf  # loads its C++ runtime while stderr is quiet
 
-            if not _nvidia_driver_present():
+            if not nvidia_driver_present():
                 # TensorFlow's CUDA build logs "failed call to cuInit" as an error on every run of
                 # a machine without an NVIDIA driver. Probe the GPUs now, quietly; where a driver
                 # exists its messages (missing CUDA libraries, say) still reach the user.
                 tf.config.list_physical_devices("GPU")
     return keras
-
-
-def _nvidia_driver_present():
-    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
 
 
 @contextlib.contextmanager
@@ -232,10 +228,25 @@ def load_model(parser, path, flag="--checkpoint"):
         parser.error(f"{flag}: {error}")
 
 
+def open_checkpoint(parser, path, flag="--checkpoint"):
+    """A checkpoint checked and described now, loaded only when needed (src/checkpoints.py
+    Checkpoint), or exit through the parser with what is wrong with it."""
+    from src.checkpoints import Checkpoint, CheckpointError
+
+    try:
+        return Checkpoint(path or DEFAULT_CHECKPOINT, load=lambda path: load_model(parser, path, flag))
+    except CheckpointError as error:
+        parser.error(f"{flag}: {error}")
+
+
 def stylizer_from_args(parser, args):
     """The Stylizer that the model arguments ask for (the one forward path, src/stylize.py)."""
     paths = args.checkpoint or [None]
-    models = [load_model(parser, path) for path in paths]
+    options = stylizer_options(parser, args)
+    # OpenVINO loads a checkpoint (with Keras and TensorFlow) only when its converted model is
+    # not in the cache yet (src/engines.py): a second run starts in a fraction of the time.
+    opener = open_checkpoint if options["engine"] == "openvino" else load_model
+    models = [opener(parser, path) for path in paths]
     from src.stylize import Stylizer
 
     if len(models) > 1:
@@ -246,7 +257,6 @@ def stylizer_from_args(parser, args):
                     "with --style-weights; only single-style models mix by output"
                 )
 
-    options = stylizer_options(parser, args)
     try:
         return Stylizer(models, style_weights=args.style_weights, **options)
     except ValueError as error:  # the one check of the weights: their count, signs and sum
@@ -259,6 +269,8 @@ def stylizer_options(parser, args):
     from src.devices import resolve_precision
     from src.engines import EngineError, resolve_engine
 
+    if nvidia_driver_present():
+        import_keras()  # TensorFlow looks for the GPUs, quietly; without the driver there are none
     try:
         precision = resolve_precision(args.precision, args.device)
     except ValueError as error:

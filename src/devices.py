@@ -2,6 +2,8 @@
 or short ('gpu', 'cpu:0', 'auto'), on whichever Keras backend is active."""
 
 import contextlib
+import json
+import os
 import re
 import sys
 
@@ -66,12 +68,32 @@ def cpu_flags():
     return set()
 
 
+def keras_backend():
+    """The Keras backend's name, read as Keras reads it (KERAS_BACKEND, else keras.json under
+    KERAS_HOME or ~/.keras, else TensorFlow) while Keras is not imported yet: importing it
+    imports the backend, seconds of a short run that a cached OpenVINO model does not need."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            return json.load(f).get("backend") or "tensorflow"
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def nvidia_driver_present():
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
+
+
 def gpu_compute_capabilities():
     """[(major, minor)] of the NVIDIA GPUs the active Keras backend sees; [] without any."""
-    import keras
-
-    backend = keras.backend.backend()
+    backend = keras_backend()
     if backend == "tensorflow":
+        if not nvidia_driver_present():
+            return []  # TensorFlow's GPUs are CUDA's: none without the driver (no import to learn it)
         import tensorflow as tf
 
         details = [tf.config.experimental.get_device_details(gpu) for gpu in tf.config.list_physical_devices("GPU")]
@@ -129,9 +151,7 @@ def resolve_precision(precision="auto", device="auto"):
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "float32":
         return precision
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
+    if keras_backend() != "tensorflow":
         return "float32" if precision == "auto" else precision
     chosen = parse_device(device)
     on_cpu = (chosen is not None and chosen[0] == "cpu") or not gpu_compute_capabilities()

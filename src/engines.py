@@ -3,15 +3,17 @@ is installed (`bash setup.sh --openvino`), which runs the same compiled function
 TensorFlow's graph with the same weights and constants. Tiles (src/tiling.py) always run on
 TensorFlow: their passes read and write whole-image buffers between layers.
 
-`auto` picks OpenVINO on CPUs without AMX, where it was measured faster than TensorFlow in
-both float32 and bfloat16 (bench/README.md), and TensorFlow elsewhere: on AMX, TensorFlow's
-bfloat16 path (OpenVINO not measured there); on GPUs and other Keras backends, the backend
-itself. OpenVINO converts the float32 graph and applies bfloat16 itself.
+`auto` picks OpenVINO on the CPU wherever it is installed: it was measured faster than
+TensorFlow in float32 (AVX2) and in bfloat16 (AVX512-BF16 and AMX), with the same pictures
+(bench/README.md). On GPUs and other Keras backends `auto` is the backend itself. OpenVINO
+converts the float32 graph and applies bfloat16 itself.
 
 OpenVINO models are compiled for fixed shapes (one per image size, kept for the run). Both the
-converted model (keyed by a hash of the weights, the constants and the code that builds the
-graph) and OpenVINO's compiled kernels are cached on disk (FST_CACHE_DIR, default
-~/.cache/fast-style-transfer), so a second run skips TensorFlow's tracing and the conversion.
+converted model (keyed by a hash of the checkpoint file and style weights, or of the weights
+and constants, and of the code that builds the graph) and OpenVINO's compiled kernels are
+cached on disk (FST_CACHE_DIR, default ~/.cache/fast-style-transfer), so a second run skips
+TensorFlow's tracing and the conversion, and, for a checkpoint given by its file, never
+imports TensorFlow at all.
 """
 
 import hashlib
@@ -39,19 +41,17 @@ def resolve_engine(engine="auto", device="auto"):
     it cannot run (not installed, another Keras backend, a GPU asked for)."""
     if engine not in ENGINES:
         raise EngineError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    import keras
-
-    from src.devices import cpu_flags, gpu_compute_capabilities, parse_device
+    from src.devices import gpu_compute_capabilities, keras_backend, parse_device
 
     chosen = parse_device(device)
     on_cpu = (chosen is not None and chosen[0] == "cpu") or not gpu_compute_capabilities()
-    usable = openvino_installed() and keras.backend.backend() == "tensorflow" and on_cpu
+    usable = openvino_installed() and keras_backend() == "tensorflow" and on_cpu
     if engine == "auto":
-        return "openvino" if usable and "amx_bf16" not in cpu_flags() else "tensorflow"
+        return "openvino" if usable else "tensorflow"
     if engine == "openvino" and not usable:
         if not openvino_installed():
             raise EngineError("OpenVINO is not installed: bash setup.sh --openvino (or pip install openvino)")
-        if keras.backend.backend() != "tensorflow":
+        if keras_backend() != "tensorflow":
             raise EngineError("the OpenVINO engine converts TensorFlow's graph: use KERAS_BACKEND=tensorflow")
         raise EngineError("the OpenVINO engine runs on the CPU: use --device cpu")
     return engine
@@ -67,7 +67,7 @@ def graph_key(arrays):
     import openvino
 
     digest = hashlib.sha256(openvino.__version__.encode())
-    for module in ("inference.py", "transform.py", "engines.py"):
+    for module in ("inference.py", "transform.py", "engines.py", "stylize.py", "checkpoints.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
     for array in arrays:
         array = np.ascontiguousarray(array)

@@ -10,6 +10,7 @@ src/tiling.py, which gives the same result in bounded memory.
 import numpy as np
 
 from src import blend, memory, strokes, tiling
+from src.checkpoints import Checkpoint
 from src.devices import resolve_precision
 from src.pixels import to_uint8
 
@@ -22,9 +23,9 @@ BFLOAT16_MIN_WIDTH = 5
 class Stylizer:
     """model(s) -> a callable (B, H, W, 3) float32 0..255 -> (B, H, W, 3) float32 0..255.
 
-    model: a TransformNet, whose styles `style_weights` (S,) mixes inside the network (the
-    conditional instance norm's scales and shifts, Dumoulin et al. 2017); default, the first
-    style. Or a list of single-style networks, whose outputs `style_weights` (one per network)
+    model: a TransformNet (or a Checkpoint, src/checkpoints.py, loaded when first needed),
+    whose styles `style_weights` (S,) mixes inside the network (the conditional instance
+    norm's scales and shifts, Dumoulin et al. 2017); default, the first style. Or a list of single-style networks, whose outputs `style_weights` (one per network)
     mixes; default, equal parts.
     precision: the convolutions' number format, "float32", "bfloat16", or "auto" (see
     `resolve_precision`). tile_size: 0 chooses the pixel budget from free memory; N > 0 stylizes
@@ -207,18 +208,56 @@ class _Network:
     def _function(self, kind, precision):
         """The compiled forward pass or tiler, built on first use: most runs never tile, nor
         need float32."""
-        from src import inference
-
-        if self._parameters is None:
-            self._parameters = inference.norm_parameters(self.model, self.style_weights)
-        parameters = self._parameters
         key = (kind, precision)
         if key not in self._compiled:
             if kind == "tiler":
-                self._compiled[key] = tiling.Tiler(self.model, precision, parameters)
+                self._compiled[key] = tiling.Tiler(self._transform_net(), precision, self._norms())
             else:
-                self._compiled[key] = compile_forward(self.model, precision, parameters, self.engine)
+                self._compiled[key] = self._forward(precision)
         return self._compiled[key]
+
+    def _transform_net(self):
+        """The TransformNet; a Checkpoint (src/checkpoints.py) is loaded now."""
+        return self.model.model() if isinstance(self.model, Checkpoint) else self.model
+
+    def _norms(self):
+        """The instance norms' scales and shifts for the style weights (src/inference.py)."""
+        if self._parameters is None:
+            model = self._transform_net()  # before importing Keras: a Checkpoint loads it quietly
+            from src import inference
+
+            self._parameters = inference.norm_parameters(model, self.style_weights)
+        return self._parameters
+
+    def _forward(self, precision):
+        """images (B, H, W, 3) -> numpy (B, H, W, 3), compiled once for every shape, with the
+        instance norms' parameters as constants. On OpenVINO, the float32 graph converted and
+        run in `precision` (src/engines.py: it places its own bfloat16 conversions), cached on
+        disk under a hash of the checkpoint's bytes and the style weights when the network came
+        as a Checkpoint, which is then not even loaded on a later run; else of its weights and
+        constants."""
+        graph_precision = "float32" if self.engine == "openvino" else precision
+
+        def function():
+            model, parameters = self._transform_net(), self._norms()
+            from src import inference
+
+            return inference.compile_function(
+                model,
+                lambda images: inference.forward(model, images, parameters, graph_precision),
+                signature=[((None, None, None, 3), "float32")],
+            )
+
+        if self.engine != "openvino":
+            compiled = function()
+            return lambda images: np.asarray(compiled(images))
+        from src.engines import OpenVinoForward, graph_key
+
+        if isinstance(self.model, Checkpoint):
+            arrays = [np.frombuffer(bytes.fromhex(self.model.digest), np.uint8), self.style_weights]
+        else:
+            arrays = self.model.get_weights() + [value for pair in self._norms().values() for value in pair]
+        return OpenVinoForward(function, precision, key=graph_key(arrays))
 
 
 def normalize_style_weights(weights, num_styles, expected=None):
@@ -231,29 +270,3 @@ def normalize_style_weights(weights, num_styles, expected=None):
     if np.any(weights < 0) or not np.isfinite(weights).all() or weights.sum() <= 0:
         raise ValueError("style weights must be non-negative numbers with a positive sum")
     return weights / weights.sum()
-
-
-def compile_forward(model, precision, parameters, engine="tensorflow"):
-    """images (B, H, W, 3) -> numpy (B, H, W, 3), compiled once for every shape, with the
-    instance norms' `parameters` (src/inference.py norm_parameters) as constants; with
-    engine="openvino", the float32 graph converted and run by OpenVINO in `precision`
-    (src/engines.py: OpenVINO places its own bfloat16 conversions; the conversion is cached
-    on disk under the weights' and constants' hash)."""
-    from src import inference
-
-    graph_precision = "float32" if engine == "openvino" else precision
-
-    def function():
-        return inference.compile_function(
-            model,
-            lambda images: inference.forward(model, images, parameters, graph_precision),
-            signature=[((None, None, None, 3), "float32")],
-        )
-
-    if engine == "openvino":
-        from src.engines import OpenVinoForward, graph_key
-
-        constants = [value for pair in parameters.values() for value in pair]
-        return OpenVinoForward(function, precision, key=graph_key(model.get_weights() + constants))
-    compiled = function()
-    return lambda images: np.asarray(compiled(images))

@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 
 from tests.fixtures import photo, random_original_arrays, write_tf1_checkpoint
 from tests.numpy_reference import transform_net as reference_net
-from src.checkpoints import MODEL_FILENAME, CheckpointError, load_model, save_model
+from src.checkpoints import MODEL_FILENAME, Checkpoint, CheckpointError, load_model, save_model
 from src.transform import build_transform_net
 
 IMAGE = photo(30, 22, seed=5)[None]
@@ -153,3 +154,43 @@ def test_multi_style_model_round_trip(tmp_path):
     assert (loaded.num_styles, loaded.style_names) == (3, ["a", "b", "c"])
     weights = np.array([0.2, 0.3, 0.5])
     np.testing.assert_array_equal(loaded(IMAGE, style_weights=weights).numpy(), model(IMAGE, style_weights=weights).numpy())
+
+
+def _never(path):
+    raise AssertionError(f"{path} was loaded")
+
+
+@pytest.mark.parametrize("form", ["keras", "three_styles", "v1", "v2", "dir"])
+def test_a_checkpoint_is_described_without_loading_it(form, model_file, tf1_checkpoints, tmp_path):
+    if form == "three_styles":
+        save_model(build_transform_net(3, ["a", "b", "c"]), tmp_path / "three.keras")
+    path = {"keras": model_file, "three_styles": tmp_path / "three.keras"}.get(form) or tf1_checkpoints.get(form)
+    described = Checkpoint(path, load=_never)
+    loaded = load_model(path)
+    assert (described.num_styles, described.style_names) == (loaded.num_styles, loaded.style_names)
+    assert described.default_style_weights() == loaded.default_style_weights()
+    assert described.digest == Checkpoint(path, load=_never).digest
+
+
+def test_a_checkpoints_digest_follows_its_bytes_and_it_loads_once(model_file, tf1_checkpoints, tmp_path):
+    shutil.copytree(Path(tf1_checkpoints["v2"]).parent, tmp_path / "copy", ignore=shutil.ignore_patterns("train"))
+    prefix = tmp_path / "copy" / "fns.ckpt"
+    before = Checkpoint(prefix).digest
+    data = next((tmp_path / "copy").glob("fns.ckpt.data-*"))
+    data.write_bytes(data.read_bytes()[:-4] + b"\0\0\0\0")  # the V2 data file is part of it too
+    assert Checkpoint(prefix).digest != before
+    calls = []
+    checkpoint = Checkpoint(model_file, load=lambda path: calls.append(path) or load_model(path))
+    assert checkpoint.model() is checkpoint.model() and calls == [model_file]
+    assert Checkpoint(model_file).digest != Checkpoint(tf1_checkpoints["v1"]).digest
+
+
+def test_a_checkpoint_is_checked_when_described(model_file, tmp_path):
+    import keras
+
+    (tmp_path / "cut.keras").write_bytes(model_file.read_bytes()[:-100])
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(tmp_path / "dense.keras")
+    cases = [("cut.keras", "is damaged or cut short"), ("dense.keras", "not a style transfer network (Sequential)")]
+    for name, message in cases + [("none.keras", "does not exist")]:
+        with pytest.raises(CheckpointError, match=re.escape(message)):
+            Checkpoint(tmp_path / name, load=_never)

@@ -1,6 +1,9 @@
 """--engine: OpenVINO runs the same forward pass as TensorFlow (where it is installed), and the
 choice is refused clearly where it cannot run."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -8,6 +11,7 @@ from src import engines
 from src.stylize import Stylizer
 from tests.fixtures import noise_images, random_network
 
+ROOT = Path(__file__).resolve().parent.parent
 openvino = pytest.mark.skipif(not engines.openvino_installed(), reason="OpenVINO is not installed (setup.sh --openvino)")
 
 
@@ -51,7 +55,7 @@ def test_engine_choice(monkeypatch):
     monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "fma"})
     assert engines.resolve_engine("auto") == "openvino"
     monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
-    assert engines.resolve_engine("auto") == "tensorflow"  # bfloat16 on AMX stays with TensorFlow
+    assert engines.resolve_engine("auto") == "openvino"  # its bfloat16 beat TensorFlow's on AMX too
     assert engines.resolve_engine("openvino") == "openvino"
     monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [(9, 0)])
     assert engines.resolve_engine("auto") == "tensorflow"
@@ -116,3 +120,51 @@ def test_the_converted_model_is_cached_and_a_damaged_cache_is_converted_again(mo
     (tmp_path / "openvino" / saved[1]).write_text("<damaged")
     np.testing.assert_array_equal(Stylizer(model, precision="float32", engine="openvino")(images), first)
     assert conversions == [1, 1]
+
+
+@openvino
+def test_a_checkpoint_converted_before_runs_without_loading_it(model_file, tmp_path, monkeypatch):
+    from src.checkpoints import Checkpoint, load_model
+
+    monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path))
+    images = noise_images(24, 32, count=2)
+    loads = []
+    checkpoint = Checkpoint(model_file, load=lambda path: loads.append(path) or load_model(path))
+    first = Stylizer(checkpoint, precision="float32", engine="openvino")(images)
+    assert len(loads) == 1  # converted: the network was needed
+    reference = Stylizer(load_model(model_file), precision="float32")(images)
+    assert psnr(first, reference) > 60
+
+    def never(path):
+        raise AssertionError("loaded although its converted model is cached")
+
+    again = Stylizer(Checkpoint(model_file, load=never), precision="float32", engine="openvino")(images)
+    np.testing.assert_array_equal(again, first)
+    mixed = Stylizer([Checkpoint(model_file, load=never)] * 2, style_weights=[1, 3], precision="float32", engine="openvino")
+    np.testing.assert_allclose(mixed(images), first, atol=1e-3)  # the same network twice: the same picture
+
+
+@openvino
+def test_a_second_evaluate_run_never_imports_tensorflow(model_file, tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    Image.fromarray(noise_images(20, 28)[0].astype(np.uint8)).save(tmp_path / "in.png")
+    script = (
+        "import sys, evaluate\n"
+        f"status = evaluate.main(['--checkpoint', {str(model_file)!r}, '--engine', 'openvino', '--in-path', "
+        f"{str(tmp_path / 'in.png')!r}, '--out-path', sys.argv[1]])\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+        "sys.exit(status)\n"
+    )
+    env = {**os.environ, "FST_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], env=env, capture_output=True, text=True, cwd=ROOT)
+        for name in ("first.png", "second.png")
+    ]
+    assert [run.returncode for run in runs] == [0, 0], runs[1].stderr[-500:]
+    assert runs[0].stdout.split() == ["True", "True"] and runs[1].stdout.split() == ["False", "False"]
+    first, second = (np.asarray(Image.open(tmp_path / name)) for name in ("first.png", "second.png"))
+    np.testing.assert_array_equal(first, second)
