@@ -50,7 +50,11 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.only or args.report_only) and not (Path(args.out) / "results.json").exists():
+        # The table needs every part: --only re-measures some parts of an earlier full run.
+        parser.error(f"no earlier run in {args.out} (results.json): run bench/run.py without --only first")
     bench = Bench(Path(args.out), quick=args.quick, large=not (args.quick or args.no_large), only=args.only)
     if args.report_only:
         bench.report_again()
