@@ -1,7 +1,7 @@
 """Speed and memory of Fast Style Transfer against the original's design, on this machine, in one
 run: prints a table (medians of several runs) and writes it with the raw figures to bench/out/.
 
-    python bench/run.py            # about 8 minutes on 2 cores; take it on a quiet machine
+    python bench/run.py            # about 25 minutes on 2 cores; take it on a quiet machine
     python bench/run.py --quick    # a smoke run of every measurement, about 3 minutes
 
 Every figure is set beside the reference: the same network built as a TF1 graph with
@@ -54,7 +54,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if (args.only or args.report_only) and not (Path(args.out) / "results.json").exists():
         # The table needs every part: --only re-measures some parts of an earlier full run.
-        parser.error(f"no earlier run in {args.out} (results.json): run bench/run.py without --only first")
+        parser.error(f"no earlier run in {args.out} (results.json): run bench/run.py without --only or --report-only first")
     bench = Bench(Path(args.out), quick=args.quick, large=not (args.quick or args.no_large), only=args.only)
     if args.report_only:
         bench.report_again()
@@ -78,7 +78,7 @@ class Bench:
 
     def run(self):
         self.out.mkdir(parents=True, exist_ok=True)
-        if self.sections != set(SECTIONS) and (self.out / "results.json").exists():
+        if self.sections != set(SECTIONS):  # --only: main() checked that an earlier run is there
             kept = json.loads((self.out / "results.json").read_text())
             self.results = {**kept, "remeasured": sorted(self.sections), "remeasured_at": self.results["started"]}
         self.results["load_before"] = os.getloadavg()
