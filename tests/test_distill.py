@@ -2,6 +2,8 @@
 from the teacher's strongest channels, and style.py --distill-from end to end (train, resume,
 evaluate.py, tiles and export on the student, and its argument errors)."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,7 +12,7 @@ import evaluate
 import style
 from src.checkpoints import load_model, save_model
 from src.stylize import Stylizer
-from src.training.distill import DistillObjective, _strongest, start_from_teacher
+from src.training.distill import DistillObjective, TeacherTargets, _strongest, start_from_teacher
 from src.training.train_state import read_state
 from src.transform import build_transform_net
 from tests.fixtures import noise_images, photo, random_network
@@ -34,10 +36,39 @@ def test_pixel_term_is_the_mean_squared_difference():
     teacher, student = random_network(seed=1), build_transform_net(width=0.25, residual_blocks=2)
     images = noise_images(12, 17, count=2)
     weights = np.eye(1, dtype=np.float32)[[0, 0]]
-    terms = DistillObjective(student, teacher, 2.5, batch_size=2)({"images": images, "style_weights": weights})
-    expected = 2.5 * np.mean((np.asarray(student(images)) - np.asarray(teacher(images))) ** 2, axis=(1, 2, 3))
+    targets = np.asarray(teacher(images))
+    terms = DistillObjective(student, 2.5, batch_size=2)({"images": images, "style_weights": weights, "targets": targets})
+    expected = 2.5 * np.mean((np.asarray(student(images)) - targets) ** 2, axis=(1, 2, 3))
     np.testing.assert_allclose(np.asarray(terms["pixel"]), expected, rtol=1e-4)
     assert set(terms) == {"pixel"}
+
+
+def test_teacher_targets_are_the_teachers_raw_pictures_of_each_style():
+    teacher = random_network(num_styles=2, seed=5)
+    images = noise_images(13, 18, count=3)
+    targets = TeacherTargets(teacher, "float32")
+    for style in (1, 0):
+        expected = np.asarray(teacher(images, np.eye(2, dtype=np.float32)[[style] * 3]))
+        np.testing.assert_allclose(targets(images, style), expected, rtol=1e-4, atol=1e-3)
+    # Unclipped: the tanh * 150 + 127.5 of a random network goes past 0..255 somewhere.
+    assert targets(images, 0).min() < 0 or targets(images, 0).max() > 255
+
+
+def test_teacher_targets_are_kept_per_photo_and_style_within_the_budget():
+    teacher = random_network(num_styles=2, seed=6)
+    images = noise_images(12, 16, count=3)
+    targets = TeacherTargets(teacher, "float32")
+    first = targets(images[:2], 0)
+    mixed = targets(images[[1, 2]], 0)  # one kept, one new
+    assert (targets.computed, targets.reused) == (3, 1)
+    np.testing.assert_array_equal(mixed[0], first[1])
+    targets(images[:1], 1)  # another style is another picture
+    assert (targets.computed, targets.reused) == (4, 1)
+    assert targets.kept_bytes == 4 * images[0].nbytes
+    nothing_kept = TeacherTargets(teacher, "float32", budget=0)
+    again = [nothing_kept(images[:2], 0) for _ in range(2)]
+    assert (nothing_kept.computed, nothing_kept.reused, nothing_kept.kept_bytes) == (4, 0, 0)
+    np.testing.assert_allclose(again[0], again[1], rtol=1e-5)
 
 
 def test_a_student_as_large_as_its_teacher_starts_as_the_teacher():
@@ -107,10 +138,14 @@ def test_distill_trains_resumes_and_the_student_works_everywhere(training_data, 
 def test_distill_with_a_feature_loss(training_data, tmp_path, capsys):
     teacher = tmp_path / "single.keras"
     save_model(random_network(seed=6), teacher)
-    argv = distill_args(training_data, teacher, tmp_path / "s", "--width", "0.5", "--epochs", "1")
+    argv = distill_args(training_data, teacher, tmp_path / "s", "--width", "0.5", "--epochs", "2")
     assert style.main([*argv, "--vgg-path", str(training_data["vgg16_h5"]), "--content-weight", "3"]) == 0
     err = capsys.readouterr().err
     assert "feature" in err and "pixel" in err
+    # 13 readable photos, 3 batches of 4 an epoch: the second epoch repaints at most the one the
+    # first left out (Keras asks for some batches twice: those are reused too).
+    painted, reused = map(int, re.search(r"teacher's pictures: (\d+) painted, (\d+) reused", err).groups())
+    assert painted <= 13 and reused >= 11
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The same training code on the JAX backend (the GPU machines here have JAX, not TensorFlow), in
-a separate process: two styles in one network taking turns, resuming, previews, and --slow."""
+a separate process: two styles in one network taking turns, resuming, previews, --slow, and
+distilling the result."""
 
 import os
 import shutil
@@ -38,6 +39,9 @@ def test_two_styles_resume_and_slow_on_jax(training_data, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "done" in result.stdout
     assert "resumed from iteration 1" in result.stderr
+    # Two styles, one step each: each of the 4 photos painted once per style (Keras asks for a
+    # batch twice: reused).
+    assert "the teacher's pictures: 8 painted, " in result.stderr
     assert read_state(directory).iteration == 2
     model = load_model(directory)
     assert (model.num_styles, model.style_names) == (2, ["style", "style2"])

@@ -3,16 +3,22 @@ the pictures a trained one paints. No style image and no loss network are needed
 output is the target (a pixel loss), with optionally the content loss between the VGG features
 of the two pictures (--vgg-path), which weighs what the eye sees over exact pixel values.
 
-    {"images": photos (B, H, W, 3) RGB 0..255, "style_weights": (B, S)}
+    {"images": photos (B, H, W, 3) RGB 0..255, "style_weights": (B, S),
+     "targets": the teacher's pictures of them (B, H, W, 3)}
         -> per-example {"pixel"[, "feature"]} terms (src/training/losses.py), each (B,)
 
 The student is a TransformNet with the teacher's styles and its own width and residual blocks
 (src/transform.py), so every script uses it unchanged. Both networks see the photos at 0..255,
 as evaluate.py feeds them (src/pixels.py): the student is trained exactly as it will be used.
 A multi-style teacher gives a multi-style student: step i teaches style i mod S, as training does.
+
+The teacher's pictures come into the step as data ("targets", from `TeacherTargets`): made by
+the inference arithmetic (src/inference.py) and kept per photo, so that distilling a small
+folder for many epochs runs the teacher once per photo rather than once per step.
 """
 
 import hashlib
+import threading
 
 import numpy as np
 from keras import ops
@@ -22,24 +28,22 @@ from src.training.objective import TermsObjective
 from src.transform import ResidualBlock, build_transform_net
 
 
+# The teacher's pictures kept for reuse: at most this share of the available memory, and this cap.
+TARGET_MEMORY_SHARE, MAX_TARGET_BYTES = 0.125, 1 << 30
+
+
 class DistillObjective(TermsObjective):
-    def __init__(self, student, teacher, pixel_weight, batch_size, vgg=None, feature_weight=0.0, **kwargs):
-        """student, teacher: TransformNets with the same styles (the teacher is frozen); vgg: the
-        loss network for the feature term, or None."""
+    def __init__(self, student, pixel_weight, batch_size, vgg=None, feature_weight=0.0, **kwargs):
+        """student: the TransformNet to train; vgg: the loss network for the feature term, or None."""
         super().__init__(batch_size, **kwargs)
-        if teacher.num_styles != student.num_styles:
-            raise ValueError(f"the student has {student.num_styles} styles, the teacher {teacher.num_styles}")
-        self.maker, self.teacher, self.vgg = student, teacher, vgg
-        self.teacher.trainable = False
+        self.maker, self.vgg = student, vgg
         if vgg is not None:
             vgg.trainable = False
         self.pixel_weight, self.feature_weight = float(pixel_weight), float(feature_weight)
 
     def call(self, inputs):
         images, style_weights = inputs["images"], inputs["style_weights"]
-        # The teacher's raw output (before the clip to 0..255 that the Stylizer applies), so that
-        # the student also learns where the teacher overshoots; its values are the same function.
-        target = ops.stop_gradient(ops.cast(self.teacher(images, style_weights), "float32"))
+        target = ops.cast(inputs["targets"], "float32")
         predicted = ops.cast(self.maker(images, style_weights), "float32")
         terms = {"pixel": losses.pixel_loss(predicted, target, self.pixel_weight)}
         if self.vgg is not None:
@@ -49,10 +53,68 @@ class DistillObjective(TermsObjective):
         return terms
 
 
+class TeacherTargets:
+    """(photos (B, H, W, 3) float32 0..255, style index) -> the teacher's pictures (B, H, W, 3)
+    float32, the pixel loss's targets.
+
+    The teacher's raw output, before the clip to 0..255 that the Stylizer applies, so that the
+    student also learns where the teacher overshoots; computed by src/inference.py (the same
+    function as the teacher's Keras call, its instance norms fused, its convolutions in
+    `precision`) outside the training step, which it used to take about half of
+    (bench/README.md). Each photo's picture is kept per style (keyed by a hash of its pixels)
+    while `budget` bytes allow: the epochs after the first over a small folder reuse them all.
+    """
+
+    def __init__(self, teacher, precision, budget=None):
+        from src.memory import available_memory
+
+        self.teacher, self.precision = teacher, precision
+        self.budget = min(TARGET_MEMORY_SHARE * available_memory(), MAX_TARGET_BYTES) if budget is None else budget
+        self.kept_bytes, self.computed, self.reused = 0, 0, 0
+        self._kept, self._functions, self._lock = {}, {}, threading.Lock()
+
+    def __call__(self, images, style):
+        images = np.ascontiguousarray(images, np.float32)
+        keys = [(style, hashlib.blake2b(image.tobytes(), digest_size=16).digest()) for image in images]
+        with self._lock:
+            missing = [i for i, key in enumerate(keys) if key not in self._kept]
+            if missing:
+                fresh = np.asarray(self._forward(style, images.shape[2])(images[missing]), np.float32)
+            targets = np.empty(images.shape, np.float32)
+            for position, i in enumerate(missing):
+                targets[i] = fresh[position]
+                if self.kept_bytes + fresh[position].nbytes <= self.budget:
+                    self._kept[keys[i]] = fresh[position]
+                    self.kept_bytes += fresh[position].nbytes
+            for i in sorted(set(range(len(images))) - set(missing)):
+                targets[i] = self._kept[keys[i]]
+            self.computed += len(missing)
+            self.reused += len(images) - len(missing)
+        return targets
+
+    def _forward(self, style, width):
+        """The teacher's compiled forward pass for one style, traced once (open shapes)."""
+        from src import inference
+        from src.stylize import BFLOAT16_MIN_WIDTH
+
+        precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
+        if (style, precision) not in self._functions:
+            model = self.teacher
+            weights = np.eye(model.num_styles, dtype=np.float32)[style]
+            parameters = inference.norm_parameters(model, weights)
+            self._functions[style, precision] = inference.compile_function(
+                model,
+                lambda images: inference.forward(model, images, parameters, precision),
+                signature=[((None, None, None, 3), "float32")],
+            )
+        return self._functions[style, precision]
+
+
 def distill(settings, teacher, vgg_weights=None, test_image=None, strategy=None, log=print):
     """Distill `teacher` (a loaded TransformNet) into a student of settings.width and
     settings.residual_blocks, in settings.checkpoint_dir; resumable like `train`. vgg_weights:
     the loss network's file for the feature term (settings.content_weight), or None."""
+    from src.devices import resolve_training_precision
     from src.training.train import run_training
 
     distillation = settings.distill
@@ -65,18 +127,21 @@ def distill(settings, teacher, vgg_weights=None, test_image=None, strategy=None,
     }
 
     def build():
-        # Under the run's dtype policy: the teacher is rebuilt so that it computes in it too.
         from src.training.vgg import build_vgg
 
-        copy = type(teacher).from_config(teacher.get_config())
-        copy.set_weights(teacher.get_weights())
         student = build_transform_net(teacher.num_styles, teacher.style_names, settings.width, settings.residual_blocks)
-        start_from_teacher(student, copy)
+        start_from_teacher(student, teacher)
         vgg = build_vgg(vgg_weights, settings.layers) if vgg_weights else None
         weight = settings.content_weight if vgg_weights else 0.0
-        return DistillObjective(student, copy, distillation.pixel_weight, settings.batch_size, vgg, weight)
+        return DistillObjective(student, distillation.pixel_weight, settings.batch_size, vgg, weight)
 
-    return run_training(settings, recorded, build, list(teacher.style_names), test_image, strategy, log)
+    # The teacher computes in the run's number format: bfloat16 convolutions where training uses them.
+    precision = "bfloat16" if resolve_training_precision(settings.precision) == "mixed_bfloat16" else "float32"
+    targets = TeacherTargets(teacher, precision)
+    outcome = run_training(settings, recorded, build, list(teacher.style_names), test_image, strategy, log, targets)
+    if targets.reused:
+        log(f"the teacher's pictures: {targets.computed} painted, {targets.reused} reused")
+    return outcome
 
 
 def start_from_teacher(student, teacher):

@@ -48,11 +48,12 @@ def train(settings, vgg_weights, styles, test_image=None, strategy=None, log=pri
     return run_training(settings, recorded, lambda: _build(settings, vgg_weights, styles), names, test_image, strategy, log)
 
 
-def run_training(settings, recorded, build, style_names, test_image=None, strategy=None, log=print):
+def run_training(settings, recorded, build, style_names, test_image=None, strategy=None, log=print, targets=None):
     """The loop that training and distillation (src/training/distill.py) share: the directory's
     lock and state, the data, resuming, then fit() with checkpoints and previews. recorded: what
     defines the objective (a resume with other values is refused); build(): the objective, with
-    the network to train as its `maker`, called under the strategy and the dtype policy."""
+    the network to train as its `maker`, called under the strategy and the dtype policy;
+    targets(images, style index): each batch's "targets" input, or None for none."""
     with locked(settings.checkpoint_dir) as directory:
         state = read_state(directory)
         seed = settings.seed if settings.seed is not None else (state.settings["seed"] if state else fresh_seed())
@@ -82,7 +83,8 @@ def run_training(settings, recorded, build, style_names, test_image=None, strate
             with _scope(strategy or default_strategy(log)), _dtype_policy(precision):
                 objective = _compiled(build(), settings, state)
             state = state or TrainingState(0, recorded)
-            return _Run(settings, directory, objective, images, state, style_names, test_image, log).fit(total)
+            run = _Run(settings, directory, objective, images, state, style_names, test_image, log)
+            return run.fit(total, targets)
         finally:
             images.close()
 
@@ -157,10 +159,11 @@ def _compiled(objective, settings, state):
 class _Feed(keras.utils.PyDataset):
     """Steps start ... stop - 1 for fit(): the batch and the one-hot style weights of each."""
 
-    def __init__(self, images, start, stop, style_count):
+    def __init__(self, images, start, stop, style_count, targets=None):
         # Decoding ahead is TrainingImages' job: Keras asks for one batch at a time.
         super().__init__(workers=1, use_multiprocessing=False)
         self.images, self.start, self.stop, self.style_count = images, start, stop, style_count
+        self.targets = targets
 
     @property
     def num_batches(self):
@@ -170,7 +173,10 @@ class _Feed(keras.utils.PyDataset):
         iteration = self.start + index
         weights = np.zeros((self.images.batch_size, self.style_count), np.float32)
         weights[:, iteration % self.style_count] = 1.0
-        return ({"images": self.images.batch(iteration, self.stop), "style_weights": weights},)
+        inputs = {"images": self.images.batch(iteration, self.stop), "style_weights": weights}
+        if self.targets is not None:
+            inputs["targets"] = self.targets(inputs["images"], iteration % self.style_count)
+        return (inputs,)
 
 
 class _Run:
@@ -186,14 +192,14 @@ class _Run:
         self.stylizers = [Stylizer(objective.maker, style_weights=weights, batch_size=1) for weights in one_hot]
         self.began = time.perf_counter()
 
-    def fit(self, total):
+    def fit(self, total, targets=None):
         start = self.state.iteration
         if start:
             self.log(f"resumed from iteration {start} (epoch {self.epoch(start + 1) + 1} of {self.settings.epochs})")
             self.events.restart(start)
         else:
             self.checkpoint(0, self.objective)  # model.keras is there from the start
-        feed = _Feed(self.images, start, total, len(self.style_names))
+        feed = _Feed(self.images, start, total, len(self.style_names), targets)
         try:
             every = self.settings.checkpoint_iterations
             end, stopped = fit_with_progress(self.objective, feed, self, start, total, every, self.log)

@@ -1,4 +1,5 @@
-"""Training on the JAX backend (tests/test_train_jax.py): two styles taking turns, a resume, --slow.
+"""Training on the JAX backend (tests/test_train_jax.py): two styles taking turns, a resume, --slow,
+and distilling the trained network into a slim student.
 
     KERAS_BACKEND=jax python -m tests.in_subprocess.train_jax DIRECTORY 'SLOW|ARGS' STYLE_ARGS...
 """
@@ -26,4 +27,12 @@ assert np.array_equal(conv_out_norm(1), untrained), "the second style trained on
 assert style.main(argv + ["--epochs", "2"]) == 0
 assert not np.allclose(conv_out_norm(1), untrained)
 assert style.main(slow_argv) == 0
+
+# The teacher's pictures (src/training/distill.py TeacherTargets) are made by jax.jit here.
+student = directory + "_student"
+common = ["--precision", "float32", "--image-size", "16", "--seed", "3", "--width", "0.25", "--residual-blocks", "2"]
+train_path = argv[argv.index("--train-path") + 1]
+distill_argv = ["--distill-from", directory, "--checkpoint-dir", student, "--train-path", train_path, *common]
+assert style.main(distill_argv + ["--epochs", "2"]) == 0
+assert load_model(student).residual_blocks == 2
 print("done")
