@@ -84,7 +84,7 @@ class TeacherTargets:
             for position, i in enumerate(missing):
                 targets[i] = fresh[position]
                 if self.kept_bytes + fresh[position].nbytes <= self.budget:
-                    self._kept[keys[i]] = fresh[position]
+                    self._kept[keys[i]] = fresh[position].copy()  # not a view that keeps the batch alive
                     self.kept_bytes += fresh[position].nbytes
             for i in sorted(set(range(len(images))) - set(missing)):
                 targets[i] = self._kept[keys[i]]
