@@ -157,7 +157,8 @@ def _compiled(objective, settings, state):
 
 
 class _Feed(keras.utils.PyDataset):
-    """Steps start ... stop - 1 for fit(): the batch and the one-hot style weights of each."""
+    """Steps start ... stop - 1 for fit(): the batch and the one-hot style weights of each (and,
+    when distilling, the teacher's pictures of the batch)."""
 
     def __init__(self, images, start, stop, style_count, targets=None):
         # Decoding ahead is TrainingImages' job: Keras asks for one batch at a time.
