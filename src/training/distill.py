@@ -77,17 +77,19 @@ class TeacherTargets:
         images = np.ascontiguousarray(images, np.float32)
         keys = [(style, hashlib.blake2b(image.tobytes(), digest_size=16).digest()) for image in images]
         with self._lock:
-            missing = [i for i, key in enumerate(keys) if key not in self._kept]
-            if missing:
-                fresh = np.asarray(self._forward(style, images.shape[2])(images[missing]), np.float32)
             targets = np.empty(images.shape, np.float32)
-            for position, i in enumerate(missing):
-                targets[i] = fresh[position]
-                if self.kept_bytes + fresh[position].nbytes <= self.budget:
-                    self._kept[keys[i]] = fresh[position].copy()  # not a view that keeps the batch alive
-                    self.kept_bytes += fresh[position].nbytes
-            for i in sorted(set(range(len(images))) - set(missing)):
-                targets[i] = self._kept[keys[i]]
+            missing = []
+            for i, key in enumerate(keys):
+                if key in self._kept:
+                    targets[i] = self._kept[key]
+                else:
+                    missing.append(i)
+            if missing:
+                targets[missing] = self._forward(style, images.shape[2])(images[missing])
+            for i in missing:
+                if self.kept_bytes + targets[i].nbytes <= self.budget:
+                    self._kept[keys[i]] = targets[i].copy()  # not a view that keeps the batch alive
+                    self.kept_bytes += targets[i].nbytes
             self.computed += len(missing)
             self.reused += len(images) - len(missing)
         return targets
