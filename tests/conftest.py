@@ -28,6 +28,24 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def interruptible_children():
+    """The tests that press Ctrl-C on a script (SIGINT) need it to reach the script. A shell runs a
+    background job (`bash .ci/run &`) with SIGINT ignored, every child inherits that, and Python
+    keeps an ignored SIGINT ignored, so the script would go on working. A handler of our own is
+    reset to the default in each child, where Python installs its KeyboardInterrupt."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
     """OpenVINO's converted models and kernels go to a folder of this run's, not ~/.cache."""
     folder = tmp_path_factory.mktemp("cache")
