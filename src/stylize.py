@@ -57,10 +57,10 @@ class Stylizer:
                 raise ValueError(f"only single-style networks mix by output; give a multi-style network alone ({several[0]})")
             weights = [1.0] * len(model) if style_weights is None else style_weights
             ratios = normalize_style_weights(weights, len(model), f"{len(model)} checkpoints were given")
-            self._networks = [(ratio, _Network(m, None, **options)) for m, ratio in zip(model, ratios) if ratio > 0]
+            self._networks = [(ratio, Network(m, None, **options)) for m, ratio in zip(model, ratios) if ratio > 0]
         else:
             model = model[0] if isinstance(model, (list, tuple)) else model
-            self._networks = [(1.0, _Network(model, style_weights, **options))]
+            self._networks = [(1.0, Network(model, style_weights, **options))]
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, got {strength}")
         if not stroke_scale > 0:
@@ -153,8 +153,9 @@ class Stylizer:
             network.refresh()
 
 
-class _Network:
-    """One TransformNet with a fixed style mix, compiled: whole images, or tiles (src/tiling.py)."""
+class Network:
+    """One TransformNet with a fixed style mix, compiled: whole images, or tiles (src/tiling.py).
+    The Stylizer blends these; a distillation's teacher (src/training/distill.py) is one."""
 
     def __init__(self, model, style_weights=None, batch_size=4, precision="auto", tile_size=0, engine="tensorflow"):
         from src.engines import resolve_engine
@@ -172,6 +173,11 @@ class _Network:
         self._parameters = None
 
     def __call__(self, images):
+        # The picture this network alone would give: mixes, colour and strength start from it.
+        return np.clip(self.outputs(images), 0.0, 255.0)
+
+    def outputs(self, images):
+        """(B, H, W, 3) float32 -> the network's raw output, not yet clipped to 0..255."""
         height, width = images.shape[1:3]
         precision = self._precision(width)
         batch_size, tile, whole_bytes = memory.plan(height, width, self.batch_size, self.tile_size)
@@ -181,8 +187,7 @@ class _Network:
         else:
             forward = self._function("forward", precision)
             outputs = np.concatenate([forward(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
-        # The picture this network alone would give: mixes, colour and strength start from it.
-        return np.clip(outputs, 0.0, 255.0)
+        return outputs
 
     def images_per_pass(self, height, width):
         return memory.plan(height, width, self.batch_size, self.tile_size).batch

@@ -58,9 +58,9 @@ class TeacherTargets:
     float32, the pixel loss's targets.
 
     The teacher's raw output, before the clip to 0..255 that the Stylizer applies, so that the
-    student also learns where the teacher overshoots; computed by src/inference.py (the same
-    function as the teacher's Keras call, its instance norms fused, its convolutions in
-    `precision`) outside the training step, which it used to take about half of
+    student also learns where the teacher overshoots; computed by the Stylizer's forward pass
+    (src/stylize.py's Network: the same function as the teacher's Keras call, its instance norms
+    fused, its convolutions in `precision` where the image is wide enough) outside the training step, which it used to take about half of
     (bench/README.md). Each photo's picture is kept per style (keyed by a hash of its pixels)
     while `budget` bytes allow: the epochs after the first over a small folder reuse them all.
     """
@@ -71,7 +71,7 @@ class TeacherTargets:
         self.teacher, self.precision = teacher, precision
         self.budget = min(TARGET_MEMORY_SHARE * available_memory(), MAX_TARGET_BYTES) if budget is None else budget
         self.kept_bytes, self.computed, self.reused = 0, 0, 0
-        self._kept, self._functions, self._lock = {}, {}, threading.Lock()
+        self._kept, self._networks, self._lock = {}, {}, threading.Lock()
 
     def __call__(self, images, style):
         images = np.ascontiguousarray(images, np.float32)
@@ -85,7 +85,7 @@ class TeacherTargets:
                 else:
                     missing.append(i)
             if missing:
-                targets[missing] = self._forward(style, images.shape[2])(images[missing])
+                targets[missing] = self._network(style).outputs(images[missing])
             for i in missing:
                 if self.kept_bytes + targets[i].nbytes <= self.budget:
                     self._kept[keys[i]] = targets[i].copy()  # not a view that keeps the batch alive
@@ -94,22 +94,15 @@ class TeacherTargets:
             self.reused += len(images) - len(missing)
         return targets
 
-    def _forward(self, style, width):
-        """The teacher's compiled forward pass for one style, traced once (open shapes)."""
-        from src import inference
-        from src.stylize import BFLOAT16_MIN_WIDTH
+    def _network(self, style):
+        """The teacher at one style, compiled once (open shapes): the Stylizer's forward pass and
+        its precision rule (src/stylize.py), unclipped."""
+        if style not in self._networks:
+            from src.stylize import Network
 
-        precision = "float32" if width < BFLOAT16_MIN_WIDTH else self.precision
-        if (style, precision) not in self._functions:
-            model = self.teacher
-            weights = np.eye(model.num_styles, dtype=np.float32)[style]
-            parameters = inference.norm_parameters(model, weights)
-            self._functions[style, precision] = inference.compile_function(
-                model,
-                lambda images: inference.forward(model, images, parameters, precision),
-                signature=[((None, None, None, 3), "float32")],
-            )
-        return self._functions[style, precision]
+            weights = np.eye(self.teacher.num_styles, dtype=np.float32)[style]
+            self._networks[style] = Network(self.teacher, weights, precision=self.precision)
+        return self._networks[style]
 
 
 def distill(settings, teacher, vgg_weights=None, test_image=None, strategy=None, log=print):
