@@ -60,8 +60,8 @@ class TeacherTargets:
     The teacher's raw output, before the clip to 0..255 that the Stylizer applies, so that the
     student also learns where the teacher overshoots; computed by the Stylizer's forward pass
     (src/stylize.py's Network: the same function as the teacher's Keras call, its instance norms
-    fused, its convolutions in `precision` where the image is wide enough) outside the training step, which it used to take about half of
-    (bench/README.md). Each photo's picture is kept per style (keyed by a hash of its pixels)
+    fused, its convolutions in `precision` where the image is wide enough) outside the training
+    step, which it used to take about half of (bench/README.md). Each photo's picture is kept per style (keyed by a hash of its pixels)
     while `budget` bytes allow: the epochs after the first over a small folder reuse them all.
     """
 
