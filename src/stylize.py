@@ -183,11 +183,9 @@ class Network:
         batch_size, tile, whole_bytes = memory.plan(height, width, self.batch_size, self.tile_size)
         if tile:
             tiler = self._function("tiler", precision)
-            outputs = np.stack([tiler(image, tile, whole_bytes) for image in images])
-        else:
-            forward = self._function("forward", precision)
-            outputs = np.concatenate([forward(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
-        return outputs
+            return np.stack([tiler(image, tile, whole_bytes) for image in images])
+        forward = self._function("forward", precision)
+        return np.concatenate([forward(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
     def images_per_pass(self, height, width):
         return memory.plan(height, width, self.batch_size, self.tile_size).batch
