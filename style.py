@@ -9,7 +9,9 @@ Needs VGG19 or VGG16 weights (bash setup.sh --vgg, --vgg-keras or --vgg16) and t
 (bash setup.sh --coco). Running the same command again resumes from the last checkpoint; Ctrl-C saves one
 before it stops. --style given several times trains one network for all those styles.
 --distill-from trains a slimmer network (--width, --residual-blocks) to paint what a trained one
-paints, from photos alone: no style image, and VGG only for the optional feature loss.
+paints, from photos alone: no style image, and VGG only for the optional feature and texture
+losses (--vgg-path with --content-weight, --style-weight); --start-from refines a student
+distilled before.
 """
 
 import argparse
@@ -68,6 +70,14 @@ def build_parser():
         help="residual blocks of the network to train (default: %(default)s)",
     )
     add(
+        "--start-from",
+        type=Path,
+        metavar="MODEL",
+        help="with --distill-from: start from this network of the teacher's styles (a student distilled "
+        "before, to refine it, e.g. with --style-weight), taking its width and residual blocks, instead "
+        "of the teacher's strongest channels",
+    )
+    add(
         "--pixel-weight",
         type=cli.positive_float,
         default=1.0,
@@ -87,7 +97,8 @@ def build_parser():
         type=Path,
         help="the loss network, recognised by content: VGG19 (MatConvNet's .mat or Keras' notop .h5) or VGG16 "
         f"(Keras' notop .h5) (default: {DEFAULT_VGG}; with --distill-from none: given, it adds the content "
-        "loss between the two networks' pictures, weighted by --content-weight)",
+        "loss between the two networks' pictures, weighted by --content-weight, and with --style-weight "
+        "the style loss between them)",
     )
     add(
         "--style-layers",
@@ -100,11 +111,17 @@ def build_parser():
         metavar="LAYER",
         help="VGG layer for the content loss (default: %s)" % _per_network(lambda n: DEFAULT_LAYERS[n].content),
     )
-    for index, (name, what) in enumerate((("content", "content loss"), ("style", "style loss"), ("tv", "total variation"))):
+    meanings = (
+        ("content", "the content loss (with --distill-from: against the features of the teacher's pictures)"),
+        ("style", "the style loss (with --distill-from: against the Gram matrices of the teacher's pictures, "
+                  "0 unless given)"),
+        ("tv", "the total variation"),
+    )
+    for index, (name, what) in enumerate(meanings):
         add(
             f"--{name}-weight",
             type=cli.non_negative_float,
-            help=f"{what} weight (default: %s)" % _per_network(lambda n: f"{DEFAULT_WEIGHTS[n][index]:g}"),
+            help=f"weight of {what} (default: %s)" % _per_network(lambda n: f"{DEFAULT_WEIGHTS[n][index]:g}"),
         )
     add(
         "--temporal-weight",
@@ -163,6 +180,7 @@ def _run(parser, args):
     test_image = read_image_or_exit(parser, "--test", args.test).rgb if args.test else None
     cli.import_keras()  # before src.training.vgg, which imports Keras: TensorFlow's start-up chatter kept quiet
     teacher = cli.load_model(parser, args.distill_from, "--distill-from") if args.distill_from else None
+    start = start_model(parser, args, teacher) if args.start_from else None
     from src.training.vgg import VggError, load_vgg_weights
 
     vgg_weights = None
@@ -183,7 +201,7 @@ def _run(parser, args):
         if args.slow:
             return optimize_pixels(settings, vgg_weights, styles[0], test_image, log=log)
         if teacher is not None:
-            outcome = distill(settings, teacher, vgg_weights, test_image, log=log)
+            outcome = distill(settings, teacher, vgg_weights, test_image, log=log, start=start)
         else:
             outcome = train(settings, vgg_weights, styles, test_image, log=log)
     except StateError as error:
@@ -231,14 +249,21 @@ def check_model_flags(parser, args):
     """--style or --distill-from, and what each of them excludes."""
     if args.distill_from:
         given = [flag for flag, value in (
-            ("--style", args.style), ("--slow", args.slow), ("--style-weight", args.style_weight),
-            ("--tv-weight", args.tv_weight), ("--style-layers", args.style_layers),
+            ("--style", args.style), ("--slow", args.slow), ("--tv-weight", args.tv_weight),
             ("--temporal-weight", args.temporal_weight), ("--style-scale", args.style_scale != 1.0),
         ) if value]  # fmt: skip
         if given:
             parser.error(f"--distill-from learns the teacher's pictures; {', '.join(given)} belong to learning a style")
-        if args.content_weight is not None and not args.vgg_path:
-            parser.error("with --distill-from, --content-weight weighs the feature loss of --vgg-path: give both")
+        for flag, value in (("--content-weight", args.content_weight), ("--style-weight", args.style_weight),
+                            ("--style-layers", args.style_layers)):  # fmt: skip
+            if value is not None and not args.vgg_path:
+                parser.error(f"with --distill-from, {flag} is for a loss through the network of --vgg-path: give both")
+        if args.start_from and (args.width != 1 or args.residual_blocks != 5):
+            parser.error(
+                "--start-from gives the network's width and residual blocks: leave out --width and --residual-blocks"
+            )
+    elif args.start_from:
+        parser.error("--start-from goes with --distill-from")
     elif not args.style:
         parser.error("the following arguments are required: --style (or --distill-from)")
     elif args.pixel_weight != parser.get_default("pixel_weight"):
@@ -247,6 +272,19 @@ def check_model_flags(parser, args):
         parser.error(f"--width must be at most 4, got {args.width:g}")
     if args.slow and (args.width != 1 or args.residual_blocks != 5):
         parser.error("--slow optimizes pixels, not a network: --width and --residual-blocks do not apply")
+
+
+def start_model(parser, args, teacher):
+    """--start-from, loaded and checked against the teacher; its size becomes --width and
+    --residual-blocks."""
+    start = cli.load_model(parser, args.start_from, "--start-from")
+    if start.style_names != teacher.style_names:
+        parser.error(
+            f"--start-from paints {', '.join(start.style_names)}, the teacher {', '.join(teacher.style_names)}: "
+            "start from a network of the teacher's styles"
+        )
+    args.width, args.residual_blocks = start.width, start.residual_blocks
+    return start
 
 
 def training_settings(parser, args, network):
@@ -269,7 +307,8 @@ def training_settings(parser, args, network):
         layers, *weights, args.checkpoint_dir, args.train_path, args.test_dir, args.epochs, args.batch_size,
         args.checkpoint_iterations, args.learning_rate, args.image_size, args.precision, args.seed,
         args.temporal_weight, args.width, args.residual_blocks,
-        Distillation(args.distill_from, args.pixel_weight) if args.distill_from else None,
+        Distillation(args.distill_from, args.pixel_weight, args.style_weight or 0.0, args.start_from)
+        if args.distill_from else None,
     )  # fmt: skip
 
 

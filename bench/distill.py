@@ -44,12 +44,23 @@ def build_parser():
         default=4,
         help="of those, the last ones at a fifth of the learning rate (a resumed run; default: %(default)s)",
     )
+    add("--learning-rate", type=float, default=1e-2, help="of the first stage (default: %(default)s)")
+    add(
+        "--texture-weight",
+        type=float,
+        default=0.0,
+        help="then refine each student (style.py --start-from) with this --style-weight against the teacher's "
+        "Gram matrices at relu1_2, relu2_2, relu3_3 of the VGG16 of --vgg16, at a tenth of the last rate "
+        "(0: no such stage; default: %(default)s)",
+    )
+    add("--texture-epochs", type=int, default=2, help="epochs of that stage (default: %(default)s)")
     add("--photos", type=Path, default=SHARED / "photos/bsds500", help="BSDS500: train/ val/ test/")
     add("--vgg16", type=Path, default=SHARED / "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
     add("--count", type=int, default=20, help="held-out photos for PSNR and style distance (default: %(default)s)")
     add("--work", type=Path, default=ROOT / "bench/out/distill", help="runs and report (default: %(default)s)")
     add("--ship", action="store_true", help="copy the students into examples/models/")
     add("--no-train", action="store_true", help="measure the students already in --work")
+    add("--no-measure", action="store_true", help="train only")
     return parser
 
 
@@ -58,25 +69,37 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args.work.mkdir(parents=True, exist_ok=True)
     # Width-major, so that the real-time (narrowest) students of every style come first.
-    students = {(style, width): args.work / f"{style}_{width:g}" for width in args.widths for style in args.styles}
+    runs = {(style, width): args.work / f"{style}_{width:g}" for width in args.widths for style in args.styles}
+    refined = {key: directory.with_name(directory.name + "_texture") for key, directory in runs.items()}
+    students = refined if args.texture_weight else runs
     # Training seconds per student, kept beside the runs so that a stopped bench resumes where it was.
     timings = args.work / "training_seconds.json"
     seconds = json.loads(timings.read_text()) if timings.exists() else {}
     if not args.no_train:
         folder = training_folder(args.photos, args.work / "train")
-        for (style, width), directory in students.items():
+        for (style, width), directory in runs.items():
             teacher = MODELS / f"{style}.keras"
-            stages = ((args.epochs - args.final_epochs, 1e-3), (args.epochs, 2e-4))
-            spent = [distill(teacher, width, directory, folder, epochs, rate) for epochs, rate in stages]
+            rate = args.learning_rate
+            stages = ((args.epochs - args.final_epochs, rate), (args.epochs, rate / 5))
+            spent = [distill(teacher, ["--width", f"{width:g}"], directory, folder, e, r) for e, r in stages]
+            if args.texture_weight:
+                texture = [
+                    "--start-from", str(directory / "model.keras"), "--vgg-path", str(args.vgg16), "--content-weight", "0",
+                    "--style-weight", f"{args.texture_weight:g}", "--style-layers", "relu1_2", "relu2_2", "relu3_3",
+                ]  # fmt: skip
+                spent.append(distill(teacher, texture, refined[style, width], folder, args.texture_epochs, rate / 50))
             seconds[f"{style}_{width:g}"] = seconds.get(f"{style}_{width:g}", 0.0) + sum(spent)
             timings.write_text(json.dumps(seconds, indent=1))
             if args.ship:
-                ship(directory, style, width)
+                ship(students[style, width], style, width)
     elif args.ship:
         for (style, width), directory in students.items():
             ship(directory, style, width)
+    if args.no_measure:
+        return 0
     report = {"machine": machine(), "date": datetime.date.today().isoformat(), "epochs": args.epochs}
-    report["final_epochs"] = args.final_epochs
+    report.update(final_epochs=args.final_epochs, learning_rate=args.learning_rate)
+    report.update(texture_weight=args.texture_weight, texture_epochs=args.texture_epochs if args.texture_weight else 0)
     report["training_seconds"] = seconds
     photos = test_photos(args.photos / "test", args.count)
     report["rows"], pictures = measure(args, students, photos)
@@ -94,10 +117,11 @@ def ship(directory, style, width):
     os.replace(target.with_suffix(".tmp"), target)
 
 
-def distill(teacher, width, directory, folder, epochs, learning_rate):
-    """style.py --distill-from into `directory` (resumed when there) -> this run's training seconds."""
+def distill(teacher, student, directory, folder, epochs, learning_rate):
+    """style.py --distill-from with the `student` flags into `directory` (resumed when there) ->
+    this run's training seconds."""
     command = [
-        sys.executable, str(ROOT / "style.py"), "--distill-from", str(teacher), "--width", f"{width:g}",
+        sys.executable, str(ROOT / "style.py"), "--distill-from", str(teacher), *student,
         "--train-path", str(folder), "--checkpoint-dir", str(directory), "--epochs", str(epochs),
         "--checkpoint-iterations", "500", "--seed", "1", "--learning-rate", f"{learning_rate:g}",
     ]  # fmt: skip

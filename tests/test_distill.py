@@ -15,7 +15,11 @@ from src.stylize import Stylizer
 from src.training.distill import DistillObjective, TeacherTargets, _strongest, start_from_teacher
 from src.training.train_state import read_state
 from src.transform import build_transform_net
+from src.training.vgg import build_vgg, load_vgg_weights
+from src.training.vgg_layers import LossLayers
 from tests.fixtures import noise_images, photo, random_network
+from tests.numpy_reference import gram, numpy_vgg
+from tests.vgg_files import random_weights, write_keras
 
 
 def distill_args(data, teacher, directory, *extra):
@@ -41,6 +45,31 @@ def test_pixel_term_is_the_mean_squared_difference():
     expected = 2.5 * np.mean((np.asarray(student(images)) - targets) ** 2, axis=(1, 2, 3))
     np.testing.assert_allclose(np.asarray(terms["pixel"]), expected, rtol=1e-4)
     assert set(terms) == {"pixel"}
+
+
+def test_texture_term_is_the_gram_distance_to_the_teachers_pictures(tmp_path):
+    weights = random_weights(width=4, seed=8, network="VGG16")
+    vgg_weights = load_vgg_weights(write_keras(tmp_path / "vgg16.h5", weights))
+    vgg = build_vgg(vgg_weights, LossLayers(("relu1_2", "relu2_1"), "relu2_2"))
+    teacher, student = random_network(seed=2), build_transform_net(width=0.25, residual_blocks=1)
+    images = noise_images(14, 19, count=2)
+    style_weights = np.eye(1, dtype=np.float32)[[0, 0]]
+    targets = np.asarray(teacher(images))
+    objective = DistillObjective(student, 1.0, 2, vgg, feature_weight=0.0, texture_weight=3.0)
+    terms = objective({"images": images, "style_weights": style_weights, "targets": targets})
+    assert set(terms) == {"pixel", "texture"}
+    mine = numpy_vgg(np.asarray(student(images)), weights, vgg_weights.mean, last="relu2_1")
+    theirs = numpy_vgg(targets, weights, vgg_weights.mean, last="relu2_1")
+    layers = ("relu1_2", "relu2_1")
+    distance = [
+        sum(np.sum((gram(mine[k][b]) - gram(theirs[k][b])) ** 2) / mine[k].shape[-1] ** 2 for k in layers) for b in (0, 1)
+    ]
+    expected = 3.0 * np.array(distance)
+    np.testing.assert_allclose(np.asarray(terms["texture"]), expected, rtol=2e-3)
+    # The teacher's own pictures have nothing to learn.
+    same = DistillObjective(teacher, 1.0, 2, vgg, texture_weight=3.0)
+    terms = same({"images": images, "style_weights": style_weights, "targets": targets})
+    np.testing.assert_allclose(np.asarray(terms["texture"]), 0.0, atol=1e-6)
 
 
 def test_teacher_targets_are_the_teachers_raw_pictures_of_each_style():
@@ -99,6 +128,18 @@ def test_a_slim_student_starts_with_the_teachers_strongest_channels():
     assert np.isfinite(np.asarray(student(image))).all()
 
 
+def test_a_deeper_student_starts_as_the_teacher_with_its_extra_blocks_the_identity():
+    teacher = random_network(num_styles=2, seed=4)
+    student = build_transform_net(2, teacher.style_names, residual_blocks=7)
+    start_from_teacher(student, teacher)
+    image = photo(19, 26)[None]
+    for weights in (np.float32([1, 0]), np.float32([0.4, 0.6])):
+        np.testing.assert_allclose(student(image, weights), teacher(image, weights), atol=1e-3)
+    extra = student.blocks[3 + 5]
+    assert not np.asarray(extra.conv2.norm.scale).any()
+    assert np.asarray(extra.conv1.conv.kernel).std() > 0  # its first convolution still learns from a random start
+
+
 def test_a_wider_student_keeps_its_random_start():
     teacher, student = random_network(seed=5), build_transform_net(width=1.5)
     before = [w.copy() for w in student.get_weights()]
@@ -148,13 +189,45 @@ def test_distill_with_a_feature_loss(training_data, tmp_path, capsys):
     assert painted <= 13 and reused >= 11
 
 
+def test_distill_refines_a_student_from_start_from_with_a_texture_loss(training_data, teacher_file, tmp_path, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    argv = distill_args(training_data, teacher_file, first, "--width", "0.25", "--residual-blocks", "2")
+    assert style.main([*argv, "--epochs", "1"]) == 0
+    start = load_model(first)
+    vgg = ["--vgg-path", str(training_data["vgg16_h5"]), "--content-weight", "0", "--style-weight", "0.01"]
+    refine = distill_args(training_data, teacher_file, second, "--start-from", str(first), *vgg, "--epochs", "1")
+    assert style.main([*refine, "--learning-rate", "1e-9"]) == 0
+    err = capsys.readouterr().err
+    assert "texture" in err and "feature" not in err
+    student = load_model(second)
+    assert (student.width, student.residual_blocks) == (0.25, 2)
+    # A learning rate too small to move anything: the refined student is still the one it started from.
+    for a, b in zip(start.get_weights(), student.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    with pytest.raises(SystemExit) as exit_info:  # a resume with another start is another run
+        style.main([*distill_args(training_data, teacher_file, second, *vgg, "--epochs", "2")])
+    assert exit_info.value.code == 2 and "start was" in capsys.readouterr().err
+
+
+def test_start_from_must_paint_the_teachers_styles(training_data, teacher_file, tmp_path, capsys):
+    other = tmp_path / "other.keras"
+    save_model(random_network(seed=9), other)  # one style; the teacher has two
+    with pytest.raises(SystemExit) as exit_info:
+        style.main(distill_args(training_data, teacher_file, tmp_path / "s", "--start-from", str(other)))
+    assert exit_info.value.code == 2 and "start from a network of the teacher's styles" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
         (["--style", "x.jpg"], "--style belong to learning a style"),
         (["--tv-weight", "1"], "--tv-weight belong to learning a style"),
         (["--temporal-weight", "1"], "--temporal-weight belong"),
-        (["--content-weight", "2"], "--content-weight weighs the feature loss of --vgg-path: give both"),
+        (["--content-weight", "2"], "--content-weight is for a loss through the network of --vgg-path: give both"),
+        (["--style-weight", "2"], "--style-weight is for a loss through the network of --vgg-path: give both"),
+        (["--style-layers", "relu1_2"], "--style-layers is for a loss through"),
+        (["--start-from", "a.keras", "--width", "0.5"], "--start-from gives the network's width"),
         (["--width", "0"], "--width: must be a positive number"),
         (["--width", "5"], "--width must be at most 4"),
         (["--residual-blocks", "0"], "--residual-blocks: must be at least 1"),
@@ -180,6 +253,7 @@ def test_style_or_distill_is_required_and_pixel_weight_needs_distill(training_da
     for argv, message in (
         (base, "required: --style (or --distill-from)"),
         ([*base, "--style", str(training_data["style"]), "--pixel-weight", "2"], "--pixel-weight goes with --distill-from"),
+        ([*base, "--style", str(training_data["style"]), "--start-from", "a.keras"], "--start-from goes with --distill-from"),
     ):
         with pytest.raises(SystemExit):
             style.main(argv)

@@ -1,11 +1,15 @@
 """Distillation (style.py --distill-from): a slim transform network learns to paint, on photos,
 the pictures a trained one paints. No style image and no loss network are needed: the teacher's
-output is the target (a pixel loss), with optionally the content loss between the VGG features
-of the two pictures (--vgg-path), which weighs what the eye sees over exact pixel values.
+output is the target (a pixel loss). With a loss network (--vgg-path), two more terms can weigh
+what the eye sees over exact pixel values: the content loss between the VGG features of the two
+pictures ("feature"), and the style loss between their Gram matrices ("texture"): a student
+trained on pixels alone paints smoother strokes than its teacher where it cannot place them
+exactly (the mean of the strokes it might paint), and the Gram term asks for the teacher's
+texture instead (bench/README.md).
 
     {"images": photos (B, H, W, 3) RGB 0..255, "style_weights": (B, S),
      "targets": the teacher's pictures of them (B, H, W, 3)}
-        -> per-example {"pixel"[, "feature"]} terms (src/training/losses.py), each (B,)
+        -> per-example {"pixel"[, "feature"][, "texture"]} terms (src/training/losses.py), each (B,)
 
 The student is a TransformNet with the teacher's styles and its own width and residual blocks
 (src/transform.py), so every script uses it unchanged. Both networks see the photos at 0..255,
@@ -33,23 +37,38 @@ TARGET_MEMORY_SHARE, MAX_TARGET_BYTES = 0.125, 1 << 30
 
 
 class DistillObjective(TermsObjective):
-    def __init__(self, student, pixel_weight, batch_size, vgg=None, feature_weight=0.0, **kwargs):
-        """student: the TransformNet to train; vgg: the loss network for the feature term, or None."""
+    def __init__(
+        self, student, pixel_weight, batch_size, vgg=None, feature_weight=0.0, texture_weight=0.0, **kwargs
+    ):
+        """student: the TransformNet to train; vgg: the loss network for the feature and texture
+        terms (its content layer and style layers), or None; a term of weight 0 is left out."""
         super().__init__(batch_size, **kwargs)
         self.maker, self.vgg = student, vgg
         if vgg is not None:
             vgg.trainable = False
-        self.pixel_weight, self.feature_weight = float(pixel_weight), float(feature_weight)
+        on = vgg is not None
+        self.pixel_weight = float(pixel_weight)
+        self.feature_weight, self.texture_weight = (float(w) if on else 0.0 for w in (feature_weight, texture_weight))
 
     def call(self, inputs):
         images, style_weights = inputs["images"], inputs["style_weights"]
         target = ops.cast(inputs["targets"], "float32")
         predicted = ops.cast(self.maker(images, style_weights), "float32")
         terms = {"pixel": losses.pixel_loss(predicted, target, self.pixel_weight)}
-        if self.vgg is not None:
-            layer = self.vgg.content_layer
-            mine, theirs = (ops.cast(self.vgg(pictures)[layer], "float32") for pictures in (predicted, target))
-            terms["feature"] = losses.content_loss(mine, ops.stop_gradient(theirs), self.feature_weight)
+        if self.feature_weight or self.texture_weight:
+            # Float32 features, also under mixed precision: grams of bfloat16 features lose too much.
+            mine, theirs = (
+                {layer: ops.cast(features, "float32") for layer, features in self.vgg(pictures).items()}
+                for pictures in (predicted, target)
+            )
+            if self.feature_weight:
+                layer = self.vgg.content_layer
+                target = ops.stop_gradient(theirs[layer])
+                terms["feature"] = losses.content_loss(mine[layer], target, self.feature_weight)
+            if self.texture_weight:
+                grams = {layer: ops.stop_gradient(losses.gram(theirs[layer])) for layer in self.vgg.style_layers}
+                mine = {layer: mine[layer] for layer in self.vgg.style_layers}
+                terms["texture"] = losses.style_loss(mine, grams, self.texture_weight)
         return terms
 
 
@@ -105,30 +124,38 @@ class TeacherTargets:
         return self._networks[style]
 
 
-def distill(settings, teacher, vgg_weights=None, test_image=None, strategy=None, log=print):
+def distill(settings, teacher, vgg_weights=None, test_image=None, strategy=None, log=print, start=None):
     """Distill `teacher` (a loaded TransformNet) into a student of settings.width and
     settings.residual_blocks, in settings.checkpoint_dir; resumable like `train`. vgg_weights:
-    the loss network's file for the feature term (settings.content_weight), or None."""
+    the loss network's file for the feature and texture terms (settings.content_weight and
+    settings.distill.texture_weight), or None. start: a loaded student of that width and depth
+    to start from (to refine it), instead of the teacher's strongest channels."""
     from src.devices import resolve_training_precision
     from src.training.train import run_training
 
     distillation = settings.distill
+    feature, texture = (settings.content_weight, distillation.texture_weight) if vgg_weights else (0.0, 0.0)
     recorded = {
         "styles": list(teacher.style_names),
         "teacher": fingerprint(teacher),
-        "loss_weights": [distillation.pixel_weight, settings.content_weight if vgg_weights else 0.0],
-        "content_layer": settings.layers.content if vgg_weights else None,
+        # [pixel, feature], and texture's when it is on: the record of runs made before it existed.
+        "loss_weights": [distillation.pixel_weight, feature] + ([texture] if texture else []),
+        "content_layer": settings.layers.content if feature else None,
+        "style_layers": list(settings.layers.style) if texture else None,
         "loss_network": f"{vgg_weights.network} {vgg_weights.fingerprint()}" if vgg_weights else None,
+        "start": fingerprint(start) if start is not None else None,
     }
 
     def build():
         from src.training.vgg import build_vgg
 
         student = build_transform_net(teacher.num_styles, teacher.style_names, settings.width, settings.residual_blocks)
-        start_from_teacher(student, teacher)
+        if start is not None:
+            student.set_weights(start.get_weights())
+        else:
+            start_from_teacher(student, teacher)
         vgg = build_vgg(vgg_weights, settings.layers) if vgg_weights else None
-        weight = settings.content_weight if vgg_weights else 0.0
-        return DistillObjective(student, distillation.pixel_weight, settings.batch_size, vgg, weight)
+        return DistillObjective(student, distillation.pixel_weight, settings.batch_size, vgg, feature, texture)
 
     # The teacher computes in the run's number format: bfloat16 convolutions where training uses them.
     precision = "bfloat16" if resolve_training_precision(settings.precision) == "mixed_bfloat16" else "float32"
@@ -143,13 +170,13 @@ def start_from_teacher(student, teacher):
     """Give the student the teacher's strongest channels (largest mean |scale| of their instance
     norm over the styles: the channels that say most, as in Liu et al. 2017, "Network Slimming")
     and its first residual blocks. Such a sub-network of the teacher starts far closer to the
-    teacher's pictures than random weights. Students wider or deeper than their teacher keep
-    their random start."""
+    teacher's pictures than random weights. Residual blocks beyond the teacher's start as the
+    identity (Goyal et al. 2017's zero-initialised last scale), so a deeper student starts from
+    the same sub-network and only adds capacity. Students wider than their teacher keep their
+    random start."""
     front = [[b for b in net.blocks if not isinstance(b, ResidualBlock)] for net in (teacher, student)]
     residual = [[b for b in net.blocks if isinstance(b, ResidualBlock)] for net in (teacher, student)]
-    if student.residual_blocks > teacher.residual_blocks or any(
-        s.filters > t.filters for t, s in zip(teacher.layers_in_order(), student.layers_in_order())
-    ):
+    if any(s.filters > t.filters for t, s in zip(front[0] + residual[0][:1], front[1] + residual[1][:1])):
         return
     teacher_residual = residual[0][: student.residual_blocks]
     # The residual stream (conv3 and each block's second convolution) keeps one set of channels,
@@ -162,6 +189,9 @@ def start_from_teacher(student, teacher):
                 inner = _strongest([large.conv1.norm], small.conv1.filters)
                 _copy(large.conv1, small.conv1, stream, inner)
                 _copy(large.conv2, small.conv2, inner, stream)
+            for extra in residual[1][len(teacher_residual) :]:
+                for weight in (extra.conv2.norm.scale, extra.conv2.norm.shift):
+                    weight.assign(np.zeros(weight.shape, np.float32))
         keep = stream if position == 2 else _strongest([theirs.norm], mine.filters)
         _copy(theirs, mine, incoming, keep)
         incoming = keep

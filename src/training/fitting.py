@@ -11,8 +11,8 @@ from typing import Protocol
 import keras
 import numpy as np
 
-# "temporal" only with --temporal-weight; "pixel" and "feature" (instead of the others) with --distill-from
-LOSS_TERMS = ("content", "style", "tv", "temporal", "pixel", "feature")
+# "temporal" only with --temporal-weight; "pixel", "feature" and "texture" (instead of the others) with --distill-from
+LOSS_TERMS = ("content", "style", "tv", "temporal", "pixel", "feature", "texture")
 
 
 class FitRun(Protocol):
