@@ -61,6 +61,7 @@ def build_parser():
     add("--ship", action="store_true", help="copy the students into examples/models/")
     add("--no-train", action="store_true", help="measure the students already in --work")
     add("--no-measure", action="store_true", help="train only")
+    add("--no-speed", action="store_true", help="measure fidelity only (PSNR, style distance), not speed")
     return parser
 
 
@@ -142,7 +143,8 @@ def measure(args, students, photos):
     from src.training.vgg import load_vgg_weights
 
     vgg = load_vgg_weights(args.vgg16)
-    clips = {size: webcam_clip(args.work / f"pan_{size[0]}x{size[1]}.mp4", size) for size in ((640, 480), (320, 240))}
+    sizes = () if args.no_speed else ((640, 480), (320, 240))
+    clips = {size: webcam_clip(args.work / f"pan_{size[0]}x{size[1]}.mp4", size) for size in sizes}
     rows, pictures = [], {}
     for style in args.styles:
         judge = Judge(vgg, read_image(ROOT / "examples/style" / f"{style}.jpg").rgb)
@@ -158,7 +160,7 @@ def measure(args, students, photos):
             row = {"name": name, "width": width or 1.0, "gmac_per_megapixel": network_gflop(1000, 1000, model) / 2}
             row["psnr"] = float(np.mean([psnr(_u8(a), _u8(b)) for a, b in zip(reference, painted)]))
             row["style"] = float(np.mean([judge.score(p[None], q[None])["style"][0] for p, q in zip(photos, painted)]))
-            row.update(speeds(stylizer))
+            row.update({} if args.no_speed else speeds(stylizer))
             row.update({f"webcam_{w}x{h}": webcam(path, clip) for (w, h), clip in clips.items()})
             rows.append(row)
             pictures[name] = painted[:2]
@@ -253,10 +255,15 @@ def table(report):
     ]
     for row in report["rows"]:
         cost = report["training_seconds"].get(row["name"])
-        large, small = row["webcam_640x480"], row["webcam_320x240"]
+        speed = "| | | | | "  # --no-speed
+        if "photo_seconds" in row:
+            large, small = row["webcam_640x480"], row["webcam_320x240"]
+            speed = (
+                f"| {row['photo_seconds']:.3f} | {row['fps_640x480']:.1f} | {row['fps_320x240']:.1f} "
+                f"| {large[0]:.1f} ({large[1]} ms) | {small[0]:.1f} ({small[1]} ms) "
+            )
         lines.append(
-            f"| {row['name']} | {row['gmac_per_megapixel']:.1f} | {row['photo_seconds']:.3f} | {row['fps_640x480']:.1f} "
-            f"| {row['fps_320x240']:.1f} | {large[0]:.1f} ({large[1]} ms) | {small[0]:.1f} ({small[1]} ms) "
+            f"| {row['name']} | {row['gmac_per_megapixel']:.1f} {speed}"
             f"| {'teacher' if row['width'] == 1 else '%.1f dB' % row['psnr']} | {row['style']:.3f} "
             f"| {f'{cost / 60:.0f} min' if cost else ''} |"
         )

@@ -240,6 +240,14 @@ def test_bad_distill_arguments(training_data, teacher_file, tmp_path, capsys, ex
     assert not (tmp_path / "s").exists()
 
 
+def test_distillation_defaults_to_its_own_learning_rate():
+    parse = style.build_parser().parse_args
+    common = ["--checkpoint-dir", "c"]
+    assert style.learning_rate(parse([*common, "--distill-from", "t.keras"])) == style.DISTILL_LEARNING_RATE == 1e-2
+    assert style.learning_rate(parse([*common, "--style", "s.jpg"])) == style.LEARNING_RATE == 1e-3
+    assert style.learning_rate(parse([*common, "--distill-from", "t.keras", "--learning-rate", "0.004"])) == 0.004
+
+
 def test_a_teacher_that_cannot_load_is_a_message(training_data, tmp_path, capsys):
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"PK\x03\x04 not a zip")
