@@ -266,6 +266,8 @@ def check_model_flags(parser, args):
                             ("--style-layers", args.style_layers)):  # fmt: skip
             if value is not None and not args.vgg_path:
                 parser.error(f"with --distill-from, {flag} is for a loss through the network of --vgg-path: give both")
+        if args.style_layers and not args.style_weight:
+            parser.error("with --distill-from, --style-layers are those of the Gram term: give --style-weight too")
         if args.start_from and (args.width != 1 or args.residual_blocks != 5):
             parser.error(
                 "--start-from gives the network's width and residual blocks: leave out --width and --residual-blocks"
