@@ -317,8 +317,7 @@ def training_settings(parser, args, network):
         layers, *weights, args.checkpoint_dir, args.train_path, args.test_dir, args.epochs, args.batch_size,
         args.checkpoint_iterations, learning_rate(args), args.image_size, args.precision, args.seed,
         args.temporal_weight, args.width, args.residual_blocks,
-        Distillation(args.distill_from, args.pixel_weight, args.style_weight or 0.0, args.start_from)
-        if args.distill_from else None,
+        Distillation(args.distill_from, args.pixel_weight, args.style_weight or 0.0) if args.distill_from else None,
     )  # fmt: skip
 
 

@@ -46,9 +46,10 @@ class DistillObjective(TermsObjective):
         self.maker, self.vgg = student, vgg
         if vgg is not None:
             vgg.trainable = False
-        on = vgg is not None
+        else:
+            feature_weight = texture_weight = 0.0
         self.pixel_weight = float(pixel_weight)
-        self.feature_weight, self.texture_weight = (float(w) if on else 0.0 for w in (feature_weight, texture_weight))
+        self.feature_weight, self.texture_weight = float(feature_weight), float(texture_weight)
 
     def call(self, inputs):
         images, style_weights = inputs["images"], inputs["style_weights"]
@@ -63,12 +64,13 @@ class DistillObjective(TermsObjective):
             )
             if self.feature_weight:
                 layer = self.vgg.content_layer
-                target = ops.stop_gradient(theirs[layer])
-                terms["feature"] = losses.content_loss(mine[layer], target, self.feature_weight)
+                theirs_here = ops.stop_gradient(theirs[layer])
+                terms["feature"] = losses.content_loss(mine[layer], theirs_here, self.feature_weight)
             if self.texture_weight:
-                grams = {layer: ops.stop_gradient(losses.gram(theirs[layer])) for layer in self.vgg.style_layers}
-                mine = {layer: mine[layer] for layer in self.vgg.style_layers}
-                terms["texture"] = losses.style_loss(mine, grams, self.texture_weight)
+                layers = self.vgg.style_layers
+                grams = {layer: ops.stop_gradient(losses.gram(theirs[layer])) for layer in layers}
+                mine_there = {layer: mine[layer] for layer in layers}
+                terms["texture"] = losses.style_loss(mine_there, grams, self.texture_weight)
         return terms
 
 

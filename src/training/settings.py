@@ -15,7 +15,6 @@ class Distillation:
     teacher: Path  # any checkpoint evaluate.py reads
     pixel_weight: float = 1.0  # the feature loss (with --vgg-path) is weighed by content_weight
     texture_weight: float = 0.0  # the Gram match to the teacher's pictures (with --vgg-path)
-    start: Path | None = None  # a student to refine, instead of the teacher's strongest channels
 
 
 @dataclass(frozen=True)
