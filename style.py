@@ -197,7 +197,7 @@ def _run(parser, args):
             vgg_weights = load_vgg_weights(args.vgg_path or DEFAULT_VGG)
         except VggError as error:
             parser.error(f"--vgg-path: {error}")
-    settings = training_settings(parser, args, vgg_weights.network if vgg_weights else "VGG19")
+    settings = training_settings(parser, args, vgg_weights.network if vgg_weights else "VGG19", start)
     make_test_dir(parser, args)
     from src.images import ImageError
     from src.training.distill import distill
@@ -285,21 +285,21 @@ def check_model_flags(parser, args):
 
 
 def start_model(parser, args, teacher):
-    """--start-from, loaded and checked against the teacher; its size becomes --width and
-    --residual-blocks."""
+    """--start-from, loaded and checked against the teacher (its size is the student's: see
+    training_settings)."""
     start = cli.load_model(parser, args.start_from, "--start-from")
     if start.style_names != teacher.style_names:
         parser.error(
             f"--start-from paints {', '.join(start.style_names)}, the teacher {', '.join(teacher.style_names)}: "
             "start from a network of the teacher's styles"
         )
-    args.width, args.residual_blocks = start.width, start.residual_blocks
     return start
 
 
-def training_settings(parser, args, network):
+def training_settings(parser, args, network, start=None):
     """The flags as TrainingSettings; the loss layers and weights they leave open become the
-    loss network's defaults (src/training/vgg_layers.py)."""
+    loss network's defaults (src/training/vgg_layers.py). start: the --start-from network, whose
+    width and residual blocks the student takes."""
     from src.training.settings import Distillation, TrainingSettings
     from src.training.vgg_layers import LossLayers, check_layers
 
@@ -313,10 +313,11 @@ def training_settings(parser, args, network):
         given if given is not None else default
         for given, default in zip((args.content_weight, args.style_weight, args.tv_weight), DEFAULT_WEIGHTS[network])
     ]
+    width, blocks = (start.width, start.residual_blocks) if start is not None else (args.width, args.residual_blocks)
     return TrainingSettings(
         layers, *weights, args.checkpoint_dir, args.train_path, args.test_dir, args.epochs, args.batch_size,
         args.checkpoint_iterations, learning_rate(args), args.image_size, args.precision, args.seed,
-        args.temporal_weight, args.width, args.residual_blocks,
+        args.temporal_weight, width, blocks,
         Distillation(args.distill_from, args.pixel_weight, args.style_weight or 0.0) if args.distill_from else None,
     )  # fmt: skip
 
