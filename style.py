@@ -268,7 +268,7 @@ def check_model_flags(parser, args):
                 parser.error(f"with --distill-from, {flag} is for a loss through the network of --vgg-path: give both")
         if args.style_layers and not args.style_weight:
             parser.error("with --distill-from, --style-layers are those of the Gram term: give --style-weight too")
-        if args.start_from and (args.width != 1 or args.residual_blocks != 5):
+        if args.start_from and network_shape_given(parser, args):
             parser.error(
                 "--start-from gives the network's width and residual blocks: leave out --width and --residual-blocks"
             )
@@ -280,8 +280,13 @@ def check_model_flags(parser, args):
         parser.error("--pixel-weight goes with --distill-from")
     if args.width > 4:
         parser.error(f"--width must be at most 4, got {args.width:g}")
-    if args.slow and (args.width != 1 or args.residual_blocks != 5):
+    if args.slow and network_shape_given(parser, args):
         parser.error("--slow optimizes pixels, not a network: --width and --residual-blocks do not apply")
+
+
+def network_shape_given(parser, args):
+    """Whether --width or --residual-blocks was set to other than its default."""
+    return any(getattr(args, name) != parser.get_default(name) for name in ("width", "residual_blocks"))
 
 
 def start_model(parser, args, teacher):

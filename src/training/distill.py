@@ -28,7 +28,7 @@ import numpy as np
 from keras import ops
 
 from src.training import losses
-from src.training.objective import TermsObjective
+from src.training.objective import TermsObjective, float32_features
 from src.transform import ResidualBlock, build_transform_net
 
 
@@ -57,11 +57,7 @@ class DistillObjective(TermsObjective):
         predicted = ops.cast(self.maker(images, style_weights), "float32")
         terms = {"pixel": losses.pixel_loss(predicted, target, self.pixel_weight)}
         if self.feature_weight or self.texture_weight:
-            # Float32 features, also under mixed precision: grams of bfloat16 features lose too much.
-            mine, theirs = (
-                {layer: ops.cast(features, "float32") for layer, features in self.vgg(pictures).items()}
-                for pictures in (predicted, target)
-            )
+            mine, theirs = (float32_features(self.vgg, pictures) for pictures in (predicted, target))
             if self.feature_weight:
                 layer = self.vgg.content_layer
                 theirs_here = ops.stop_gradient(theirs[layer])

@@ -62,11 +62,7 @@ class StyleObjective(TermsObjective):
     def call(self, inputs):
         content, style_weights = inputs["images"], inputs["style_weights"]
         stylized = self.maker(content * self.input_scale, style_weights)
-        # Losses in float32 also under mixed precision: grams of bfloat16 features lose too much.
-        predicted, target = (
-            {layer: ops.cast(features, "float32") for layer, features in self.vgg(images).items()}
-            for images in (stylized, content)
-        )
+        predicted, target = (float32_features(self.vgg, images) for images in (stylized, content))
         mix = style_weights / ops.sum(style_weights, axis=-1, keepdims=True)  # (B, S), rows sum to 1
         target_grams = {layer: ops.einsum("bs,scd->bcd", mix, grams) for layer, grams in self.style_grams.items()}
         content_layer = self.vgg.content_layer
@@ -112,6 +108,12 @@ class PixelImage(layers.Layer):
 
     def call(self, images, style_weights):
         return ops.convert_to_tensor(self.pixels)
+
+
+def float32_features(vgg, images):
+    """images (B, H, W, 3) -> {layer: VGG features}, in float32 also under mixed precision: the
+    losses are computed in float32, as grams of bfloat16 features lose too much."""
+    return {layer: ops.cast(features, "float32") for layer, features in vgg(images).items()}
 
 
 def style_grams(vgg, style_images):
