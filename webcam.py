@@ -46,7 +46,8 @@ def build_parser():
         "--engine",
         choices=("auto", "tensorflow", "openvino"),
         default="auto",
-        help="what runs the network; auto as in evaluate.py (default: %(default)s)",
+        help="what runs the network; auto: where OpenVINO is installed, whichever of it and TensorFlow paints "
+        "the first frame faster, else TensorFlow (default: %(default)s)",
     )
     return parser
 
@@ -83,7 +84,8 @@ def _run(parser, args):
         capture, is_file = open_source(args.camera, args.size)
     except CameraError as error:
         parser.error(f"--camera: {error}")
-    stylizers, names = stylizers_from_args(parser, args)
+    styles = styles_from_args(parser, args)
+    options = cli.stylizer_options(parser, args)
     frames = NewestFrame(capture, paced=is_file, size=args.size)
     window = None
     try:
@@ -99,8 +101,10 @@ def _run(parser, args):
                     parser.error(str(error))
                 log(HELP)
             controls = Controls(strength=args.strength, preserve_color=args.preserve_color)
-            loop = LiveLoop(stylizers, names, controls, window, recorder, args.snapshot_dir, log)
             with device_scope(args.device):
+                stylizers = stylizers_for(styles, options, engines_to_time(args, options), first[2])
+                names = [name for _, _, name in styles]
+                loop = LiveLoop(stylizers, names, controls, window, recorder, args.snapshot_dir, log)
                 loop.stylize(first[2])  # compiles the network before the clock starts
                 report = loop.run(frames, args.max_frames, args.seconds)
     finally:
@@ -117,20 +121,41 @@ def _run(parser, args):
     return 0
 
 
-def stylizers_from_args(parser, args):
-    """One Stylizer per style (every style of each --checkpoint) and the styles' names."""
+def styles_from_args(parser, args):
+    """(model, style weights, name) for every style of each --checkpoint."""
     cli.import_keras()
-    from src.stylize import Stylizer
-
-    options = cli.stylizer_options(parser, args)
-    stylizers, names = [], []
+    styles = []
     for path in args.checkpoint or default_checkpoints():
         model = cli.load_model(parser, path)
         for index, name in enumerate(model.style_names):
             weights = [1.0 if i == index else 0.0 for i in range(model.num_styles)]
-            stylizers.append(Stylizer(model, weights, **options))
-            names.append(name if model.num_styles > 1 else Path(path).stem)
-    return stylizers, names
+            styles.append((model, weights, name if model.num_styles > 1 else Path(path).stem))
+    return styles
+
+
+def engines_to_time(args, options):
+    """The engines to race on the first frame. Where --engine auto picked OpenVINO, TensorFlow
+    too: OpenVINO is the faster for whole photos, but a slim student at camera sizes ran slower
+    on it than on TensorFlow on an AMX Xeon (bench/README.md), and a live mode lives by its rate."""
+    if args.engine == "auto" and options["engine"] == "openvino":
+        return ("openvino", "tensorflow")
+    return (options["engine"],)
+
+
+def stylizers_for(styles, options, engines, frame):
+    """One Stylizer per style, on whichever of `engines` paints `frame` fastest (said in the log)."""
+    from src.live import fastest
+    from src.stylize import Stylizer
+
+    model, weights, _ = styles[0]
+    first = {engine: Stylizer(model, weights, **{**options, "engine": engine}) for engine in engines}
+    engine = engines[0]
+    if len(engines) > 1:
+        engine, seconds = fastest(first, frame)
+        others = ", ".join(f"{other} {seconds[other] * 1000:.0f} ms" for other in engines if other != engine)
+        log(f"engine: {engine}, {seconds[engine] * 1000:.0f} ms a frame ({others})")
+    rest = [Stylizer(model, weights, **{**options, "engine": engine}) for model, weights, _ in styles[1:]]
+    return [first[engine], *rest]
 
 
 def recording(parser, args, width, height, frame_rate):

@@ -225,6 +225,24 @@ class LiveLoop:
             self.log(f"snapshot: {path}")
 
 
+def fastest(stylizers, frame, runs=7, warmups=2):
+    """{label: Stylizer} and a frame (H, W, 3) -> (the fastest's label, {label: median seconds}).
+    Each runs `warmups` times first (its compilation, its first allocations), then all take
+    turns, so that a busy moment of the machine slows every one alike."""
+    batch = frame[None]
+    for stylizer in stylizers.values():
+        for _ in range(warmups):
+            stylizer(batch)
+    seconds = {label: [] for label in stylizers}
+    for _ in range(runs):
+        for label, stylizer in stylizers.items():
+            started = time.perf_counter()
+            stylizer(batch)
+            seconds[label].append(time.perf_counter() - started)
+    medians = {label: float(np.median(times)) for label, times in seconds.items()}
+    return min(medians, key=medians.get), medians
+
+
 class Window:
     """An OpenCV window with a caption; `actions` turns the keys pressed into Controls actions."""
 

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from src.live import CameraError, Controls, LiveLoop, NewestFrame, Report
+from src.live import CameraError, Controls, LiveLoop, NewestFrame, Report, fastest
 
 
 class FakeCapture:
@@ -160,3 +160,20 @@ def test_the_window_says_what_to_do_where_opencv_has_no_gui():
 
 def test_an_empty_report_summarises():
     assert "0 frames stylized of 0 read (0 dropped)" in Report().summary()
+
+
+def test_fastest_compiles_each_then_times_them_in_turns():
+    calls = []
+
+    def engine(label, seconds):
+        def stylize(batch):
+            calls.append((label, batch.shape))
+            time.sleep(seconds)
+
+        return stylize
+
+    frame = np.zeros((6, 8, 3), np.uint8)
+    label, medians = fastest({"slow": engine("slow", 0.03), "quick": engine("quick", 0.002)}, frame, runs=3, warmups=2)
+    assert label == "quick" and medians["quick"] < 0.02 <= medians["slow"]
+    assert [c[0] for c in calls] == ["slow"] * 2 + ["quick"] * 2 + ["slow", "quick"] * 3
+    assert {c[1] for c in calls} == {(1, 6, 8, 3)}

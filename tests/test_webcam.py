@@ -2,6 +2,7 @@
 source's size, rate and length; bad inputs are a message and an exit status; a camera that stops
 mid-run leaves a complete recording and says so."""
 
+import re
 import subprocess
 import sys
 
@@ -49,8 +50,27 @@ def test_size_max_frames_and_every_style_of_each_model(model_file, two_styles, c
     facts = video_facts(out)
     assert (facts["width"], facts["height"]) == (48, 32) and facts["frames"] >= 3
     parser = webcam.build_parser()
-    stylizers, names = webcam.stylizers_from_args(parser, parser.parse_args(argv + ["--precision", "float32"]))
-    assert names == ["random", "style_0", "style_1"] and len(stylizers) == 3
+    args = parser.parse_args(argv + ["--precision", "float32", "--engine", "tensorflow"])
+    styles = webcam.styles_from_args(parser, args)
+    assert [(name, weights) for _, weights, name in styles] == [
+        ("random", [1.0]),
+        ("style_0", [1.0, 0.0]),
+        ("style_1", [0.0, 1.0]),
+    ]
+    frame = np.zeros((32, 48, 3), np.uint8)
+    stylizers = webcam.stylizers_for(styles, webcam.cli.stylizer_options(parser, args), ("tensorflow",), frame)
+    pictures = [stylizer(frame[None]) for stylizer in stylizers]
+    assert [p.shape for p in pictures] == [(1, 32, 48, 3)] * 3 and not np.array_equal(pictures[1], pictures[2])
+
+
+def test_auto_races_openvino_against_tensorflow_on_the_first_frame(model_file, clip, capsys):
+    pytest.importorskip("openvino")
+    argv = ["--checkpoint", model_file, "--camera", clip, "--no-window", "--max-frames", "2"]
+    assert run(*argv) == 0
+    raced = re.search(r"engine: (\w+), \d+ ms a frame \((\w+) \d+ ms\)", capsys.readouterr().err)
+    assert raced and {raced.group(1), raced.group(2)} == {"openvino", "tensorflow"}
+    assert run(*argv, "--engine", "tensorflow") == 0
+    assert "engine:" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
