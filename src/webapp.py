@@ -73,14 +73,16 @@ class Catalog:
             raise AppError(f"no style called {label!r}: choose one from the list")
         return self.styles[label]
 
-    def stylizer(self, first, second=None, mix=0.0, strength=1.0, preserve_color=False, stroke_scale=1.0):
+    def stylizer(self, first, second=None, mix=0.0, strength=1.0, preserve_color=False, stroke_scale=1.0, engine=None):
         """The Stylizer for a request: `first` alone, or mixed with `second` by `mix` (0: first
         only, 1: second only). Styles of one multi-style network mix inside it (its conditional
-        instance norms); separate single-style models mix their pictures, as evaluate.py does."""
+        instance norms); separate single-style models mix their pictures, as evaluate.py does.
+        `engine`: the one to run (src/engines.py); default, the one this CPU runs best."""
         from src.stylize import Stylizer
 
         a = self.style(first)
         options = stylizer_options(strength, preserve_color, stroke_scale)
+        options["engine"] = engine or options["engine"]
         if not second or second == first or mix <= 0.0:
             return Stylizer(a.model, a.weights, **options)
         b = self.style(second)
@@ -232,12 +234,14 @@ def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, s
 class LiveFrames:
     """Camera frames from the browser -> stylized frames, one at a time: a frame that arrives
     while the network is busy gets the last picture again, so latency never grows (as webcam.py
-    drops frames)."""
+    drops frames). Where OpenVINO runs, the first frame races it against TensorFlow and the
+    faster serves the rest, as in webcam.py."""
 
     def __init__(self, catalog):
         self.catalog = catalog
         self._stylizers = {}
         self._last = None
+        self.engine = None  # the race's winner, once a frame has come where OpenVINO runs
 
     def __call__(self, frame, label, strength=1.0, preserve_color=False):
         if frame is None:
@@ -246,11 +250,24 @@ class LiveFrames:
             return self._last
         try:
             key = (label, strength, preserve_color)
-            if key not in self._stylizers:
-                self._stylizers = {key: self.catalog.stylizer(label, strength=strength, preserve_color=preserve_color)}
             rgb = np.asarray(frame)[..., :3]
+            if key not in self._stylizers:
+                self._stylizers = {key: self._stylizer(rgb, label, strength, preserve_color)}
             self._last = np.clip(np.rint(self._stylizers[key](rgb[None])[0]), 0, 255).astype(np.uint8)
             return self._last
         finally:
             RUNNING.release()
+
+    def _stylizer(self, rgb, label, strength, preserve_color):
+        from src.engines import resolve_engine
+        from src.live import fastest
+
+        def make(engine):
+            return self.catalog.stylizer(label, strength=strength, preserve_color=preserve_color, engine=engine)
+
+        if self.engine is None and resolve_engine("auto", "cpu") == "openvino":
+            raced = {engine: make(engine) for engine in ("openvino", "tensorflow")}
+            self.engine, _ = fastest(raced, rgb)
+            return raced[self.engine]
+        return make(self.engine)
 

@@ -120,6 +120,11 @@ def test_contact_sheet_and_live_frames(catalog, workspace, tmp_path):
     assert painted.shape == (24, 32, 3) and painted.dtype == np.uint8
     assert np.abs(painted.astype(int) - frame).mean() > 1
     assert live(None, "style_1") is None
+    from src.engines import openvino_installed
+
+    assert live.engine in (("openvino", "tensorflow") if openvino_installed() else (None,))
+    again = live(frame, "style_1", 0.5, False)  # another stylizer, on the engine that won
+    assert np.abs(again.astype(int) - frame).mean() < np.abs(painted.astype(int) - frame).mean()
 
 
 def test_old_runs_are_removed_and_the_workspace_with_them(workspace):
