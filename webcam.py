@@ -78,7 +78,7 @@ def main(argv=None):
 
 def _run(parser, args):
     from src.devices import device_scope
-    from src.live import HELP, CameraError, Controls, LiveLoop, NewestFrame, Window, open_source
+    from src.live import HELP, CameraError, Controls, LiveLoop, NewestFrame, Window, engines_to_race, open_source
 
     try:
         capture, is_file = open_source(args.camera, args.size)
@@ -102,7 +102,7 @@ def _run(parser, args):
                 log(HELP)
             controls = Controls(strength=args.strength, preserve_color=args.preserve_color)
             with device_scope(args.device):
-                stylizers = stylizers_for(styles, options, engines_to_time(args, options), first[2])
+                stylizers = stylizers_for(styles, options, engines_to_race(args.engine, options["engine"]), first[2])
                 names = [name for _, _, name in styles]
                 loop = LiveLoop(stylizers, names, controls, window, recorder, args.snapshot_dir, log)
                 loop.stylize(first[2])  # compiles the network before the clock starts
@@ -133,29 +133,22 @@ def styles_from_args(parser, args):
     return styles
 
 
-def engines_to_time(args, options):
-    """The engines to race on the first frame. Where --engine auto picked OpenVINO, TensorFlow
-    too: OpenVINO is the faster for whole photos, but a slim student at camera sizes ran slower
-    on it than on TensorFlow on an AMX Xeon (bench/README.md), and a live mode lives by its rate."""
-    if args.engine == "auto" and options["engine"] == "openvino":
-        return ("openvino", "tensorflow")
-    return (options["engine"],)
-
-
 def stylizers_for(styles, options, engines, frame):
     """One Stylizer per style, on whichever of `engines` paints `frame` fastest (said in the log)."""
-    from src.live import fastest
+    from src.live import on_fastest_engine
     from src.stylize import Stylizer
 
     model, weights, _ = styles[0]
-    first = {engine: Stylizer(model, weights, **{**options, "engine": engine}) for engine in engines}
-    engine = engines[0]
-    if len(engines) > 1:
-        engine, seconds = fastest(first, frame)
+
+    def make(engine):
+        return Stylizer(model, weights, **{**options, "engine": engine})
+
+    engine, first, seconds = on_fastest_engine(make, engines, frame)
+    if seconds:
         others = ", ".join(f"{other} {seconds[other] * 1000:.0f} ms" for other in engines if other != engine)
         log(f"engine: {engine}, {seconds[engine] * 1000:.0f} ms a frame ({others})")
     rest = [Stylizer(model, weights, **{**options, "engine": engine}) for model, weights, _ in styles[1:]]
-    return [first[engine], *rest]
+    return [first, *rest]
 
 
 def recording(parser, args, width, height, frame_rate):

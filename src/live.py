@@ -243,6 +243,25 @@ def fastest(stylizers, frame, runs=7, warmups=2):
     return min(medians, key=medians.get), medians
 
 
+def engines_to_race(asked, resolved):
+    """The engines a live mode times on its first frame: --engine `asked` resolved to `resolved`
+    (src/engines.py). Where auto picked OpenVINO, TensorFlow too: OpenVINO is the faster for
+    whole photos, but a slim student at camera sizes ran slower on it than on TensorFlow on an
+    AMX Xeon (bench/README.md), and a live mode lives by its rate."""
+    return ("openvino", "tensorflow") if asked == "auto" and resolved == "openvino" else (resolved,)
+
+
+def on_fastest_engine(make, engines, frame):
+    """make(engine) -> a Stylizer; -> (the engine, its Stylizer, {engine: median seconds}, or
+    None where there was only one engine to run)."""
+    candidates = {engine: make(engine) for engine in engines}
+    if len(candidates) == 1:
+        [(engine, stylizer)] = candidates.items()
+        return engine, stylizer, None
+    engine, seconds = fastest(candidates, frame)
+    return engine, candidates[engine], seconds
+
+
 class Window:
     """An OpenCV window with a caption; `actions` turns the keys pressed into Controls actions."""
 

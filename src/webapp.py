@@ -260,14 +260,13 @@ class LiveFrames:
 
     def _stylizer(self, rgb, label, strength, preserve_color):
         from src.engines import resolve_engine
-        from src.live import fastest
+        from src.live import engines_to_race, on_fastest_engine
 
         def make(engine):
             return self.catalog.stylizer(label, strength=strength, preserve_color=preserve_color, engine=engine)
 
-        if self.engine is None and resolve_engine("auto", "cpu") == "openvino":
-            raced = {engine: make(engine) for engine in ("openvino", "tensorflow")}
-            self.engine, _ = fastest(raced, rgb)
-            return raced[self.engine]
-        return make(self.engine)
-
+        if self.engine is not None:
+            return make(self.engine)
+        engine, stylizer, seconds = on_fastest_engine(make, engines_to_race("auto", resolve_engine("auto", "cpu")), rgb)
+        self.engine = engine if seconds else None
+        return stylizer
