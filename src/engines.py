@@ -19,6 +19,7 @@ imports TensorFlow at all.
 import hashlib
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,17 @@ def resolve_engine(engine="auto", device="auto"):
     return engine
 
 
+def import_openvino():
+    """The openvino module, without its usage telemetry. `import openvino` otherwise reports to
+    Google Analytics (the openvino-telemetry package, on unless the user has opted out) from a
+    process forked off a thread, which, offline, can hang the exit of the whole run; a package
+    that cannot be imported makes OpenVINO's converter use its own no-op stub instead."""
+    sys.modules.setdefault("openvino_telemetry", None)
+    import openvino
+
+    return openvino
+
+
 def cache_dir():
     return Path(os.environ.get("FST_CACHE_DIR") or Path.home() / ".cache" / "fast-style-transfer")
 
@@ -64,9 +76,7 @@ def cache_dir():
 def graph_key(arrays):
     """A hash naming a converted graph: its arrays (weights, constants), OpenVINO's version and
     the source of the modules that build the graph, so that a change to any gives a new file."""
-    import openvino
-
-    digest = hashlib.sha256(openvino.__version__.encode())
+    digest = hashlib.sha256(import_openvino().__version__.encode())
     for module in ("inference.py", "transform.py", "engines.py", "stylize.py", "checkpoints.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
     for array in arrays:
@@ -82,10 +92,8 @@ class OpenVinoForward:
     once, or read from the cache under `key`, and compiled per shape."""
 
     def __init__(self, make_function, precision, key=None):
-        import openvino as ov
-
-        self._ov = ov
-        self.core = ov.Core()
+        self._ov = import_openvino()
+        self.core = self._ov.Core()
         folder = cache_dir() / "openvino"
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -168,3 +168,30 @@ def test_a_second_evaluate_run_never_imports_tensorflow(model_file, tmp_path):
     assert runs[0].stdout.split() == ["True", "True"] and runs[1].stdout.split() == ["False", "False"]
     first, second = (np.asarray(Image.open(tmp_path / name)) for name in ("first.png", "second.png"))
     np.testing.assert_array_equal(first, second)
+
+
+@openvino
+def test_the_openvino_engine_sends_no_telemetry(model_file, tmp_path):
+    """openvino-telemetry would write a client id under ~/intel and send it from a forked process
+    (unless CI=true): neither may happen in a run of ours."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    Image.fromarray(noise_images(20, 28)[0].astype(np.uint8)).save(tmp_path / "in.png")
+    script = (
+        "import sys, evaluate\n"
+        f"status = evaluate.main(['--checkpoint', {str(model_file)!r}, '--engine', 'openvino', '--in-path', "
+        f"{str(tmp_path / 'in.png')!r}, '--out-path', {str(tmp_path / 'out.png')!r}])\n"
+        "print('openvino' in sys.modules, sys.modules.get('openvino_telemetry') is not None)\n"
+        "sys.exit(status)\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
+    env.update(HOME=str(home), FST_CACHE_DIR=str(tmp_path / "cache"))
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr[-500:]
+    assert run.stdout.split() == ["True", "False"]
+    assert not (home / "intel").exists()
