@@ -144,26 +144,34 @@ def test_a_checkpoint_converted_before_runs_without_loading_it(model_file, tmp_p
     np.testing.assert_allclose(mixed(images), first, atol=1e-3)  # the same network twice: the same picture
 
 
-@openvino
-def test_a_second_evaluate_run_never_imports_tensorflow(model_file, tmp_path):
+def evaluate_on_openvino(model_file, tmp_path, out_name, printed, env):
+    """Run evaluate.py --engine openvino on a small photo in a fresh interpreter, which then
+    prints `printed` (Python expressions, space-separated); the finished process."""
     import subprocess
     import sys
 
     from PIL import Image
 
-    Image.fromarray(noise_images(20, 28)[0].astype(np.uint8)).save(tmp_path / "in.png")
+    photo = tmp_path / "in.png"
+    if not photo.exists():
+        Image.fromarray(noise_images(20, 28)[0].astype(np.uint8)).save(photo)
     script = (
         "import sys, evaluate\n"
         f"status = evaluate.main(['--checkpoint', {str(model_file)!r}, '--engine', 'openvino', '--in-path', "
-        f"{str(tmp_path / 'in.png')!r}, '--out-path', sys.argv[1]])\n"
-        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+        f"{str(photo)!r}, '--out-path', {str(tmp_path / out_name)!r}])\n"
+        f"print({printed})\n"
         "sys.exit(status)\n"
     )
-    env = {**os.environ, "FST_CACHE_DIR": str(tmp_path / "cache")}
-    runs = [
-        subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], env=env, capture_output=True, text=True, cwd=ROOT)
-        for name in ("first.png", "second.png")
-    ]
+    env = {**env, "FST_CACHE_DIR": str(tmp_path / "cache")}
+    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+@openvino
+def test_a_second_evaluate_run_never_imports_tensorflow(model_file, tmp_path):
+    from PIL import Image
+
+    printed = "'tensorflow' in sys.modules, 'keras' in sys.modules"
+    runs = [evaluate_on_openvino(model_file, tmp_path, name, printed, os.environ) for name in ("first.png", "second.png")]
     assert [run.returncode for run in runs] == [0, 0], runs[1].stderr[-500:]
     assert runs[0].stdout.split() == ["True", "True"] and runs[1].stdout.split() == ["False", "False"]
     first, second = (np.asarray(Image.open(tmp_path / name)) for name in ("first.png", "second.png"))
@@ -174,24 +182,11 @@ def test_a_second_evaluate_run_never_imports_tensorflow(model_file, tmp_path):
 def test_the_openvino_engine_sends_no_telemetry(model_file, tmp_path):
     """openvino-telemetry would write a client id under ~/intel and send it from a forked process
     (unless CI=true): neither may happen in a run of ours."""
-    import subprocess
-    import sys
-
-    from PIL import Image
-
-    Image.fromarray(noise_images(20, 28)[0].astype(np.uint8)).save(tmp_path / "in.png")
-    script = (
-        "import sys, evaluate\n"
-        f"status = evaluate.main(['--checkpoint', {str(model_file)!r}, '--engine', 'openvino', '--in-path', "
-        f"{str(tmp_path / 'in.png')!r}, '--out-path', {str(tmp_path / 'out.png')!r}])\n"
-        "print('openvino' in sys.modules, sys.modules.get('openvino_telemetry') is not None)\n"
-        "sys.exit(status)\n"
-    )
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
-    env.update(HOME=str(home), FST_CACHE_DIR=str(tmp_path / "cache"))
-    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    printed = "'openvino' in sys.modules, sys.modules.get('openvino_telemetry') is not None"
+    run = evaluate_on_openvino(model_file, tmp_path, "out.png", printed, {**env, "HOME": str(home)})
     assert run.returncode == 0, run.stderr[-500:]
     assert run.stdout.split() == ["True", "False"]
     assert not (home / "intel").exists()
