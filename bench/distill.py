@@ -26,6 +26,7 @@ import numpy as np
 
 from bench.quality import SHARED, machine, test_photos, training_folder
 from bench.workers import network_gflop, psnr
+from src.pixels import to_uint8
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "examples" / "models"
@@ -158,7 +159,7 @@ def measure(args, students, photos):
             stylizer = Stylizer(model, batch_size=1)
             painted = reference if width is None else [stylizer(photo[None])[0] for photo in photos]
             row = {"name": name, "width": width or 1.0, "gmac_per_megapixel": network_gflop(1000, 1000, model) / 2}
-            row["psnr"] = float(np.mean([psnr(_u8(a), _u8(b)) for a, b in zip(reference, painted)]))
+            row["psnr"] = float(np.mean([psnr(to_uint8(a), to_uint8(b)) for a, b in zip(reference, painted)]))
             row["style"] = float(np.mean([judge.score(p[None], q[None])["style"][0] for p, q in zip(photos, painted)]))
             row.update({} if args.no_speed else speeds(stylizer))
             row.update({f"webcam_{w}x{h}": webcam(path, clip) for (w, h), clip in clips.items()})
@@ -166,10 +167,6 @@ def measure(args, students, photos):
             pictures[name] = painted[:2]
             print(row, file=sys.stderr, flush=True)
     return rows, pictures
-
-
-def _u8(picture):
-    return np.clip(np.rint(picture), 0, 255)
 
 
 def speeds(stylizer):
@@ -234,7 +231,7 @@ def side_by_side(photos, pictures, path, cell=220):
         cells = [("photo", photo)] + [(n, pictures[n][index]) for n in names]
         top = 20 + r * cell * 2 // 3
         for c, (label, picture) in enumerate(cells):
-            image = Image.fromarray(_u8(picture).astype(np.uint8))
+            image = Image.fromarray(to_uint8(picture))
             image.thumbnail((cell - 4, cell * 2 // 3 - 18))
             canvas.paste(image, (c * cell + 2, top + 14))
             draw.text((c * cell + 4, top), label if c else "", fill="black")

@@ -33,6 +33,7 @@ import numpy as np
 
 from bench.quality import SHARED, machine, test_photos
 from bench.workers import psnr
+from src.pixels import to_uint8
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLES = ("wave", "udnie", "the_scream", "the_shipwreck_of_the_minotaur")
@@ -100,8 +101,7 @@ def offset_pictures(stylizer, photo):
 
 def compare(networks, teacher, photo, margin):
     """The figures of the module docstring for one photo."""
-    u8 = lambda picture: np.clip(np.rint(picture), 0, 255)
-    inner = lambda picture: u8(picture)[margin:-margin, margin:-margin]
+    inner = lambda picture: to_uint8(picture)[margin:-margin, margin:-margin]
     offsets = {name: offset_pictures(stylizer, photo) for name, stylizer in networks.items()}
     painted = offsets[teacher][0, 0]
     mean = lambda pictures: np.mean(list(pictures.values()), axis=0)

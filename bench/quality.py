@@ -247,13 +247,15 @@ def sheet(photos, results, path, cell=240):
     """Rows: photos; columns: the models (the first column is the photo itself)."""
     from PIL import Image, ImageDraw
 
+    from src.pixels import to_uint8
+
     names = list(results)
     canvas = Image.new("RGB", (cell * len(names), 24 + cell * len(photos) * 2 // 3), "white")
     draw = ImageDraw.Draw(canvas)
     for column, name in enumerate(names):
         draw.text((column * cell + 4, 6), name, fill="black")
         for row, picture in enumerate(results[name]["pictures"]):
-            image = Image.fromarray(np.clip(np.rint(picture), 0, 255).astype(np.uint8))
+            image = Image.fromarray(to_uint8(picture))
             image.thumbnail((cell - 4, cell * 2 // 3 - 4))
             canvas.paste(image, (column * cell + 2, 24 + row * cell * 2 // 3 + 2))
     canvas.save(path, quality=90)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from src.pixels import to_uint8
 from src.sheet import contact_sheet, fit_within, sheet_cells, styles_of
 
 SHIPPED = Path(__file__).resolve().parent.parent / "examples" / "models"
@@ -253,7 +254,7 @@ class LiveFrames:
             rgb = np.asarray(frame)[..., :3]
             if key not in self._stylizers:
                 self._stylizers = {key: self._stylizer(rgb, label, strength, preserve_color)}
-            self._last = np.clip(np.rint(self._stylizers[key](rgb[None])[0]), 0, 255).astype(np.uint8)
+            self._last = to_uint8(self._stylizers[key](rgb[None])[0])
             return self._last
         finally:
             RUNNING.release()
