@@ -227,10 +227,18 @@ def upload(driver, element_id, path):
     wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f"#{element_id} input[type=file]")).send_keys(str(path))
 
 
+def click(driver, selector):
+    """Click an element once it takes the click: Gradio may still be laying the page out after an
+    upload, and Selenium refuses a click that would land on the element over it."""
+    from selenium.webdriver.common.by import By
+
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, selector).click() or True, what=f"{selector} to take a click")
+
+
 def choose(driver, element_id, option):
     from selenium.webdriver.common.by import By
 
-    driver.find_element(By.CSS_SELECTOR, f"#{element_id} input[role=combobox]").click()
+    click(driver, f"#{element_id} input[role=combobox]")
     items = wait_for(lambda: [li for li in driver.find_elements(By.CSS_SELECTOR, "ul[role=listbox] li") if li.text.strip() == option])
     items[0].click()
 
@@ -260,7 +268,7 @@ def test_upload_choose_slide_stylize_and_download_in_a_browser(browser, models, 
     slider = driver.find_element(By.CSS_SELECTOR, "#strength input[type=range]")
     slider.send_keys(*[Keys.ARROW_LEFT] * 8)  # 1.0 -> 0.6 in steps of 0.05, as a keyboard user moves it
     assert driver.find_element(By.CSS_SELECTOR, "#strength input[type=number]").get_attribute("value") == "0.6"
-    driver.find_element(By.ID, "go").click()
+    click(driver, "#go")
     wait_for(lambda: "Stylized 1 of 1 photo" in status(driver), what="the result")
     link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#downloads a[download]"), what="the download link")
     link[0].click()
@@ -284,7 +292,7 @@ def test_a_broken_file_gets_a_message_and_the_server_keeps_serving(browser, serv
     broken.write_bytes(b"\xff\xd8 this is not really a JPEG")
     upload(driver, "photos", broken)
     wait_for(lambda: "holiday.jpg" in shown(driver, "photos"), what="the upload")
-    driver.find_element(By.ID, "go").click()
+    click(driver, "#go")
     message = wait_for(lambda: "holiday.jpg" in status(driver) and status(driver), what="the message")
     assert "Stylized 0 of 1 photo" in message
     assert "Traceback" not in server[1].read_text()
