@@ -227,12 +227,17 @@ def upload(driver, element_id, path):
     wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f"#{element_id} input[type=file]")).send_keys(str(path))
 
 
-def click(driver, selector):
-    """Click an element once it takes the click: Gradio may still be laying the page out after an
-    upload, and Selenium refuses a click that would land on the element over it."""
+def click(driver, selector, text=""):
+    """Click the first element matching `selector` whose text contains `text`, once it takes the
+    click: Gradio may still be laying the page out (after an upload, a tab switch), and Selenium
+    refuses a click that would land on the element over it."""
     from selenium.webdriver.common.by import By
 
-    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, selector).click() or True, what=f"{selector} to take a click")
+    def attempt():
+        [e for e in driver.find_elements(By.CSS_SELECTOR, selector) if text in e.text][0].click()
+        return True
+
+    wait_for(attempt, what=f"{selector} {text!r} to take a click")
 
 
 def choose(driver, element_id, option):
@@ -305,10 +310,8 @@ def test_the_live_tab_stylizes_the_browsers_camera(browser, server):
 
     driver, _ = browser
     driver.get(server[0])
-    wait_for(lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "button[role=tab]") if "Live" in b.text])[0].click()
-    access = wait_for(lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "#camera button") if "Access Webcam" in b.text])
-    access[0].click()
-    record = wait_for(lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "#camera button") if b.text.strip() == "Record"])
-    record[0].click()
+    click(driver, "button[role=tab]", "Live")
+    click(driver, "#camera button", "Access Webcam")
+    click(driver, "#camera button", "Record")
     picture = wait_for(lambda: [i for i in driver.find_elements(By.CSS_SELECTOR, "#live img") if i.get_attribute("src")], what="a stylized frame")
     assert "/gradio_api/file=" in picture[0].get_attribute("src")
