@@ -138,17 +138,15 @@ def stylizers_for(styles, options, engines, frame):
     from src.live import on_fastest_engine
     from src.stylize import Stylizer
 
-    model, weights, _ = styles[0]
-
-    def make(engine):
+    def make(style, engine):
+        model, weights, _ = style
         return Stylizer(model, weights, **{**options, "engine": engine})
 
-    engine, first, seconds = on_fastest_engine(make, engines, frame)
+    engine, first, seconds = on_fastest_engine(lambda engine: make(styles[0], engine), engines, frame)
     if seconds:
         others = ", ".join(f"{other} {seconds[other] * 1000:.0f} ms" for other in engines if other != engine)
         log(f"engine: {engine}, {seconds[engine] * 1000:.0f} ms a frame ({others})")
-    rest = [Stylizer(model, weights, **{**options, "engine": engine}) for model, weights, _ in styles[1:]]
-    return [first, *rest]
+    return [first, *(make(style, engine) for style in styles[1:])]
 
 
 def recording(parser, args, width, height, frame_rate):
