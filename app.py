@@ -17,6 +17,7 @@ import sys
 import time
 
 from src import cli
+from src.memory import keep_freed_memory
 
 INSTALL = "app.py needs Gradio: bash setup.sh --app (or .venv/bin/pip install -r requirements-app.txt)"
 
@@ -61,6 +62,7 @@ def _serve(args, workspace):
     os.environ["GRADIO_TEMP_DIR"] = str(workspace.uploads)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     cli.import_keras()
+    keep_freed_memory()  # each photo and live frame reuses what the last one freed (src/memory.py)
     from src.webapp import SHIPPED, Catalog
     from src.webapp_page import build_page, theme
 

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from src import cli
+from src.memory import keep_freed_memory
 
 
 def build_parser():
@@ -66,6 +67,7 @@ def _run(parser, args):
         return 1
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
+    keep_freed_memory()  # each photo reuses what the last one freed (src/memory.py)
     stylizer = cli.stylizer_from_args(parser, args)
     from src.devices import device_scope
 

@@ -15,6 +15,7 @@ import importlib.util
 import sys
 
 from src import cli
+from src.memory import keep_freed_memory
 from src.stabilize import DEFAULT_STRENGTH
 
 
@@ -78,6 +79,7 @@ def _run(parser, args):
         )
     for text in _notes(args, info) + list(output.notes):
         _note(text)
+    keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
     stylizer = cli.stylizer_from_args(parser, args)
     from src.devices import device_scope
     from src.video_jobs import stylize_video

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from src import cli
 from src.devices import PRECISIONS
+from src.memory import keep_freed_memory
 
 MODELS = cli.ROOT / "examples" / "models"
 
@@ -86,6 +87,7 @@ def _run(parser, args):
         parser.error(f"--camera: {error}")
     styles = styles_from_args(parser, args)
     options = cli.stylizer_options(parser, args)
+    keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
     frames = NewestFrame(capture, paced=is_file, size=args.size)
     window = None
     try:

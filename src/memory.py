@@ -1,10 +1,13 @@
 """The memory budget of a forward pass: how many whole images of a size one pass may take, and
 when and in which tiles an image runs instead (src/tiling.py), from the memory the machine has
-free. The one place these figures live; `--tile-size` is checked here too.
+free. The one place these figures live; `--tile-size` is checked here too. And how the C
+allocator keeps the memory a stylizing loop frees (`keep_freed_memory`).
 """
 
+import ctypes
 import math
 import os
+import sys
 from typing import NamedTuple
 
 # Tiles smaller than this are mostly halo (the 9x9 convolutions read 4 pixels around each tile).
@@ -35,6 +38,11 @@ MAX_BUFFER_BYTES = 2 << 30
 # working set (TensorFlow, the model, tiles of up to MAX_TILE_BYTES).
 CODEC_BYTES_PER_PIXEL = 8
 WORKING_SET_BYTES = 3 << 29  # 1.5 GiB
+
+# glibc's mallopt parameters (malloc.h), and the largest block it will serve from its heaps
+# rather than map on its own (half of its 64 MiB heaps).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+LARGEST_HEAP_BLOCK = 32 << 20
 
 
 class DoesNotFit(Exception):
@@ -130,3 +138,25 @@ def available_memory():
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 4 << 30
+
+
+def keep_freed_memory():
+    """Let glibc keep the blocks a stylizing loop frees, up to 32 MiB each, for the next frame.
+
+    Every frame allocates and frees the same few megabytes (the frame, its float copies, the
+    network's activations). glibc's thresholds adapt to the blocks it sees, yet with the mix a
+    frame makes it still hands some back to the kernel, and the next frame pays for fresh zeroed
+    pages: about 1,500 page faults a frame at 640x480 in webcam.py, 5 to 10% of its frame rate
+    (bench/README.md). Fixed thresholds keep them: the largest block glibc serves from its heaps,
+    and twice that for the free memory it keeps, the pair its own adaptation would end at. The
+    scripts that stylize call it when they start; returns whether it applied (glibc only).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # musl's mallopt exists but does nothing, and says so by returning 0.
+    return mallopt(M_MMAP_THRESHOLD, LARGEST_HEAP_BLOCK) == 1 and mallopt(M_TRIM_THRESHOLD, 2 * LARGEST_HEAP_BLOCK) == 1
