@@ -150,37 +150,41 @@ def measure(args, students, photos):
     for style in args.styles:
         judge = Judge(vgg, read_image(ROOT / "examples/style" / f"{style}.jpg").rgb)
         teacher_path = MODELS / f"{style}.keras"
-        teacher = Stylizer(load_model(teacher_path), batch_size=1)
-        reference = [teacher(photo[None])[0] for photo in photos]
         entries = [(f"{style}", teacher_path, None)]
         entries += [(f"{style}_{w:g}", d, w) for (s, w), d in students.items() if s == style]
+        reference = None
         for name, path, width in entries:
             model = load_model(path)
             stylizer = Stylizer(model, batch_size=1)
-            painted = reference if width is None else [stylizer(photo[None])[0] for photo in photos]
+            painted = [stylizer(photo[None])[0] for photo in photos]
+            if reference is None:  # the teacher's, first
+                reference = painted
             row = {"name": name, "width": width or 1.0, "gmac_per_megapixel": network_gflop(1000, 1000, model) / 2}
             row["psnr"] = float(np.mean([psnr(to_uint8(a), to_uint8(b)) for a, b in zip(reference, painted)]))
             row["style"] = float(np.mean([judge.score(p[None], q[None])["style"][0] for p, q in zip(photos, painted)]))
-            row.update({} if args.no_speed else speeds(stylizer))
-            row.update({f"webcam_{w}x{h}": webcam(path, clip) for (w, h), clip in clips.items()})
             rows.append(row)
             pictures[name] = painted[:2]
+        paths = [path for _, path, _ in entries]
+        for row, path, figures in zip(rows[-len(entries) :], paths, speeds(paths, sizes)):
+            row.update(figures)
+            row.update({f"webcam_{w}x{h}": webcam(path, clip) for (w, h), clip in clips.items()})
             print(row, file=sys.stderr, flush=True)
     return rows, pictures
 
 
-def speeds(stylizer):
-    """The Stylizer alone: seconds per 1024x680 photo, frames/s at 640x480 and 320x240 (median of 5)."""
-    from bench.workers import timed
-    from src.images import read_image, resize
-
-    photo = read_image(ROOT / "examples/content/coffee.jpg").rgb
-    figures = {}
-    for name, (width, height) in (("photo_seconds", (1024, 680)), ("fps_640x480", (640, 480)), ("fps_320x240", (320, 240))):
-        image = resize(photo, height, width)[None]
-        seconds, _ = timed(lambda: stylizer(image), 5)
-        figures[name] = seconds if name == "photo_seconds" else 1 / seconds
-    return figures
+def speeds(paths, sizes):
+    """Each model through the Stylizer alone: seconds per 1024x680 photo and frames/s at each of
+    `sizes` (bench/workers.py speeds), in a process of its own that has run nothing before, as a
+    camera or a video runs: one that had painted the test photos ran the slim networks up to 30%
+    slower at times (bench/README.md). No sizes (--no-speed): no figures."""
+    if not sizes:
+        return [{} for _ in paths]
+    arguments = json.dumps({"models": [str(path) for path in paths], "sizes": [list(size) for size in sizes]})
+    done = subprocess.run([sys.executable, "-m", "bench.workers", "speeds", arguments], cwd=ROOT, capture_output=True, text=True)
+    results = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not results:
+        raise RuntimeError(f"bench.workers speeds failed: {done.stderr[-800:]}")
+    return json.loads(results[-1].removeprefix("RESULT "))["figures"]
 
 
 def webcam_clip(path, size, seconds=10, rate=60):

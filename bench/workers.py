@@ -159,6 +159,41 @@ def stylize(impl, folder, batch, repeats, model="wave"):
     return {"seconds": seconds, "times": times, "images": len(images), "shape": list(images.shape)}
 
 
+def speeds(models, sizes, passes=3, rounds=3):
+    """Each model (a path) through the Stylizer alone, on TensorFlow in its default precision,
+    set up as the scripts set up (src/memory.py keep_freed_memory): seconds per 1024x680 photo
+    and frames/s at each [width, height] of `sizes`, the median of `passes` x `rounds` calls.
+    The networks take turns call by call, and the sizes pass by pass, so that a slow phase of
+    the machine (a shared host has them, seconds long, and they slow the memory-bound slim
+    networks more than their teachers: bench/README.md) falls on a few calls of each, not on
+    all of one."""
+    from src.checkpoints import load_model
+    from src.images import read_image, resize
+    from src.memory import keep_freed_memory
+    from src.stylize import Stylizer
+
+    keep_freed_memory()
+    stylizers = [Stylizer(load_model(model), batch_size=1) for model in models]
+    photo = read_image(ROOT / "examples/content/coffee.jpg").rgb
+    images = {(width, height): resize(photo, height, width)[None] for width, height in [(1024, 680), *map(tuple, sizes)]}
+    times = {(size, index): [] for size in images for index in range(len(stylizers))}
+    for image in images.values():
+        for stylizer in stylizers * 2:  # compiled and warm
+            stylizer(image)
+    for _ in range(passes):
+        for size, image in images.items():
+            for _ in range(rounds):
+                for index, stylizer in enumerate(stylizers):
+                    start = time.perf_counter()
+                    stylizer(image)
+                    times[size, index].append(time.perf_counter() - start)
+    figures = [{} for _ in stylizers]
+    for (size, index), spent in times.items():
+        seconds = statistics.median(spent)
+        figures[index].update({"photo_seconds": seconds} if size == (1024, 680) else {"fps_%dx%d" % size: 1 / seconds})
+    return {"figures": figures}
+
+
 def _engine(impl):
     """"ours": the project's defaults (--engine auto); "ours_tensorflow" / "ours_openvino": that
     engine alone."""
@@ -450,6 +485,7 @@ WORKERS = {
     "tiling": tiling,
     "reference_evaluate": reference_evaluate,
     "prepare": prepare,
+    "speeds": speeds,
 }
 
 if __name__ == "__main__":
