@@ -177,14 +177,15 @@ def speeds(paths, sizes):
     `sizes` (bench/workers.py speeds), in a process of its own that has run nothing before, as a
     camera or a video runs: one that had painted the test photos ran the slim networks up to 30%
     slower at times (bench/README.md). No sizes (--no-speed): no figures."""
+    from bench.run import measure_process
+
     if not sizes:
         return [{} for _ in paths]
     arguments = json.dumps({"models": [str(path) for path in paths], "sizes": [list(size) for size in sizes]})
-    done = subprocess.run([sys.executable, "-m", "bench.workers", "speeds", arguments], cwd=ROOT, capture_output=True, text=True)
-    results = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not results:
-        raise RuntimeError(f"bench.workers speeds failed: {done.stderr[-800:]}")
-    return json.loads(results[-1].removeprefix("RESULT "))["figures"]
+    measured = measure_process([sys.executable, "-m", "bench.workers", "speeds", arguments])
+    if measured["failure"]:
+        raise RuntimeError(measured["failure"])
+    return json.loads(measured["stdout"].split("RESULT ", 1)[1])["figures"]
 
 
 def webcam_clip(path, size, seconds=10, rate=60):

@@ -147,9 +147,9 @@ def keep_freed_memory():
     network's activations). glibc's thresholds adapt to the blocks it sees, yet with the mix a
     frame makes it still hands some back to the kernel, and the next frame pays for fresh zeroed
     pages: about 1,500 page faults a frame at 640x480 in webcam.py, up to a tenth of its frame
-    rate (bench/README.md). Fixed thresholds keep them: the largest block glibc serves from its heaps,
-    and twice that for the free memory it keeps, the pair its own adaptation would end at. The
-    scripts that stylize call it when they start; returns whether it applied (glibc only).
+    rate (bench/README.md). Fixed thresholds keep them: the largest block glibc serves from its
+    heaps, and twice that for the free memory it keeps, the pair its own adaptation would end at.
+    The scripts that stylize call it when they start; returns whether it applied (glibc only).
     """
     if not sys.platform.startswith("linux"):
         return False
