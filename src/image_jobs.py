@@ -132,7 +132,8 @@ def _stylize(stylizer, pixels, size, progress):
     if len(pixels) > 1 or not stylizer.tiles(*size):
         return stylizer(np.stack(pixels))
     megapixels = size[0] * size[1] / 1e6
-    with tqdm(total=100, unit="%", desc=f"{megapixels:.0f} MP photo", leave=False, disable=not progress, file=sys.stderr) as bar:
+    label = f"{megapixels:.1f}" if megapixels < 10 else f"{megapixels:.0f}"
+    with tqdm(total=100, unit="%", desc=f"{label} MP photo", leave=False, disable=not progress, file=sys.stderr) as bar:
         return stylizer(pixels[0][None], progress=lambda done: bar.update(int(done * 100) - bar.n))
 
 
