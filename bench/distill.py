@@ -177,15 +177,15 @@ def speeds(paths, sizes):
     `sizes` (bench/workers.py speeds), in a process of its own that has run nothing before, as a
     camera or a video runs: one that had painted the test photos ran the slim networks up to 30%
     slower at times (bench/README.md). No sizes (--no-speed): no figures."""
-    from bench.run import measure_process
+    from bench.run import measure_process, worker_command, worker_result
 
     if not sizes:
         return [{} for _ in paths]
-    arguments = json.dumps({"models": [str(path) for path in paths], "sizes": [list(size) for size in sizes]})
-    measured = measure_process([sys.executable, "-m", "bench.workers", "speeds", arguments])
+    command = worker_command("speeds", models=[str(path) for path in paths], sizes=[list(size) for size in sizes])
+    measured = measure_process(command)
     if measured["failure"]:
         raise RuntimeError(measured["failure"])
-    return json.loads(measured["stdout"].split("RESULT ", 1)[1])["figures"]
+    return worker_result(measured)["figures"]
 
 
 def webcam_clip(path, size, seconds=10, rate=60):

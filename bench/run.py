@@ -212,13 +212,11 @@ class Bench:
             "out_dir": str(self.out / "styled" / "12mp_reference"),
             "weights": self.inputs[f"weights_{MODEL}"],
         }
-        self.results["evaluate_12mp_reference"] = self.process(
-            [sys.executable, "-m", "bench.workers", "reference_evaluate", json.dumps(arguments)]
-        )
+        self.results["evaluate_12mp_reference"] = self.process(worker_command("reference_evaluate", **arguments))
 
     def worker(self, name, **arguments):
-        measured = self.process([sys.executable, "-m", "bench.workers", name, json.dumps(arguments)])
-        result = json.loads(measured["stdout"].split("RESULT ", 1)[1])
+        measured = self.process(worker_command(name, **arguments))
+        result = worker_result(measured)
         result["peak_rss"] = measured["peak_rss"]
         return result
 
@@ -232,6 +230,16 @@ class Bench:
         if measured["failure"] and check:
             sys.exit(f"bench: {measured['failure']}")
         return measured
+
+
+def worker_command(name, **arguments):
+    """The command that runs bench/workers.py's `name` with these keyword arguments."""
+    return [sys.executable, "-m", "bench.workers", name, json.dumps(arguments)]
+
+
+def worker_result(measured):
+    """A worker's measure_process -> the dict its `RESULT {json}` line carries (bench/workers.py)."""
+    return json.loads(measured["stdout"].split("RESULT ", 1)[1])
 
 
 def measure_process(command):
