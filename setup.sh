@@ -68,7 +68,12 @@ if [ "$install" = 1 ]; then
   requirements=requirements.txt
   [ "$dev" = 1 ] && requirements=requirements-dev.txt
   say "installing $requirements"
-  "$PY" -m pip install -q --disable-pip-version-check -r "$requirements" || { echo "setup: pip install failed" >&2; exit 1; }
+  if ! "$PY" -m pip install -q --disable-pip-version-check -r "$requirements"; then
+    echo "setup: pip install failed" >&2
+    free_mb=$(df -Pm . | awk 'NR == 2 {print $4}')
+    [ "${free_mb:-0}" -lt 6000 ] && echo "setup: only $free_mb MB free on this disk; with --dev the environment takes about 4 GB" >&2
+    exit 1
+  fi
   if [ "$openvino" = 1 ]; then
     say "installing OpenVINO (--engine openvino)"
     "$PY" -m pip install -q --disable-pip-version-check -r requirements-openvino.txt \
