@@ -201,7 +201,9 @@ def browser(server, tmp_path_factory):
         options.add_argument(argument)
     options.binary_location = CHROMIUM
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    # Chromium keeps its single-instance socket in $TMPDIR and leaves it there on exit.
+    service = Service(DRIVER, env={**os.environ, "TMPDIR": str(tmp_path_factory.mktemp("chromium"))})
+    driver = webdriver.Chrome(service=service, options=options)
     driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     driver.get(server[0])
     yield driver, downloads
