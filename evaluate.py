@@ -59,14 +59,12 @@ def _run(parser, args):
     from src.out_paths import OutPathError
 
     try:
-        jobs, notes = plan_jobs(args.in_path, args.out_path)
+        jobs = plan_jobs(args.in_path, args.out_path)
     except OutPathError as error:
         parser.error(str(error))
     if not jobs:
         print(f"no files in {args.in_path}", file=sys.stderr)
         return 1
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
     keep_freed_memory()  # each photo reuses what the last one freed (src/memory.py)
     stylizer = cli.stylizer_from_args(parser, args)
     from src.devices import device_scope

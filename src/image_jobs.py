@@ -26,11 +26,12 @@ PREFETCH_BATCHES = 2
 class Job:
     source: Path
     target: Path
+    note: str = ""  # said once the source has been read as an image: a text file gets no note
 
 
 def plan_jobs(in_path, out_path):
-    """(--in-path, --out-path) -> (jobs, notes). A file goes to a file, or into a folder under its
-    own name; a folder goes into a folder under the same names. Inputs are never overwritten."""
+    """(--in-path, --out-path) -> jobs. A file goes to a file, or into a folder under its own
+    name; a folder goes into a folder under the same names. Inputs are never overwritten."""
     source = Path(in_path)
     if not source.exists():
         raise OutPathError(f"--in-path {source} does not exist")
@@ -42,7 +43,7 @@ def plan_jobs(in_path, out_path):
     except ImageError as error:
         raise OutPathError(f"--out-path {error}") from None
     check_folder(target.parent)
-    return [Job(source, target)], []
+    return [Job(source, target)]
 
 
 def _plan_folder(source, target):
@@ -51,11 +52,11 @@ def _plan_folder(source, target):
     if target.exists() and target.samefile(source):
         raise OutPathError("--out-path is the input folder: the outputs would overwrite the inputs")
     check_folder(target)
-    jobs, notes = [], []
+    jobs = []
     paths = list_images(source)
     names = {path.name for path in paths}
     for path in paths:
-        output = target / path.name
+        output, note = target / path.name, ""
         try:
             output_format(output)
         except ImageError:
@@ -65,10 +66,10 @@ def _plan_folder(source, target):
             name = f"{path.name}.png" if name in names else name
             names.add(name)
             output = target / name
-            notes.append(f"{path.name}: cannot write that format; writing {output.name}")
+            note = f"{path.name}: cannot write that format; writing {output.name}"
         check_not_input(output, path)
-        jobs.append(Job(path, output))
-    return jobs, notes
+        jobs.append(Job(path, output, note))
+    return jobs
 
 
 def run_jobs(jobs, stylizer, batch_size=4, progress=True):
@@ -110,8 +111,9 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True):
                 if isinstance(picture, ImageError):
                     fail(job, str(picture))
                 else:
-                    if picture.note:
-                        bar.write(f"note: {picture.note}", file=sys.stderr)
+                    for note in (job.note, picture.note):
+                        if note:
+                            bar.write(f"note: {note}", file=sys.stderr)
                     # Grouped again by the decoded size: a damaged header can disagree with it.
                     good.setdefault(picture.size, []).append((job, picture))
             for size, group in good.items():

@@ -82,6 +82,23 @@ def test_folder_with_mixed_sizes_and_broken_files(tmp_path, capsys, model_file):
     assert "Traceback" not in err
 
 
+def test_readable_images_in_unwritable_formats_come_out_as_png_with_a_note(tmp_path, capsys, model_file):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save(photos / "scan.data", 12, 10, format="PNG")  # Pillow reads it by its content
+    save(photos / "a.png", 12, 10)
+    save(photos / "a.data", 8, 6, format="PNG")  # a.png is taken: a.data.png
+    (photos / "notes.txt").write_text("shopping list\n")
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos, "--out-path", tmp_path / "styled")
+    assert status == 1
+    assert sorted(os.listdir(tmp_path / "styled")) == ["a.data.png", "a.png", "scan.png"]
+    assert Image.open(tmp_path / "styled" / "a.data.png").size == (6, 8)
+    assert "scan.data: cannot write that format; writing scan.png" in err
+    assert "a.data: cannot write that format; writing a.data.png" in err
+    # A text file is not an image: it is named as skipped, with no promise of a PNG.
+    assert "notes.txt: not a readable image" in err and "writing notes.png" not in err
+
+
 def test_folder_of_good_images_exits_zero_and_batches_same_sizes(tmp_path, capsys, model_file, monkeypatch):
     photos = tmp_path / "photos"
     photos.mkdir()
