@@ -93,7 +93,8 @@ def _run(parser, args):
         print(f"error: {error}", file=sys.stderr)
         return 1
     rate = result.frames / result.seconds if result.seconds else 0.0
-    print(f"stylized {result.frames} frames into {output.path} ({rate:.1f} frames/s)", file=sys.stderr)
+    frames = f"{result.frames} frame{'s' if result.frames != 1 else ''}"
+    print(f"stylized {frames} into {output.path} ({rate:.1f} frames/s)", file=sys.stderr)
     return 0
 
 
