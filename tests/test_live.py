@@ -108,7 +108,7 @@ def test_the_recording_keeps_real_time_and_the_controls_apply(tmp_path):
     assert stylizers[1].calls[0] == (0.5, True) and not stylizers[0].calls
     # The last recorded frame is the stylized last frame (inverted 40).
     assert recorder.frames[-1][0, 0, 0] == 255 - 40
-    assert re.search(r"\d+ frames stylized of 40 read \(\d+ dropped\) in [\d.]+ s: [\d.]+ frames/s, latency median", report.summary())
+    assert re.search(r"\d+ frames? stylized of 40 read \(\d+ dropped\) in [\d.]+ s: [\d.]+ frames/s, latency median", report.summary())
 
 
 def test_max_frames_snapshots_and_quit(tmp_path):
@@ -160,6 +160,7 @@ def test_the_window_says_what_to_do_where_opencv_has_no_gui():
 
 def test_an_empty_report_summarises():
     assert "0 frames stylized of 0 read (0 dropped)" in Report().summary()
+    assert "1 frame stylized of 3 read (2 dropped) in 0.5 s: 2.0 frames/s" in Report(1, 3, 0.5, [0.1]).summary()
 
 
 def test_fastest_compiles_each_then_times_them_in_turns():
