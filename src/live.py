@@ -153,8 +153,9 @@ class Report:
 
     def summary(self):
         late = np.asarray(self.latencies or [0.0]) * 1000
+        frames = f"{self.shown} frame{'s' if self.shown != 1 else ''}"
         return (
-            f"{self.shown} frame{'s' if self.shown != 1 else ''} stylized of {self.read} read ({self.read - self.shown} dropped) in "
+            f"{frames} stylized of {self.read} read ({self.read - self.shown} dropped) in "
             f"{self.seconds:.1f} s: {self.frames_per_second:.1f} frames/s, latency median {np.median(late):.0f} ms, "
             f"95th percentile {np.percentile(late, 95):.0f} ms"
         )
