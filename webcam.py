@@ -85,12 +85,16 @@ def _run(parser, args):
         capture, is_file = open_source(args.camera, args.size)
     except CameraError as error:
         parser.error(f"--camera: {error}")
-    styles = styles_from_args(parser, args)
-    options = cli.stylizer_options(parser, args)
-    keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
-    frames = NewestFrame(capture, paced=is_file, size=args.size)
+    # A camera or stream is read from now on, so that the frames it sends while the models load
+    # are dropped as they come rather than queued and timed late; a file waits for the models.
+    frames = None if is_file else NewestFrame(capture, paced=False, size=args.size)
     window = None
     try:
+        styles = styles_from_args(parser, args)
+        options = cli.stylizer_options(parser, args)
+        keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
+        if frames is None:
+            frames = NewestFrame(capture, paced=True, size=args.size)
         first = frames.after(0)
         if first is None:
             return _fail(f"{args.camera} sent no frames" + (f": {frames.error}" if frames.error else ""))
@@ -110,7 +114,10 @@ def _run(parser, args):
                 loop.stylize(first[2])  # compiles the network before the clock starts
                 report = loop.run(frames, args.max_frames, args.seconds)
     finally:
-        frames.close()
+        if frames is not None:
+            frames.close()
+        else:
+            capture.release()
         if window is not None:
             window.close()
     log(report.summary())

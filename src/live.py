@@ -5,8 +5,12 @@ Latency never grows: a reader thread keeps only the newest frame, and frames tha
 the network is busy are dropped (counted). A video file stands in for a camera by being read at
 its own frame rate, so that it is dropped from the same way (and tests need no camera).
 
-The recording keeps the source's frame rate and duration: each stylized frame is written once
-for every source frame it stands for (the dropped ones repeat it), so it plays in real time.
+The recording plays in real time. From a video file, each stylized frame is written once for
+every source frame it stands for (the dropped ones repeat it), which keeps the file's rate and
+length exactly. A camera or stream is recorded from the first stylized frame on, at its reported
+frame rate (30 where it reports none), by the clock: each stylized frame fills the recording up
+to its arrival time, so a webcam that delivers fewer frames than it reports (in dim light) or a
+stream that reports no rate still plays at the speed it was shot.
 OpenCV (cv2) reads the camera and shows the window; ffmpeg writes the recording (src/video.py).
 """
 
@@ -20,6 +24,8 @@ import numpy as np
 from src.pixels import to_uint8
 
 STRENGTH_STEP = 0.1
+# Frame rates a capture may report; outside them (0 from many streams) the recording takes 30.
+MIN_FRAME_RATE, MAX_FRAME_RATE = 1.0, 240.0
 # What the window's keys do (cv2.waitKeyEx codes; the arrows as OpenCV reports them with GTK).
 KEYS = {
     ord("n"): "next", 65363: "next",
@@ -80,6 +86,17 @@ def open_source(source, size=None):
     return capture, is_file
 
 
+def recording_copies(frames, stands_for, since_first, recorded):
+    """How many times the recording writes a stylized frame that stands for `stands_for` source
+    frames and arrived `since_first` seconds after the first stylized one, `recorded` frames
+    having been written: once per source frame from a file; from a camera or stream, as many
+    frames of the recording's rate as make it reach that time (0 when the source runs faster
+    than its reported rate)."""
+    if frames.paced:
+        return stands_for
+    return max(0, round(since_first * frames.frame_rate) + 1 - recorded)
+
+
 class NewestFrame:
     """Reads a capture in a thread, keeping only the newest frame (RGB uint8) and its time.
     A file is read at its own frame rate, as a camera would deliver it."""
@@ -87,9 +104,9 @@ class NewestFrame:
     def __init__(self, capture, paced, size=None):
         import cv2
 
-        self._cv2, self._capture, self._size = cv2, capture, size
-        rate = capture.get(cv2.CAP_PROP_FPS) if paced else 0
-        self.frame_rate = rate if rate and rate > 0 else 30.0
+        self._cv2, self._capture, self._size, self.paced = cv2, capture, size, paced
+        rate = capture.get(cv2.CAP_PROP_FPS)
+        self.frame_rate = rate if rate and MIN_FRAME_RATE <= rate <= MAX_FRAME_RATE else 30.0
         self._interval = 1.0 / self.frame_rate if paced else 0.0
         self._condition = threading.Condition()
         self._newest, self.count, self.ended, self.error = None, 0, False, None
@@ -146,6 +163,7 @@ class Report:
     seconds: float = 0.0
     latencies: list = field(default_factory=list)  # seconds from a frame's arrival to its display
     snapshots: list = field(default_factory=list)
+    recorded: int = 0  # frames written to the recording
 
     @property
     def frames_per_second(self):
@@ -181,7 +199,7 @@ class LiveLoop:
         return report
 
     def _loop(self, frames, report, began, max_frames, seconds):
-        seen, tick = 0, None
+        seen, tick, first_arrival = 0, None, None
         while not self.controls.quit and (max_frames is None or report.shown < max_frames):
             if seconds is not None and time.perf_counter() - began >= seconds:
                 break
@@ -191,8 +209,11 @@ class LiveLoop:
             number, arrived, rgb = newest
             picture = self.stylize(rgb)
             if self.recorder is not None:
-                # Once per source frame this one stands for, so the recording keeps real time.
-                self.recorder.write(np.repeat(picture[None], number - seen, axis=0))
+                first_arrival = arrived if first_arrival is None else first_arrival
+                copies = recording_copies(frames, number - seen, arrived - first_arrival, report.recorded)
+                if copies:
+                    self.recorder.write(np.repeat(picture[None], copies, axis=0))
+                    report.recorded += copies
             seen = number
             tick = time.perf_counter()
             report.latencies.append(tick - arrived)

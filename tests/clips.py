@@ -1,9 +1,14 @@
 """Short test clips made with the bundled ffmpeg, and facts about video files measured with
 ffmpeg directly (not through src/video.py, which is what the tests check)."""
 
+import contextlib
+import io
 import re
 import subprocess
+import sys
+import time
 from fractions import Fraction
+from pathlib import Path
 
 import imageio_ffmpeg
 
@@ -70,3 +75,52 @@ def audio_facts(path):
         "samples": len(pcm) // 2,
         "packets": [row[5] for row in _framemd5_rows(packets.decode())],
     }
+
+
+@contextlib.contextmanager
+def mjpeg_stream(frames, rate):
+    """A live MJPEG stream over HTTP, as IP cameras and phone camera apps send it, served by a
+    process of its own (so that the test's own work does not hold up its clock): yields (url,
+    shot), shot() -> seconds from its first frame to its last, once it has sent them all."""
+    code = f"from tests.clips import serve_mjpeg; serve_mjpeg({int(frames)}, {float(rate)})"
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}/video.mjpg", lambda: float(process.communicate(timeout=60)[0])
+    finally:
+        process.kill()
+        process.wait()
+
+
+def serve_mjpeg(frames, rate):
+    """mjpeg_stream's server: prints its port, sends `frames` JPEG frames (48x64, grey levels) at
+    `rate` a second, announcing no rate, to its one client, then prints how long that took."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import numpy as np
+    from PIL import Image
+
+    sent = []
+
+    class Camera(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for index in range(frames):
+                picture = io.BytesIO()
+                Image.fromarray(np.full((48, 64, 3), 8 * index % 256, np.uint8)).save(picture, "JPEG")
+                data = picture.getvalue()
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+                sent.append(time.perf_counter())
+                time.sleep(1 / rate)
+
+        def log_message(self, *args):
+            pass
+
+    with HTTPServer(("127.0.0.1", 0), Camera) as server:
+        print(server.server_address[1], flush=True)
+        server.handle_request()
+    print(sent[-1] - sent[0], flush=True)

@@ -1,6 +1,7 @@
 """src/live.py: the keys' effects, the newest-frame reader dropping what arrives while the
-network is busy, the loop's recording in real time, snapshots, and the window's message where
-OpenCV has no GUI. Fake captures and stylizers: no camera, no network."""
+network is busy, the loop's recording in real time (a file frame for frame, a camera by the
+clock), snapshots, and the window's message where OpenCV has no GUI. Fake captures and
+stylizers: no camera, no network."""
 
 import re
 import time
@@ -17,7 +18,7 @@ class FakeCapture:
 
     def __init__(self, count, size=(12, 16), fail_at=None, delay=0.0):
         self.count, self.size, self.fail_at, self.delay, self.index = count, size, fail_at, delay, 0
-        self.released = False
+        self.released, self.delivered = False, []  # delivered: when each frame was read
 
     def read(self):
         time.sleep(self.delay)
@@ -26,6 +27,7 @@ class FakeCapture:
         if self.index >= self.count:
             return False, None
         self.index += 1
+        self.delivered.append(time.perf_counter())
         return True, np.full((*self.size, 3), self.index % 256, np.uint8)
 
     def get(self, prop):
@@ -96,19 +98,46 @@ def test_a_failing_capture_ends_the_stream_with_its_error():
     frames.close()
 
 
-def test_the_recording_keeps_real_time_and_the_controls_apply(tmp_path):
+class Rated(FakeCapture):
+    """A capture that reports `rate` frames per second, whatever it delivers."""
+
+    def __init__(self, count, rate, **kwargs):
+        super().__init__(count, **kwargs)
+        self.rate = rate
+
+    def get(self, prop):
+        return self.rate
+
+
+def test_a_file_is_recorded_frame_for_frame_and_the_controls_apply(tmp_path):
     stylizers = [FakeStylizer(0.01), FakeStylizer(0.01)]
     controls = Controls(style=1, strength=0.5, preserve_color=True)
     recorder = Recorder()
-    frames = NewestFrame(FakeCapture(40, delay=0.003), paced=False)
+    frames = NewestFrame(Rated(40, rate=200.0), paced=True)
     report = LiveLoop(stylizers, ["a", "b"], controls, recorder=recorder, snapshot_dir=tmp_path, log=lambda m: None).run(frames)
     frames.close()
-    assert len(recorder.frames) == report.read == 40  # every source frame stands in the recording
+    assert len(recorder.frames) == report.recorded == report.read == 40  # every source frame stands in the recording
     assert 0 < report.shown < 40 and len(report.latencies) == report.shown
     assert stylizers[1].calls[0] == (0.5, True) and not stylizers[0].calls
     # The last recorded frame is the stylized last frame (inverted 40).
     assert recorder.frames[-1][0, 0, 0] == 255 - 40
     assert re.search(r"\d+ frames? stylized of 40 read \(\d+ dropped\) in [\d.]+ s: [\d.]+ frames/s, latency median", report.summary())
+
+
+@pytest.mark.parametrize("reported, recorded_at", [(50.0, 50.0), (10.0, 10.0), (0.0, 30.0), (1000.0, 30.0)])
+def test_a_camera_is_recorded_by_the_clock_whatever_rate_it_reports(reported, recorded_at):
+    # It delivers 25 frames a second: fewer than it reports (as in dim light), more, or a stream
+    # that reports no rate (0) or a wrong one.
+    recorder, camera = Recorder(), Rated(15, rate=reported, delay=0.04)
+    frames = NewestFrame(camera, paced=False)
+    report = LiveLoop([FakeStylizer(0.005)], ["a"], Controls(), recorder=recorder, log=lambda m: None).run(frames)
+    frames.close()
+    assert frames.frame_rate == recorded_at and report.read == 15
+    # The recording lasts from frame 1 to frame 15 (at least 14 x 0.04 s), to a frame.
+    shot = camera.delivered[-1] - camera.delivered[0]
+    assert shot >= 14 * 0.04 and abs(len(recorder.frames) / recorded_at - shot) <= 2 / recorded_at
+    # It ends with frame 15, or 14 where the source outruns the recording's rate.
+    assert len(recorder.frames) == report.recorded and 255 - recorder.frames[-1][0, 0, 0] in (14, 15)
 
 
 def test_max_frames_snapshots_and_quit(tmp_path):
@@ -129,18 +158,14 @@ def test_ctrl_c_ends_the_loop_like_quit():
             return super().__call__(images)
 
     recorder, controls = Recorder(), Controls()
-    frames = NewestFrame(FakeCapture(100, delay=0.001), paced=False)
+    frames = NewestFrame(Rated(100, rate=200.0), paced=True)
     report = LiveLoop([Interrupting()], ["a"], controls, recorder=recorder, log=lambda m: None).run(frames)
     frames.close()
     assert controls.quit and report.shown == 2 and len(recorder.frames) >= 2
 
 
 def test_a_paced_file_is_read_at_its_frame_rate():
-    class Rated(FakeCapture):
-        def get(self, prop):
-            return 50.0
-
-    frames = NewestFrame(Rated(10), paced=True)
+    frames = NewestFrame(Rated(10, rate=50.0), paced=True)
     began, seen = time.perf_counter(), 0
     while (newest := frames.after(seen)) is not None:
         seen = newest[0]
@@ -160,7 +185,7 @@ def test_the_window_says_what_to_do_where_opencv_has_no_gui():
 
 def test_an_empty_report_summarises():
     assert "0 frames stylized of 0 read (0 dropped)" in Report().summary()
-    assert "1 frame stylized of 3 read (2 dropped) in 0.5 s: 2.0 frames/s" in Report(1, 3, 0.5, [0.1]).summary()
+    assert "1 frame stylized of 3 read (2 dropped) in 0.5 s: 2.0 frames/s" in Report(shown=1, read=3, seconds=0.5).summary()
 
 
 def test_fastest_compiles_each_then_times_them_in_turns():
