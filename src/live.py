@@ -24,6 +24,10 @@ import numpy as np
 from src.pixels import to_uint8
 
 STRENGTH_STEP = 0.1
+# How long the loop waits for a frame before it looks at the window's keys again.
+POLL_SECONDS = 0.1
+# How long closing waits for the reader's last read.
+CLOSE_SECONDS = 2.0
 # Frame rates a capture may report; outside them (0 from many streams) the recording takes 30.
 MIN_FRAME_RATE, MAX_FRAME_RATE = 1.0, 240.0
 # What the window's keys do (cv2.waitKeyEx codes; the arrows as OpenCV reports them with GTK).
@@ -138,20 +142,28 @@ class NewestFrame:
                 self.ended = True
                 self._condition.notify_all()
 
-    def after(self, seen):
+    def after(self, seen, timeout=None):
         """The newest frame (number, time read, RGB) newer than frame number `seen`, waiting for
-        one; None once the source has ended and nothing newer is left."""
+        one (at most `timeout` seconds when given); None where there is none: the source has
+        ended (`ended`) or the wait timed out."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
         with self._condition:
             while not self.ended and (self._newest is None or self._newest[0] <= seen):
-                self._condition.wait(0.5)
+                left = 0.5 if deadline is None else deadline - time.perf_counter()
+                if left <= 0:
+                    break
+                self._condition.wait(min(0.5, left))
             if self._newest is not None and self._newest[0] > seen:
                 return self._newest
             return None
 
     def close(self):
         self._stop = True
-        self._thread.join(timeout=5)
-        self._capture.release()
+        self._thread.join(timeout=CLOSE_SECONDS)
+        # A read still hanging on a silent camera: releasing the capture under it could crash
+        # OpenCV, so it is left to the end of the process (the thread is a daemon).
+        if not self._thread.is_alive():
+            self._capture.release()
 
 
 @dataclass
@@ -192,38 +204,52 @@ class LiveLoop:
         """Until the source ends, `quit` (Ctrl-C too), max_frames stylized or `seconds` passed -> Report."""
         report, began = Report(), time.perf_counter()
         try:
-            tick = self._loop(frames, report, began, max_frames, seconds)
+            self._loop(frames, report, began, max_frames, seconds)
         except KeyboardInterrupt:  # a normal way to stop: the recording is finished, not thrown away
-            self.controls.quit, tick = True, time.perf_counter()
-        report.seconds, report.read = (tick or began) - began, frames.count
+            self.controls.quit = True
+        # To the end of the run, not the last frame: a camera gone silent lowers the frame rate.
+        report.seconds, report.read = time.perf_counter() - began, frames.count
         return report
 
     def _loop(self, frames, report, began, max_frames, seconds):
-        seen, tick, first_arrival = 0, None, None
+        seen, first_arrival = 0, None
         while not self.controls.quit and (max_frames is None or report.shown < max_frames):
             if seconds is not None and time.perf_counter() - began >= seconds:
                 break
-            newest = frames.after(seen)
+            # Short waits, so that the window's keys and --seconds still work while a camera or
+            # stream is silent (it may take OpenCV 10 to 30 s to give up on it).
+            newest = frames.after(seen, timeout=POLL_SECONDS)
             if newest is None:
-                break
+                if frames.ended:
+                    break
+                self.read_keys()
+                continue
             number, arrived, rgb = newest
             picture = self.stylize(rgb)
-            if self.recorder is not None:
-                first_arrival = arrived if first_arrival is None else first_arrival
-                copies = recording_copies(frames, number - seen, arrived - first_arrival, report.recorded)
-                if copies:
-                    self.recorder.write(np.repeat(picture[None], copies, axis=0))
-                    report.recorded += copies
-            seen = number
-            tick = time.perf_counter()
+            first_arrival = arrived if first_arrival is None else first_arrival
+            self.record(picture, frames, number - seen, arrived - first_arrival, report)
+            seen, tick = number, time.perf_counter()
             report.latencies.append(tick - arrived)
             report.shown += 1
             if self.window is not None:
                 self.window.show(picture, self.caption(report, began, tick))
-                for action in self.window.actions():
-                    self.controls.press(action, len(self.stylizers))
+            self.read_keys()
             self.take_snapshots(picture, report)
-        return tick
+
+    def record(self, picture, frames, stands_for, since_first, report):
+        """Write the stylized frame to the recording as often as recording_copies says."""
+        if self.recorder is None:
+            return
+        copies = recording_copies(frames, stands_for, since_first, report.recorded)
+        if copies:
+            self.recorder.write(np.repeat(picture[None], copies, axis=0))
+            report.recorded += copies
+
+    def read_keys(self):
+        """Apply the keys pressed in the window since the last look (and keep it painted)."""
+        if self.window is not None:
+            for action in self.window.actions():
+                self.controls.press(action, len(self.stylizers))
 
     def stylize(self, rgb):
         """One frame (H, W, 3) uint8 -> uint8, with the current style, strength and colour."""

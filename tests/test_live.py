@@ -150,6 +150,47 @@ def test_max_frames_snapshots_and_quit(tmp_path):
     frames.close()
 
 
+class Stalling(FakeCapture):
+    """Two frames, then silence for a second (a camera or stream that hangs), then the end."""
+
+    def read(self):
+        if self.index == 2:
+            time.sleep(1.0)
+            return False, None
+        return super().read()
+
+
+class FakeWindow:
+    """A window whose q key is pressed after `polls` looks."""
+
+    def __init__(self, polls):
+        self.polls, self.shown = polls, 0
+
+    def show(self, rgb, caption):
+        self.shown += 1
+
+    def actions(self):
+        self.polls -= 1
+        if self.polls < 0:
+            yield "quit"
+
+
+def test_keys_and_seconds_work_while_the_camera_is_silent():
+    frames, window, controls = NewestFrame(Stalling(10), paced=False), FakeWindow(polls=4), Controls()
+    began = time.perf_counter()
+    report = LiveLoop([FakeStylizer()], ["a"], controls, window=window, log=lambda m: None).run(frames)
+    quit_after = time.perf_counter() - began
+    assert controls.quit and report.shown == window.shown == 2 and quit_after < 0.8 and not frames.ended
+    frames.close()
+
+    frames = NewestFrame(Stalling(10), paced=False)
+    began = time.perf_counter()
+    report = LiveLoop([FakeStylizer()], ["a"], Controls(), log=lambda m: None).run(frames, seconds=0.3)
+    assert report.shown == 2 and time.perf_counter() - began < 0.8 and not frames.ended
+    assert report.seconds >= 0.3  # the run's time, silence included: 2 frames in 0.3 s or more
+    frames.close()
+
+
 def test_ctrl_c_ends_the_loop_like_quit():
     class Interrupting(FakeStylizer):
         def __call__(self, images):
