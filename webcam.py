@@ -74,7 +74,10 @@ def main(argv=None):
         import cv2  # noqa: F401  (OpenCV reads the camera)
     except ImportError:
         parser.error("webcam.py needs OpenCV: pip install opencv-python (bash setup.sh installs the headless one)")
-    return _run(parser, args)
+    # While frames flow, a Ctrl-C or `kill` ends the loop like q and the recording is kept
+    # (src/live.py); before that, or while the recording is being finished, nothing is kept.
+    nothing = f"nothing was recorded to {args.out_path}" if args.out_path else "nothing was shown"
+    return cli.run_interruptibly(lambda: _run(parser, args), nothing)
 
 
 def _run(parser, args):

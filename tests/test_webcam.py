@@ -3,7 +3,9 @@
 inputs are a message and an exit status; a camera that stops mid-run leaves a complete recording
 and says so."""
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -150,6 +152,39 @@ def test_a_network_stream_is_recorded_in_real_time_until_it_stops(model_file, tm
     facts = video_facts(out)
     assert (facts["width"], facts["height"]) == (64, 48)
     assert ran >= 2 and abs(facts["duration"] - ran) <= 0.2
+
+
+def test_a_kill_while_recording_keeps_the_recording(model_file, tmp_path):
+    camera = make_clip(tmp_path / "long.mp4", size="96x64", rate="20", seconds=30, sound=None)
+    out = tmp_path / "out" / "take.mp4"
+    command = [sys.executable, "webcam.py", "--checkpoint", str(model_file), "--camera", str(camera)]
+    command += ["--no-window", "--precision", "float32", "--out-path", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        # The temporary recording appears once the network is loaded and frames flow.
+        while not (out.parent.exists() and any(name.endswith(".tmp") for name in os.listdir(out.parent))):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and f"recorded {out}" in stderr and "Traceback" not in stderr
+    assert os.listdir(out.parent) == ["take.mp4"] and 10 <= video_facts(out)["frames"] < 600
+
+
+def test_ctrl_c_before_the_first_frame_is_one_line(model_file, clip, tmp_path, capsys, monkeypatch):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(webcam.cli, "import_keras", interrupted)
+    out = tmp_path / "take.mp4"
+    assert run("--checkpoint", model_file, "--camera", clip, "--no-window", "--out-path", out) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted; nothing was recorded to {out}" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_help_is_instant_and_imports_nothing_heavy():
