@@ -47,6 +47,10 @@ def main(argv=None):
         parser.error("--size applies to savedmodel, tflite and onnx; a .keras model takes any size")
     if args.name and args.format != "keras":
         parser.error("--name is stored in .keras models only (--format keras)")
+    return cli.run_interruptibly(lambda: _run(parser, args), f"nothing was written to {args.out_path}")
+
+
+def _run(parser, args):
     model = cli.load_model(parser, args.checkpoint)
     check_not_the_checkpoint(parser, args)
     if args.name:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -121,3 +123,20 @@ def test_export_never_replaces_its_own_checkpoint(model_file, tmp_path, capsys):
             export.main(["--checkpoint", str(copy), "--format", "keras", "--out-path", str(out)])
         assert exit_.value.code == 2 and "is the --checkpoint itself" in capsys.readouterr().err
     assert copy.read_bytes() == before
+
+
+def test_a_kill_while_writing_leaves_nothing(model_file, tmp_path, capsys, monkeypatch):
+    import src.export
+
+    def killed(model, path, size):
+        Path(path).mkdir()
+        (Path(path) / "saved_model.pb").write_bytes(b"half")
+        raise KeyboardInterrupt  # what src/cli.py makes of a SIGTERM, as of a Ctrl-C
+
+    monkeypatch.setattr(src.export, "_write_savedmodel", killed)
+    out = tmp_path / "out" / "m.savedmodel"
+    out.parent.mkdir()
+    assert export.main(["--checkpoint", str(model_file), "--format", "savedmodel", "--out-path", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted; nothing was written to {out}" in err and "Traceback" not in err
+    assert list(out.parent.iterdir()) == []
