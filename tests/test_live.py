@@ -4,6 +4,7 @@ clock), snapshots, and the window's message where OpenCV has no GUI. Fake captur
 stylizers: no camera, no network."""
 
 import re
+import threading
 import time
 
 import numpy as np
@@ -151,17 +152,21 @@ def test_max_frames_snapshots_and_quit(tmp_path):
 
 
 class Stalling(FakeCapture):
-    """Two frames, then silence for a second (a camera or stream that hangs), then the end."""
+    """Two frames, then silence (a camera or stream that hangs) until `resume` is set, then the end."""
+
+    def __init__(self, count, **kwargs):
+        super().__init__(count, **kwargs)
+        self.resume = threading.Event()
 
     def read(self):
         if self.index == 2:
-            time.sleep(1.0)
+            self.resume.wait(10)
             return False, None
         return super().read()
 
 
 class FakeWindow:
-    """A window whose q key is pressed after `polls` looks."""
+    """A window whose q key is pressed at its `polls`-th look after it first showed a frame."""
 
     def __init__(self, polls):
         self.polls, self.shown = polls, 0
@@ -170,24 +175,27 @@ class FakeWindow:
         self.shown += 1
 
     def actions(self):
-        self.polls -= 1
-        if self.polls < 0:
-            yield "quit"
+        if self.shown:
+            self.polls -= 1
+            if self.polls < 0:
+                yield "quit"
 
 
 def test_keys_and_seconds_work_while_the_camera_is_silent():
-    frames, window, controls = NewestFrame(Stalling(10), paced=False), FakeWindow(polls=4), Controls()
-    began = time.perf_counter()
+    camera, window, controls = Stalling(10), FakeWindow(polls=4), Controls()
+    frames = NewestFrame(camera, paced=False)
     report = LiveLoop([FakeStylizer()], ["a"], controls, window=window, log=lambda m: None).run(frames)
-    quit_after = time.perf_counter() - began
-    assert controls.quit and report.shown == window.shown == 2 and quit_after < 0.8 and not frames.ended
+    # q worked while the camera was silent: the loop did not wait for it to end.
+    assert controls.quit and not frames.ended and 1 <= report.shown == window.shown <= 2
+    camera.resume.set()
     frames.close()
 
-    frames = NewestFrame(Stalling(10), paced=False)
-    began = time.perf_counter()
+    camera = Stalling(10)
+    frames = NewestFrame(camera, paced=False)
     report = LiveLoop([FakeStylizer()], ["a"], Controls(), log=lambda m: None).run(frames, seconds=0.3)
-    assert report.shown == 2 and time.perf_counter() - began < 0.8 and not frames.ended
-    assert report.seconds >= 0.3  # the run's time, silence included: 2 frames in 0.3 s or more
+    assert not frames.ended and report.shown <= 2
+    assert report.seconds >= 0.3  # the run's time, silence included
+    camera.resume.set()
     frames.close()
 
 
