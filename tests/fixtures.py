@@ -3,6 +3,9 @@ checkpoints written the way the original wrote them, networks with random weight
 
 import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +104,22 @@ def run_main(main, capsys, *argv):
     except SystemExit as exit_:
         status = exit_.code
     return status, capsys.readouterr().err
+
+
+def signal_while_writing(script_argv, folder, signal_number):
+    """Run `python SCRIPT ...` from the repository, send it `signal_number` a second after its
+    temporary output file appears in `folder` (once the network is loaded and frames flow)
+    -> (exit status, stderr)."""
+    command = [sys.executable, *map(str, script_argv)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (folder.exists() and any(name.endswith(".tmp") for name in os.listdir(folder))):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1)
+        process.send_signal(signal_number)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return process.returncode, stderr

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from src.cli import ROOT
 from src.pixels import to_uint8
 from src.stylize import Stylizer
 from tests.clips import FAST_H264, audio_facts, make_clip, video_facts
+from tests.fixtures import signal_while_writing
 
 
 @pytest.fixture(scope="module")
@@ -139,21 +139,9 @@ def test_command_line_failure_has_no_traceback(tmp_path):
 def test_ctrl_c_leaves_nothing_at_the_out_path(model_file, tmp_path):
     clip = make_clip(tmp_path / "long.mp4", size="338x190", rate="25", seconds=20)
     out = tmp_path / "out" / "styled.mp4"
-    command = [sys.executable, "transform_video.py", "--checkpoint", str(model_file), "--device", "cpu"]
-    command += ["--in-path", str(clip), "--out-path", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 60
-        # The temporary file appears once the network is loaded and frames flow.
-        while not (out.parent.exists() and any(name.endswith(".tmp") for name in os.listdir(out.parent))):
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-        time.sleep(1)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 130 and "interrupted; nothing was written" in stderr
+    argv = ["transform_video.py", "--checkpoint", model_file, "--device", "cpu", "--in-path", clip, "--out-path", out]
+    status, stderr = signal_while_writing(argv, out.parent, signal.SIGINT)
+    assert status == 130 and "interrupted; nothing was written" in stderr
     assert "Traceback" not in stderr
     assert os.listdir(out.parent) == []
 

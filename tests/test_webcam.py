@@ -17,7 +17,7 @@ import webcam
 from src.checkpoints import save_model
 from src.cli import ROOT
 from tests.clips import make_clip, mjpeg_stream, video_facts
-from tests.fixtures import random_network
+from tests.fixtures import random_network, signal_while_writing
 
 
 @pytest.fixture(scope="module")
@@ -157,21 +157,9 @@ def test_a_network_stream_is_recorded_in_real_time_until_it_stops(model_file, tm
 def test_a_kill_while_recording_keeps_the_recording(model_file, tmp_path):
     camera = make_clip(tmp_path / "long.mp4", size="96x64", rate="20", seconds=30, sound=None)
     out = tmp_path / "out" / "take.mp4"
-    command = [sys.executable, "webcam.py", "--checkpoint", str(model_file), "--camera", str(camera)]
-    command += ["--no-window", "--precision", "float32", "--out-path", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 60
-        # The temporary recording appears once the network is loaded and frames flow.
-        while not (out.parent.exists() and any(name.endswith(".tmp") for name in os.listdir(out.parent))):
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-        time.sleep(1)
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 0 and f"recorded {out}" in stderr and "Traceback" not in stderr
+    argv = ["webcam.py", "--checkpoint", model_file, "--camera", camera, "--no-window", "--precision", "float32"]
+    status, stderr = signal_while_writing([*argv, "--out-path", out], out.parent, signal.SIGTERM)
+    assert status == 0 and f"recorded {out}" in stderr and "Traceback" not in stderr
     assert os.listdir(out.parent) == ["take.mp4"] and 10 <= video_facts(out)["frames"] < 600
 
 
