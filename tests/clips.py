@@ -1,5 +1,6 @@
-"""Short test clips made with the bundled ffmpeg, and facts about video files measured with
-ffmpeg directly (not through src/video.py, which is what the tests check)."""
+"""Short test clips made with the bundled ffmpeg, a live MJPEG stream served over HTTP (a camera
+for webcam.py), and facts about video files measured with ffmpeg directly (not through
+src/video.py, which is what the tests check)."""
 
 import contextlib
 import io
