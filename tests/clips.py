@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 from fractions import Fraction
-from pathlib import Path
 
 import imageio_ffmpeg
+
+from src.cli import ROOT
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 FAST_H264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p")
@@ -84,8 +85,7 @@ def mjpeg_stream(frames, rate):
     process of its own (so that the test's own work does not hold up its clock): yields (url,
     shot), shot() -> seconds from its first frame to its last, once it has sent them all."""
     code = f"from tests.clips import serve_mjpeg; serve_mjpeg({int(frames)}, {float(rate)})"
-    root = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         port = int(process.stdout.readline())
         yield f"http://127.0.0.1:{port}/video.mjpg", lambda: float(process.communicate(timeout=60)[0])
