@@ -18,6 +18,7 @@ import time
 
 from src import cli
 from src.memory import keep_freed_memory
+from src.wording import counted
 
 INSTALL = "app.py needs Gradio: bash setup.sh --app (or .venv/bin/pip install -r requirements-app.txt)"
 
@@ -81,7 +82,7 @@ def _serve(args, workspace):
     except OSError as error:  # the port is taken
         print(f"cannot listen on {args.host}:{args.port}: {error}; choose another --port", file=sys.stderr)
         return 1
-    print(f"Fast Style Transfer: {page.local_url} ({len(catalog.styles)} styles; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    print(f"Fast Style Transfer: {page.local_url} ({counted(len(catalog.styles), 'style')}; Ctrl-C stops it)", file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:

@@ -13,6 +13,7 @@ import sys
 
 from src import cli
 from src.memory import keep_freed_memory
+from src.wording import counted
 
 
 def build_parser():
@@ -73,9 +74,9 @@ def _run(parser, args):
         failures = run_jobs(jobs, stylizer, args.batch_size)
     done = len(jobs) - len(failures)
     target = jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
-    print(f"stylized {done} of {len(jobs)} image{'s' if len(jobs) != 1 else ''} into {target}", file=sys.stderr)
+    print(f"stylized {done} of {counted(len(jobs), 'image')} into {target}", file=sys.stderr)
     if failures:
-        print(f"{len(failures)} input{'s' if len(failures) != 1 else ''} failed:", file=sys.stderr)
+        print(f"{counted(len(failures), 'input')} failed:", file=sys.stderr)
         for source, reason in failures:
             print(f"  {reason}", file=sys.stderr)
     return 1 if failures else 0

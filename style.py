@@ -22,6 +22,7 @@ from pathlib import Path
 from src import cli
 from src.devices import TRAINING_PRECISIONS
 from src.training.vgg_layers import DEFAULT_LAYERS, DEFAULT_WEIGHTS
+from src.wording import counted
 
 DEFAULT_VGG = Path("data/imagenet-vgg-verydeep-19.mat")
 # A slim student learns its teacher's pictures far faster at 1e-2 than at training's 1e-3, and
@@ -351,7 +352,7 @@ def check_train_path(parser, args):
     found = readable_images(folder, args.batch_size)
     if found < args.batch_size:
         parser.error(
-            f"--train-path {folder} has {found} readable image(s); a batch (--batch-size) needs {args.batch_size}"
+            f"--train-path {folder} has {counted(found, 'readable image')}; a batch (--batch-size) needs {args.batch_size}"
         )
 
 
@@ -383,18 +384,18 @@ def report(args, outcome):
     if images is not None and outcome.iteration > outcome.start:
         steps, seconds = outcome.iteration - outcome.start, outcome.seconds
         log(
-            f"{steps} iterations in {seconds:.1f} s ({seconds / steps:.3g} s each); waited {images.wait_seconds:.2f} s "
+            f"{counted(steps, 'iteration')} in {seconds:.1f} s ({seconds / steps:.3g} s each); waited {images.wait_seconds:.2f} s "
             f"for training images ({images.wait_seconds / seconds:.1%} of the time)"
         )
     if images is not None and images.skipped:
-        log(f"skipped {len(images.skipped)} unreadable file(s) in {args.train_path}:")
+        log(f"skipped {counted(len(images.skipped), 'unreadable file')} in {args.train_path}:")
         for reason in list(images.skipped.values())[:10]:
             log(f"  {reason}")
     if not outcome.finished:
         log(f"stopped at iteration {outcome.iteration}, checkpoint saved; the same command resumes from it")
         return 130
     directory = shlex.quote(str(args.checkpoint_dir))
-    print(f"Training complete ({outcome.iteration} iterations). To stylize with it:")
+    print(f"Training complete ({counted(outcome.iteration, 'iteration')}). To stylize with it:")
     print(f"    python evaluate.py --checkpoint {directory} --in-path photo.jpg --out-path photo_stylized.jpg")
     return 0
 

@@ -17,6 +17,7 @@ import sys
 from src import cli
 from src.memory import keep_freed_memory
 from src.stabilize import DEFAULT_STRENGTH
+from src.wording import counted
 
 
 def build_parser():
@@ -93,8 +94,7 @@ def _run(parser, args):
         print(f"error: {error}", file=sys.stderr)
         return 1
     rate = result.frames / result.seconds if result.seconds else 0.0
-    frames = f"{result.frames} frame{'s' if result.frames != 1 else ''}"
-    print(f"stylized {frames} into {output.path} ({rate:.1f} frames/s)", file=sys.stderr)
+    print(f"stylized {counted(result.frames, 'frame')} into {output.path} ({rate:.1f} frames/s)", file=sys.stderr)
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from src.pixels import to_uint8
+from src.wording import counted
 
 STRENGTH_STEP = 0.1
 # How long the loop waits for a frame before it looks at the window's keys again.
@@ -183,9 +184,8 @@ class Report:
 
     def summary(self):
         late = np.asarray(self.latencies or [0.0]) * 1000
-        frames = f"{self.shown} frame{'s' if self.shown != 1 else ''}"
         return (
-            f"{frames} stylized of {self.read} read ({self.read - self.shown} dropped) in "
+            f"{counted(self.shown, 'frame')} stylized of {self.read} read ({self.read - self.shown} dropped) in "
             f"{self.seconds:.1f} s: {self.frames_per_second:.1f} frames/s, latency median {np.median(late):.0f} ms, "
             f"95th percentile {np.percentile(late, 95):.0f} ms"
         )

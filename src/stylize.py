@@ -13,6 +13,7 @@ from src import blend, memory, strokes, tiling
 from src.checkpoints import Checkpoint
 from src.devices import resolve_precision
 from src.pixels import to_uint8
+from src.wording import counted
 
 # oneDNN's bfloat16 stride-2 convolution returns garbage when its output is 1 pixel wide (and
 # 8 or more high; TensorFlow 2.21, bench/README.md): images this narrow or narrower
@@ -162,7 +163,7 @@ class Network:
 
         self.model = model
         self.batch_size = int(batch_size)
-        names = f"the model has {model.num_styles} style{'s' if model.num_styles != 1 else ''} ({', '.join(model.style_names)})"
+        names = f"the model has {counted(model.num_styles, 'style')} ({', '.join(model.style_names)})"
         self.style_weights = normalize_style_weights(
             model.default_style_weights() if style_weights is None else style_weights, model.num_styles, names
         )

@@ -26,6 +26,7 @@ import numpy as np
 
 from src.atomic import atomic_path
 from src.out_paths import OutPathError, check_folder, output_file
+from src.wording import counted
 
 
 class VideoError(Exception):
@@ -235,7 +236,7 @@ class FrameReader:
                 break
         self._ffmpeg.process.stdout.close()
         if self._ffmpeg.wait() != 0:
-            raise VideoError(f"decoding failed after {count} frames: {self._ffmpeg.reason()}")
+            raise VideoError(f"decoding failed after {counted(count, 'frame')}: {self._ffmpeg.reason()}")
         if count == 0:
             raise VideoError("no frame of the video could be decoded")
         expected = min(self.info.frame_estimate or 0, self.max_frames or float("inf"))

@@ -17,6 +17,7 @@ import numpy as np
 
 from src.pixels import to_uint8
 from src.sheet import contact_sheet, fit_within, sheet_cells, styles_of
+from src.wording import counted
 
 SHIPPED = Path(__file__).resolve().parent.parent / "examples" / "models"
 # The slim students of webcam.py (style.py --distill-from --width 0.25): the live tab's styles.
@@ -186,7 +187,7 @@ def stylize_files(catalog, workspace, files, first, second=None, mix=0.0, streng
             write_image(preview, fit_within(rgb, PREVIEW_SIDE))
             pairs.append((str(preview), f"{job.source.name}: {kind}" if kind == "photo" else _caption(first, second, mix)))
         downloads.append(str(job.target))
-    lines = [f"Stylized {len(downloads)} of {len(jobs)} photo{'s' if len(jobs) != 1 else ''} in {seconds:.1f} s."]
+    lines = [f"Stylized {len(downloads)} of {counted(len(jobs), 'photo')} in {seconds:.1f} s."]
     lines += [f"- {Path(source).name}: {_without_folder(reason, source)}" for source, reason in failures]
     return Result(pairs, downloads, "\n".join(lines))
 
@@ -229,7 +230,7 @@ def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, s
         sheet = contact_sheet(sheet_cells(photo, styles, options))
     path = workspace.run_folder() / f"{Path(photo_path).stem}_sheet.jpg"
     write_image(path, sheet)
-    return str(path), f"{len(styles)} styles, each picture {photo.shape[1]}x{photo.shape[0]}."
+    return str(path), f"{counted(len(styles), 'style')}, each picture {photo.shape[1]}x{photo.shape[0]}."
 
 
 class LiveFrames:

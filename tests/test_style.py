@@ -24,7 +24,7 @@ def test_train_resume_and_evaluate(training_data, tmp_path, capsys):
     assert style.main(train_args(training_data, directory, "--epochs", "1", "--checkpoint-iterations", "2", *test)) == 0
     out, err = capsys.readouterr()
     assert f"python evaluate.py --checkpoint {directory} --in-path" in out
-    assert "skipped 1 unreadable file(s)" in err and "broken.jpg" in err
+    assert "skipped 1 unreadable file in" in err and "broken.jpg" in err
     assert "waited" in err and "for training images" in err
     assert read_state(directory).iteration == 3  # 14 files // 4
     assert sorted(p.name for p in previews.iterdir()) == ["0_0.png", "0_2.png", "0_3.png"]
@@ -34,6 +34,8 @@ def test_train_resume_and_evaluate(training_data, tmp_path, capsys):
     assert "resumed from iteration 3 (epoch 2 of 2)" in capsys.readouterr().err
     assert read_state(directory).iteration == 6
     assert {"1_4.png", "1_6.png"} <= {p.name for p in previews.iterdir()}
+    assert style.main(train_args(training_data, directory, "--epochs", "2")) == 0
+    assert "already holds 6 iterations, 2 epochs: nothing to do" in capsys.readouterr().err
 
     # The same run without the stop: the same network (resuming loses nothing, repeats nothing).
     straight = tmp_path / "straight"
@@ -109,7 +111,7 @@ def test_slow(training_data, tmp_path, capsys):
         (lambda a, d: a + ["--seed", "-1"], "--seed: must be 0 or more"),
         (lambda a, d: a + ["--image-size", "8"], "--image-size must be at least 16"),
         (lambda a, d: a + ["--train-path", str(d / "nowhere")], "is not a folder"),
-        (lambda a, d: a + ["--train-path", str(d)], "has 0 readable image(s)"),
+        (lambda a, d: a + ["--train-path", str(d)], "has 0 readable images;"),
         (lambda a, d: a + ["--vgg-path", str(d / "missing.mat")], "--vgg-path: VGG weights"),
         (lambda a, d: a + ["--vgg-path", str(a[1])], "is not a VGG weight file"),
         (lambda a, d: a + ["--style-layers", "relu5_5"], "--style-layers/--content-layer: VGG19 has no layer relu5_5"),

@@ -17,6 +17,7 @@ from src.images import write_image
 from src.training.fitting import fit_with_progress, fresh_seed
 from src.training.objective import PixelImage, StyleObjective, style_grams
 from src.training.vgg import build_vgg
+from src.wording import counted
 
 ORIGINAL_ITERATIONS, ORIGINAL_LEARNING_RATE = 1000, 10.0
 NOISE_STDDEV = 0.256
@@ -27,7 +28,7 @@ def optimize_pixels(settings, vgg_weights, style, content, log=print):
     iterations = settings.epochs if settings.epochs >= 10 else ORIGINAL_ITERATIONS
     learning_rate = settings.learning_rate if settings.learning_rate >= 1 else ORIGINAL_LEARNING_RATE
     height, width = content.shape[:2]
-    log(f"--slow: {iterations} iterations at learning rate {learning_rate:g} on {width}x{height} pixels")
+    log(f"--slow: {counted(iterations, 'iteration')} at learning rate {learning_rate:g} on {width}x{height} pixels")
     seed = settings.seed if settings.seed is not None else fresh_seed()
     keras.utils.set_random_seed(seed)
     noise = np.random.default_rng(seed).normal(0, NOISE_STDDEV, (1, *content.shape))
@@ -41,7 +42,7 @@ def optimize_pixels(settings, vgg_weights, style, content, log=print):
     batch = {"images": content[None].astype(np.float32), "style_weights": np.ones((1, 1), np.float32)}
     feed = _Repeat(batch, iterations)
     end, stopped = fit_with_progress(objective, feed, run, 0, iterations, settings.checkpoint_iterations, log)
-    log(f"{end} iterations in {time.perf_counter() - run.began:.1f} s; the image is {run.last}")
+    log(f"{counted(end, 'iteration')} in {time.perf_counter() - run.began:.1f} s; the image is {run.last}")
     return 130 if stopped else 0
 
 

@@ -28,6 +28,7 @@ from src.training.summaries import EventWriter
 from src.training.train_state import LOGS_DIRNAME, StateError, TrainingState, locked, mismatches, read_state, write_checkpoint
 from src.transform import build_transform_net
 from src.training.vgg import build_vgg
+from src.wording import counted
 
 
 @dataclass
@@ -74,7 +75,7 @@ def run_training(settings, recorded, build, style_names, test_image=None, strate
         try:  # the decoding threads stop however this ends
             total = settings.epochs * images.iterations_per_epoch
             if state and state.iteration >= total:
-                log(f"{directory} already holds {state.iteration} iterations, {settings.epochs} epoch(s): nothing to do")
+                log(f"{directory} already holds {counted(state.iteration, 'iteration')}, {counted(settings.epochs, 'epoch')}: nothing to do")
                 return Outcome(state.iteration, state.iteration, finished=True)
             keras.utils.set_random_seed(seed)
             precision = resolve_training_precision(settings.precision)
