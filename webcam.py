@@ -69,6 +69,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.no_window and not (args.out_path or args.max_frames or args.seconds) and args.camera.isdigit():
         parser.error("with --no-window nothing would be seen: give --out-path, --max-frames or --seconds")
+    if args.out_path:  # before anything loads; the frame's size and rate are checked again then
+        plan_recording(parser, args, 640, 480, 30)
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # our messages say what went wrong, not its probes
     try:
         import cv2  # noqa: F401  (OpenCV reads the camera)
@@ -164,19 +166,31 @@ def stylizers_for(styles, options, engines, frame):
 def recording(parser, args, width, height, frame_rate):
     """A context manager with the VideoWriter of --out-path (or None), made atomically."""
     import contextlib
-    from fractions import Fraction
 
-    from src.out_paths import OutPathError
-    from src.video import VideoError, VideoInfo, plan_output, writing
+    from src.video import writing
 
     if not args.out_path:
         return contextlib.nullcontext()
+    output, info = plan_recording(parser, args, width, height, frame_rate)
+    return writing(output, info, None)
+
+
+def plan_recording(parser, args, width, height, frame_rate):
+    """(Output, VideoInfo) of --out-path for frames of that size and rate; a usage error for a
+    path that cannot work, and for the file that --camera reads, which is never overwritten."""
+    from fractions import Fraction
+
+    from src.out_paths import OutPathError, check_not_input
+    from src.video import VideoError, VideoInfo, plan_output
+
     info = VideoInfo(width, height, Fraction(frame_rate).limit_denominator(1001), Fraction(1), None, (), False, 0)
     try:
         output = plan_output(Path("webcam.mp4"), args.out_path, info)
+        check_not_input(output.path, args.camera)
     except (VideoError, OutPathError) as error:
-        parser.error(f"--out-path: {error}")
-    return writing(output, info, None)
+        message = str(error)
+        parser.error(message if message.startswith("--out-path") else f"--out-path: {message}")
+    return output, info
 
 
 def _fail(message):

@@ -5,6 +5,7 @@ and says so."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,6 +101,25 @@ def test_bad_inputs_are_a_message(model_file, clip, tmp_path, capsys, argv, mess
         run(*argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not any(p.suffix in (".mp4", ".txt") for p in tmp_path.iterdir())
+
+
+def test_the_file_read_as_the_camera_is_never_the_recording(clip, tmp_path, capsys, monkeypatch):
+    import src.cli
+
+    # Refused before any model loads: loading one would fail the test.
+    monkeypatch.setattr(src.cli, "import_keras", lambda: pytest.fail("a model was loaded"))
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    camera = folder / "webcam.mp4"  # the name a recording gets in a folder
+    shutil.copy(clip, camera)
+    before = camera.read_bytes()
+    link = tmp_path / "link.mp4"
+    link.symlink_to(camera)
+    for out in (camera, folder, link):
+        with pytest.raises(SystemExit) as exit_info:
+            run("--camera", str(camera), "--no-window", "--out-path", str(out))
+        assert exit_info.value.code == 2 and "is the input itself" in capsys.readouterr().err
+    assert camera.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["webcam.mp4"]
 
 
 def test_a_camera_that_stops_keeps_the_recording(model_file, tmp_path, capsys, monkeypatch):
