@@ -172,6 +172,8 @@ def recording(parser, args, width, height, frame_rate):
     if not args.out_path:
         return contextlib.nullcontext()
     output, info = plan_recording(parser, args, width, height, frame_rate)
+    for note in output.notes:  # as transform_video.py says them: an odd size, say
+        log(f"note: {note}")
     return writing(output, info, None)
 
 

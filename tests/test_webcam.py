@@ -103,6 +103,15 @@ def test_bad_inputs_are_a_message(model_file, clip, tmp_path, capsys, argv, mess
     assert not any(p.suffix in (".mp4", ".txt") for p in tmp_path.iterdir())
 
 
+def test_an_odd_sized_camera_is_recorded_at_its_size_with_the_note_transform_video_gives(model_file, tmp_path, capsys):
+    clip = make_clip(tmp_path / "odd.mp4", size="57x41", rate="20", seconds=0.5, sound=None)
+    out = tmp_path / "take.mp4"
+    assert run("--checkpoint", model_file, "--camera", clip, "--no-window", "--out-path", out) == 0
+    assert "note: 57x41 has an odd side" in capsys.readouterr().err
+    facts = video_facts(out)
+    assert (facts["width"], facts["height"]) == (57, 41)
+
+
 def test_the_file_read_as_the_camera_is_never_the_recording(clip, tmp_path, capsys, monkeypatch):
     import src.cli
 
