@@ -91,7 +91,7 @@ def _run(parser, args):
     except CameraError as error:
         parser.error(f"--camera: {error}")
     # A camera or stream is read from now on, so that the frames it sends while the models load
-    # are dropped as they come rather than queued and timed late; a file waits for the models.
+    # are dropped as they come rather than queued and timed late; a file waits for the networks.
     frames = None if is_file else NewestFrame(capture, paced=False, size=args.size)
     window = None
     try:
@@ -99,7 +99,7 @@ def _run(parser, args):
         options = cli.stylizer_options(parser, args)
         keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
         if frames is None:
-            frames = NewestFrame(capture, paced=True, size=args.size)
+            frames = NewestFrame(capture, paced=True, size=args.size, held=True)
         first = frames.after(0)
         if first is None:
             return _fail(f"{args.camera} sent no frames" + (f": {frames.error}" if frames.error else ""))
@@ -117,6 +117,7 @@ def _run(parser, args):
                 names = [name for _, _, name in styles]
                 loop = LiveLoop(stylizers, names, controls, window, recorder, args.snapshot_dir, log)
                 loop.stylize(first[2])  # compiles the network before the clock starts
+                frames.start()  # a file plays from its first frame only now
                 report = loop.run(frames, args.max_frames, args.seconds)
     finally:
         if frames is not None:
@@ -187,7 +188,7 @@ def plan_recording(parser, args, width, height, frame_rate):
 
     info = VideoInfo(width, height, Fraction(frame_rate).limit_denominator(1001), Fraction(1), None, (), False, 0)
     try:
-        output = plan_output(Path("webcam.mp4"), args.out_path, info)
+        output = plan_output(Path("webcam.mp4"), args.out_path, info, live=True)
         check_not_input(output.path, args.camera)
     except (VideoError, OutPathError) as error:
         message = str(error)

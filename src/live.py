@@ -104,9 +104,11 @@ def recording_copies(frames, stands_for, since_first, recorded):
 
 class NewestFrame:
     """Reads a capture in a thread, keeping only the newest frame (RGB uint8) and its time.
-    A file is read at its own frame rate, as a camera would deliver it."""
+    A file is read at its own frame rate, as a camera would deliver it. `held`: the first frame
+    is read and the rest wait for start(), so that a file does not play on unseen while the
+    networks compile and race on that frame."""
 
-    def __init__(self, capture, paced, size=None):
+    def __init__(self, capture, paced, size=None, held=False):
         import cv2
 
         self._cv2, self._capture, self._size, self.paced = cv2, capture, size, paced
@@ -115,7 +117,9 @@ class NewestFrame:
         self._interval = 1.0 / self.frame_rate if paced else 0.0
         self._condition = threading.Condition()
         self._newest, self.count, self.ended, self.error = None, 0, False, None
-        self._stop = False
+        self._stop, self._go = False, threading.Event()
+        if not held:
+            self._go.set()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -133,6 +137,9 @@ class NewestFrame:
                     self.count += 1
                     self._newest = (self.count, time.perf_counter(), rgb)
                     self._condition.notify_all()
+                if not self._go.is_set():
+                    self._go.wait()
+                    due = time.perf_counter()  # the file's clock starts now
                 if self._interval:
                     due += self._interval
                     time.sleep(max(0.0, due - time.perf_counter()))
@@ -158,8 +165,17 @@ class NewestFrame:
                 return self._newest
             return None
 
+    def start(self):
+        """Let a held reader go on; its first frame counts as delivered now."""
+        with self._condition:
+            if not self._go.is_set() and self._newest is not None:
+                number, _, rgb = self._newest
+                self._newest = (number, time.perf_counter(), rgb)
+            self._go.set()
+
     def close(self):
         self._stop = True
+        self._go.set()
         self._thread.join(timeout=CLOSE_SECONDS)
         # A read still hanging on a silent camera: releasing the capture under it could crash
         # OpenCV, so it is left to the end of the process (the thread is a daemon).
@@ -273,16 +289,21 @@ class LiveLoop:
             self.log(f"snapshot: {path}")
 
 
-def fastest(stylizers, frame, runs=7, warmups=2):
+def fastest(stylizers, frame, runs=7, warmups=2, budget=2.0, least=3):
     """{label: Stylizer} and a frame (H, W, 3) -> (the fastest's label, {label: median seconds}).
     Each runs `warmups` times first (its compilation, its first allocations), then all take
-    turns, so that a busy moment of the machine slows every one alike."""
+    turns, so that a busy moment of the machine slows every one alike: `runs` turns, or `least`
+    once the turns have taken `budget` seconds, so that a big frame or a full-size network does
+    not hold the start for half a minute."""
     batch = frame[None]
     for stylizer in stylizers.values():
         for _ in range(warmups):
             stylizer(batch)
     seconds = {label: [] for label in stylizers}
-    for _ in range(runs):
+    began = time.perf_counter()
+    for turn in range(runs):
+        if turn >= least and time.perf_counter() - began > budget:
+            break
         for label, stylizer in stylizers.items():
             started = time.perf_counter()
             stylizer(batch)

@@ -39,13 +39,22 @@ class Codec:
     default_crf: int
     max_crf: int
     options: tuple = ()
+    live_options: tuple = ()  # for a recording made while the network paints live (webcam.py)
     odd_sizes_in_420: bool = False  # whether 4:2:0 can store odd widths and heights
 
 
 # CRF 18 rather than x264's default 23: the fine, saturated brush strokes of a stylized frame are
-# what lossy coding blurs first (images.py saves JPEG at 95 for the same reason).
-H264 = Codec("libx264", 18, 51, ("-preset", "medium"))
-VP9 = Codec("libvpx-vp9", 31, 63, ("-deadline", "good", "-cpu-used", "4", "-row-mt", "1"), odd_sizes_in_420=True)
+# what lossy coding blurs first (images.py saves JPEG at 95 for the same reason). A live recording
+# shares the CPU with the network, so it takes faster settings (bench/README.md, "Recording").
+H264 = Codec("libx264", 18, 51, ("-preset", "medium"), ("-preset", "superfast"))
+VP9 = Codec(
+    "libvpx-vp9",
+    31,
+    63,
+    ("-deadline", "good", "-cpu-used", "4", "-row-mt", "1"),
+    ("-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"),
+    odd_sizes_in_420=True,
+)
 
 
 @dataclass(frozen=True)
@@ -261,9 +270,10 @@ class Output:
     notes: tuple
 
 
-def plan_output(source, target, info, crf=None, bitrate=None):
-    """(input, --out-path, VideoInfo, quality) -> Output; VideoError for an output that cannot work
-    (OutPathError, src/out_paths.py, for a path that cannot: the input itself, an unwritable folder).
+def plan_output(source, target, info, crf=None, bitrate=None, live=False):
+    """(input, --out-path, VideoInfo, quality[, live: the codec's faster settings]) -> Output;
+    VideoError for an output that cannot work (OutPathError, src/out_paths.py, for a path that
+    cannot: the input itself, an unwritable folder).
     An existing folder as target receives a file named like the input (.mp4 if its container is
     not one we write), and so does a target ending in a path separator, as in evaluate.py."""
     named = output_file(source, target)
@@ -279,7 +289,7 @@ def plan_output(source, target, info, crf=None, bitrate=None):
         raise VideoError(f"--crf for {codec.encoder} must be between 0 and {codec.max_crf}, got {crf}")
     _check_writable(target)
     pixel_format, notes = _pixel_format(codec, info)
-    video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate)
+    video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate, live)
     return Output(target, container, video_arguments, tuple(notes))
 
 
@@ -305,11 +315,11 @@ def _pixel_format(codec, info):
     return "yuv444p", [note]
 
 
-def _video_arguments(codec, pixel_format, pixel_aspect, crf, bitrate):
+def _video_arguments(codec, pixel_format, pixel_aspect, crf, bitrate, live=False):
     # RGB -> YUV with the BT.709 matrix, tagged as such, so that players show the colours we wrote
     # (untagged video is read as BT.601 or BT.709 depending on the player and the size). The pixel
     # aspect is the input's, so that anamorphic video keeps its displayed shape.
-    arguments = ["-c:v", codec.encoder, *codec.options]
+    arguments = ["-c:v", codec.encoder, *(codec.live_options if live else codec.options)]
     convert = f"scale=out_color_matrix=bt709:out_range=tv,format={pixel_format}"
     tags = f"setparams=color_primaries=bt709:color_trc=bt709,setsar={pixel_aspect.numerator}/{pixel_aspect.denominator}"
     arguments += ["-vf", f"{convert},{tags}"]

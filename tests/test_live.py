@@ -222,6 +222,31 @@ def test_a_paced_file_is_read_at_its_frame_rate():
     frames.close()
 
 
+def test_a_held_file_waits_at_its_first_frame_until_started():
+    capture = Rated(10, rate=50.0)
+    frames = NewestFrame(capture, paced=True, held=True)
+    number, read_at, _ = frames.after(0)
+    time.sleep(0.3)  # the networks compile and race on that frame
+    assert number == 1 and frames.after(1, timeout=0.01) is None and capture.index == 1
+    started = time.perf_counter()
+    frames.start()
+    assert frames.after(0)[1] >= started > read_at  # the first frame counts as delivered now
+    seen = 1
+    while (newest := frames.after(seen)) is not None:
+        seen = newest[0]
+    # Every frame, at the file's pace from the start (9 intervals of 1/50 s), none skipped by the wait.
+    assert seen == 10 and capture.delivered[1] - started < 0.1 and time.perf_counter() - started >= 9 / 50 * 0.9
+    frames.close()
+
+
+def test_a_held_reader_closes_without_being_started():
+    capture = Rated(10, rate=50.0)
+    frames = NewestFrame(capture, paced=True, held=True)
+    assert frames.after(0)[0] == 1
+    frames.close()
+    assert capture.released and capture.index == 1
+
+
 def test_the_window_says_what_to_do_where_opencv_has_no_gui():
     cv2 = pytest.importorskip("cv2")
     if "GUI:                           NONE" not in cv2.getBuildInformation():
@@ -252,3 +277,19 @@ def test_fastest_compiles_each_then_times_them_in_turns():
     assert label == "quick" and medians["quick"] < 0.02 <= medians["slow"]
     assert [c[0] for c in calls] == ["slow"] * 2 + ["quick"] * 2 + ["slow", "quick"] * 3
     assert {c[1] for c in calls} == {(1, 6, 8, 3)}
+
+
+def test_fastest_takes_fewer_turns_when_each_is_slow():
+    calls = []
+
+    def engine(label, seconds):
+        return lambda batch: calls.append(label) or time.sleep(seconds)
+
+    frame = np.zeros((6, 8, 3), np.uint8)
+    # Turns of 0.05 s against a budget of 0.1 s: the least number of turns, 3.
+    label, _ = fastest({"slow": engine("slow", 0.03), "quick": engine("quick", 0.02)}, frame, budget=0.1)
+    assert label == "quick" and calls.count("slow") == calls.count("quick") == 2 + 3
+    # Quick turns fit the budget (of a second, however busy the machine): all seven.
+    calls.clear()
+    fastest({"a": engine("a", 0), "b": engine("b", 0)}, frame, budget=1.0)
+    assert calls.count("a") == calls.count("b") == 2 + 7
