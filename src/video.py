@@ -45,7 +45,8 @@ class Codec:
 
 # CRF 18 rather than x264's default 23: the fine, saturated brush strokes of a stylized frame are
 # what lossy coding blurs first (images.py saves JPEG at 95 for the same reason). A live recording
-# shares the CPU with the network, so it takes faster settings (bench/README.md, "Recording while painting live").
+# shares the CPU with the network, so it takes faster settings (bench/README.md, "Recording while
+# painting live").
 H264 = Codec("libx264", 18, 51, ("-preset", "medium"), ("-preset", "superfast"))
 VP9 = Codec(
     "libvpx-vp9",
