@@ -21,6 +21,7 @@ from pathlib import Path
 
 from src import cli
 from src.devices import TRAINING_PRECISIONS
+from src.out_paths import same_file
 from src.training.vgg_layers import DEFAULT_LAYERS, DEFAULT_WEIGHTS
 from src.wording import counted
 
@@ -250,6 +251,8 @@ def check_paths(parser, args):
         check_train_path(parser, args)
     if bool(args.test) != bool(args.test_dir):
         parser.error("--test and --test-dir go together: the previews of --test are written into --test-dir")
+    if args.test_dir and not args.slow and same_file(args.test_dir, args.train_path):
+        parser.error(f"--test-dir {args.test_dir} is the --train-path folder: the previews would become training photos")
     if args.image_size < 16:
         parser.error(f"--image-size must be at least 16 (VGG19 halves it four times), got {args.image_size}")
 

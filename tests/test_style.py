@@ -119,6 +119,7 @@ def test_slow(training_data, tmp_path, capsys):
         (lambda a, d: [x for x in a if x not in ("--checkpoint-dir", str(d / "run"))], "required: --checkpoint-dir"),
         (lambda a, d: a + ["--slow"], "--slow optimizes the pixels of --test"),
         (lambda a, d: a + ["--test", str(a[1])], "--test and --test-dir go together"),
+        (lambda a, d: a + ["--test", a[1], "--test-dir", a[a.index("--train-path") + 1]], "is the --train-path folder"),
         (lambda a, d: a + ["--style", a[1]], "same name"),
         (lambda a, d: a + ["--slow", "--test", a[1], "--test-dir", str(d), "--temporal-weight", "5"], "--temporal-weight trains"),
         (lambda a, d: a + ["--temporal-weight", "-1"], "--temporal-weight"),
