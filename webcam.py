@@ -161,7 +161,10 @@ def stylizers_for(styles, options, engines, frame):
     if seconds:
         others = ", ".join(f"{other} {seconds[other] * 1000:.0f} ms" for other in engines if other != engine)
         log(f"engine: {engine}, {seconds[engine] * 1000:.0f} ms a frame ({others})")
-    return [first, *(make(style, engine) for style in styles[1:])]
+    others = [make(style, engine) for style in styles[1:]]
+    for stylizer in others:  # compiled now, rather than as a pause the first time n or p picks it
+        stylizer(frame[None])
+    return [first, *others]
 
 
 def recording(parser, args, width, height, frame_rate):

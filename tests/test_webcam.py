@@ -112,6 +112,26 @@ def test_an_odd_sized_camera_is_recorded_at_its_size_with_the_note_transform_vid
     assert (facts["width"], facts["height"]) == (57, 41)
 
 
+def test_every_style_is_compiled_at_the_start(monkeypatch):
+    import src.stylize
+
+    calls = []
+
+    class Stylizer:
+        def __init__(self, model, weights, engine, **options):
+            self.name = model
+
+        def __call__(self, batch):
+            calls.append((self.name, batch.shape))
+
+    monkeypatch.setattr(src.stylize, "Stylizer", Stylizer)
+    styles = [(name, None, name) for name in ("a", "b", "c")]
+    stylizers = webcam.stylizers_for(styles, {}, ("tensorflow",), np.zeros((6, 8, 3), np.uint8))
+    assert [s.name for s in stylizers] == ["a", "b", "c"]
+    # The first style is compiled by the loop's first frame; the others here, once each.
+    assert calls == [("b", (1, 6, 8, 3)), ("c", (1, 6, 8, 3))]
+
+
 def test_the_file_read_as_the_camera_is_never_the_recording(clip, tmp_path, capsys, monkeypatch):
     import src.cli
 
