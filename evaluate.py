@@ -56,13 +56,21 @@ def main(argv=None):
 def _run(parser, args):
     if args.sheet:
         return _sheet(parser, args)
-    from src.image_jobs import plan_jobs, run_jobs
+    from src.image_jobs import folders_inside, plan_jobs, run_jobs
     from src.out_paths import OutPathError
 
     try:
         jobs = plan_jobs(args.in_path, args.out_path)
     except OutPathError as error:
         parser.error(str(error))
+    folders = folders_inside(args.in_path)
+    if folders:
+        names = ", ".join(f.name for f in folders[:3]) + (", ..." if len(folders) > 3 else "")
+        print(
+            f"note: {counted(len(folders), 'folder')} in {args.in_path} ({names}) not searched: "
+            "only the images directly in it are stylized",
+            file=sys.stderr,
+        )
     if not jobs:
         print(f"no files in {args.in_path}", file=sys.stderr)
         return 1

@@ -46,6 +46,15 @@ def plan_jobs(in_path, out_path):
     return [Job(source, target)]
 
 
+def folders_inside(in_path):
+    """The visible folders directly inside --in-path (none for a file): plan_jobs does not
+    search them, as the original did not."""
+    source = Path(in_path)
+    if not source.is_dir():
+        return []
+    return sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def _plan_folder(source, target):
     if target.exists() and not target.is_dir():
         raise OutPathError(f"--in-path is a folder, so --out-path must be a folder, but {target} is a file")

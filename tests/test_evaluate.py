@@ -189,6 +189,19 @@ def test_empty_folder(tmp_path, capsys):
     assert status == 1 and "no files in" in err
 
 
+def test_folders_inside_the_input_folder_are_named_and_not_searched(tmp_path, capsys, model_file):
+    photos = tmp_path / "photos"
+    for year in ("2024", "2025"):
+        (photos / year).mkdir(parents=True)
+        save(photos / year / "a.jpg", 20, 30)
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos, "--out-path", tmp_path / "o")
+    assert status == 1 and "note: 2 folders in" in err and "(2024, 2025) not searched" in err and "no files in" in err
+    save(photos / "top.jpg", 20, 30)
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos, "--out-path", tmp_path / "o")
+    assert status == 0 and "(2024, 2025) not searched" in err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["top.jpg"]
+
+
 def test_default_model_and_compatibility_flag(tmp_path, capsys):
     source = save(tmp_path / "in.jpg", 36, 52)
     status, err = run(capsys, "--in-path", source, "--out-path", tmp_path / "o.jpg", "--allow-different-dimensions", "--device", "/cpu:0")
