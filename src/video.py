@@ -112,6 +112,8 @@ def probe(path):
     path = Path(path)
     if not path.exists():
         raise VideoError(f"{path}: no such file")
+    if path.is_dir():
+        raise VideoError(f"{path} is a folder: give one video file (a folder of them: run once per file)")
     if not path.is_file():
         raise VideoError(f"{path}: not a file")
     # One decoded frame as YUV4MPEG: its header holds the displayed size, the exact constant rate

@@ -215,8 +215,10 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
         "sound.m4a": "has no video stream",
         "empty.y4m": "no frame of its video could be decoded",
         "nothing.mp4": "not a readable video",
-        ".": "not a file",
+        ".": "is a folder: give one video file",
+        "pipe": "not a file",
     }
+    os.mkfifo(tmp_path / "pipe")
     for name, message in expected.items():
         with pytest.raises(VideoError, match=message):
             probe(tmp_path / name)
