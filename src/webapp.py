@@ -241,7 +241,7 @@ class LiveFrames:
 
     def __init__(self, catalog):
         self.catalog = catalog
-        self._stylizers = {}
+        self._stylizers = {}  # one per style, kept: a style picked again needs no new compilation
         self._last = None
         self.engine = None  # the race's winner, once a frame has come where OpenVINO runs
 
@@ -251,21 +251,24 @@ class LiveFrames:
         if not RUNNING.acquire(blocking=False):
             return self._last
         try:
-            key = (label, strength, preserve_color)
             rgb = np.asarray(frame)[..., :3]
-            if key not in self._stylizers:
-                self._stylizers = {key: self._stylizer(rgb, label, strength, preserve_color)}
-            self._last = to_uint8(self._stylizers[key](rgb[None])[0])
+            if label not in self._stylizers:
+                self._stylizers[label] = self._stylizer(rgb, label)
+            # Strength and colour are set on the style's Stylizer, as webcam.py's keys do: a new
+            # Stylizer for every position of the slider compiled the network anew each time.
+            stylizer = self._stylizers[label]
+            stylizer.strength, stylizer.preserve_color = float(strength), bool(preserve_color)
+            self._last = to_uint8(stylizer(rgb[None])[0])
             return self._last
         finally:
             RUNNING.release()
 
-    def _stylizer(self, rgb, label, strength, preserve_color):
+    def _stylizer(self, rgb, label):
         from src.engines import resolve_engine
         from src.live import engines_to_race, on_fastest_engine
 
         def make(engine):
-            return self.catalog.stylizer(label, strength=strength, preserve_color=preserve_color, engine=engine)
+            return self.catalog.stylizer(label, engine=engine)
 
         if self.engine is not None:
             return make(self.engine)

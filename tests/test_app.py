@@ -123,8 +123,20 @@ def test_contact_sheet_and_live_frames(catalog, workspace, tmp_path):
     from src.engines import openvino_installed
 
     assert live.engine in (("openvino", "tensorflow") if openvino_installed() else (None,))
-    again = live(frame, "style_1", 0.5, False)  # another stylizer, on the engine that won
-    assert np.abs(again.astype(int) - frame).mean() < np.abs(painted.astype(int) - frame).mean()
+    made = []
+    stylizer = catalog.stylizer
+    catalog.stylizer = lambda *args, **kwargs: made.append(args) or stylizer(*args, **kwargs)
+    try:
+        # Strength and colour change the style's one Stylizer: no network is compiled anew.
+        again = live(frame, "style_1", 0.5, False)
+        assert np.abs(again.astype(int) - frame).mean() < np.abs(painted.astype(int) - frame).mean()
+        assert live(frame, "style_1", 0.5, True).shape == frame.shape and made == []
+        assert np.array_equal(live(frame, "style_1", 1.0, False), painted)
+        live(frame, "mine", 1.0, False)  # a new style: one new Stylizer, on the engine that won
+        live(frame, "style_1", 1.0, False)
+        assert made == [("mine",)]
+    finally:
+        catalog.stylizer = stylizer
 
 
 def test_old_runs_are_removed_and_the_workspace_with_them(workspace):
