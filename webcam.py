@@ -90,16 +90,15 @@ def _run(parser, args):
         capture, is_file = open_source(args.camera, args.size)
     except CameraError as error:
         parser.error(f"--camera: {error}")
-    # A camera or stream is read from now on, so that the frames it sends while the models load
-    # are dropped as they come rather than queued and timed late; a file waits for the networks.
-    frames = None if is_file else NewestFrame(capture, paced=False, size=args.size)
+    # Read from now on: a camera or stream's frames that come while the models load are dropped
+    # as they come rather than queued and timed late; a file is held at its first frame until
+    # the networks are ready.
+    frames = NewestFrame(capture, paced=is_file, size=args.size, held=is_file)
     window = None
     try:
         styles = styles_from_args(parser, args)
         options = cli.stylizer_options(parser, args)
         keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
-        if frames is None:
-            frames = NewestFrame(capture, paced=True, size=args.size, held=True)
         first = frames.after(0)
         if first is None:
             return _fail(f"{args.camera} sent no frames" + (f": {frames.error}" if frames.error else ""))
@@ -120,10 +119,7 @@ def _run(parser, args):
                 frames.start()  # a file plays from its first frame only now
                 report = loop.run(frames, args.max_frames, args.seconds)
     finally:
-        if frames is not None:
-            frames.close()
-        else:
-            capture.release()
+        frames.close()
         if window is not None:
             window.close()
     log(report.summary())
