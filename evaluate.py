@@ -120,7 +120,7 @@ def _sheet(parser, args):
     for path in paths:
         model = cli.load_model(parser, path)
         styles += [(label, model, weights) for label, weights in styles_of(path, model)]
-    cells = sheet_cells(photo, styles, options)
+    cells = sheet_cells(photo, styles, options, progress=True)
     write_image(target, contact_sheet(cells, args.sheet_columns))
     print(f"contact sheet of {len(cells) - 1} styles: {target}", file=sys.stderr)
     return 0

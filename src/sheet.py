@@ -5,6 +5,7 @@ Stylizer, so a cell is exactly what evaluate.py makes of the photo at the cell's
 """
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +54,18 @@ def styles_of(path, model):
     return [(name, np.eye(model.num_styles)[index]) for index, name in enumerate(model.style_names)]
 
 
-def sheet_cells(photo, styles, options):
+def sheet_cells(photo, styles, options, progress=False):
     """The photo (H, W, 3) first, then the photo in each style of [(label, model, style weights)],
-    each through a Stylizer of its own with `options` -> cells for contact_sheet."""
+    each through a Stylizer of its own with `options` -> cells for contact_sheet. progress: a
+    bar of the styles done (each compiles its network: a sheet of a dozen takes seconds)."""
+    from tqdm import tqdm
+
     from src.stylize import Stylizer
 
-    return [("photo", photo)] + [(label, Stylizer(model, weights, **options)(photo[None])[0]) for label, model, weights in styles]
+    cells = [("photo", photo)]
+    for label, model, weights in tqdm(styles, desc="contact sheet", unit="style", disable=not progress, file=sys.stderr):
+        cells.append((label, Stylizer(model, weights, **options)(photo[None])[0]))
+    return cells
 
 
 def fit_within(rgb, longest):

@@ -160,10 +160,14 @@ class Result:
 RUNNING = threading.Lock()
 
 
-def stylize_files(catalog, workspace, files, first, second=None, mix=0.0, strength=1.0, preserve_color=False, stroke_scale=1.0):
+def stylize_files(
+    catalog, workspace, files, first, second=None, mix=0.0, strength=1.0, preserve_color=False, stroke_scale=1.0, progress=False
+):
     """Uploaded photos -> Result: each at its full resolution through the pipeline of
     evaluate.py (tiled where large, orientation, transparency and colour profile kept); files
-    that are not images, or too large for this machine, are named in the message."""
+    that are not images, or too large for this machine, are named in the message. progress:
+    show evaluate.py's progress bars (photos done, and the share done of a tiled photo), which
+    the page follows."""
     from src.image_jobs import Job, run_jobs
     from src.images import read_image, write_image
 
@@ -174,7 +178,7 @@ def stylize_files(catalog, workspace, files, first, second=None, mix=0.0, streng
     jobs = [Job(Path(source), folder / _output_name(Path(source), index, first)) for index, source in enumerate(files)]
     with RUNNING:
         started = time.perf_counter()
-        failures = run_jobs(jobs, stylizer, batch_size=1, progress=False)
+        failures = run_jobs(jobs, stylizer, batch_size=1, progress=progress)
         seconds = time.perf_counter() - started
     failed = {Path(source) for source, _ in failures}
     pairs, downloads = [], []
@@ -214,8 +218,9 @@ def _caption(first, second, mix):
     return first if not second or mix <= 0 else f"{first} {1 - mix:.0%} + {second} {mix:.0%}"
 
 
-def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, strength=1.0, stroke_scale=1.0):
-    """One photo in every style of the catalog, labelled -> (path of the sheet, message)."""
+def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, strength=1.0, stroke_scale=1.0, progress=False):
+    """One photo in every style of the catalog, labelled -> (path of the sheet, message).
+    progress: show a bar of the styles done, which the page follows."""
     from src.images import ImageError, read_image, write_image
 
     if not photo_path:
@@ -227,7 +232,7 @@ def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, s
     options = stylizer_options(strength, preserve_color, stroke_scale)
     styles = [(s.label, s.model, s.weights) for s in catalog.styles.values()]
     with RUNNING:
-        sheet = contact_sheet(sheet_cells(photo, styles, options))
+        sheet = contact_sheet(sheet_cells(photo, styles, options, progress))
     path = workspace.run_folder() / f"{Path(photo_path).stem}_sheet.jpg"
     write_image(path, sheet)
     return str(path), f"{counted(len(styles), 'style')}, each picture {photo.shape[1]}x{photo.shape[0]}."

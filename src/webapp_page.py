@@ -56,10 +56,12 @@ def _stylize_tab(gr, catalog, workspace, labels, default):
             gallery = gr.Gallery(label="Photo and result", columns=2, object_fit="contain", elem_id="gallery")
             downloads = gr.File(label="Full-resolution results", file_count="multiple", elem_id="downloads")
 
-    def run(files, style, second, mix, strength, stroke, colour):
+    # track_tqdm: the page shows the pipeline's progress bars (photos done, a tiled photo's
+    # share done), as evaluate.py prints them; many photos or a huge one take minutes on a CPU.
+    def run(files, style, second, mix, strength, stroke, colour, progress=gr.Progress(track_tqdm=True)):
         try:
             second = None if second == NO_MIX else second
-            result = stylize_files(catalog, workspace, files, style, second, mix, strength, colour, stroke)
+            result = stylize_files(catalog, workspace, files, style, second, mix, strength, colour, stroke, progress=True)
             return result.pairs, result.downloads or None, result.message
         except AppError as error:
             return [], None, f"**{error}**"
@@ -80,9 +82,9 @@ def _sheet_tab(gr, catalog, workspace):
             sheet = gr.Image(label="Every style", type="filepath", interactive=False, elem_id="sheet")
             download = gr.File(label="Download the sheet", elem_id="sheet-download")
 
-    def run(photo, size):
+    def run(photo, size, progress=gr.Progress(track_tqdm=True)):
         try:
-            path, message = sheet_file(catalog, workspace, photo, int(size))
+            path, message = sheet_file(catalog, workspace, photo, int(size), progress=True)
             return path, path, message
         except AppError as error:
             return None, None, f"**{error}**"

@@ -302,6 +302,46 @@ def test_upload_choose_slide_stylize_and_download_in_a_browser(browser, models, 
     assert len(gallery) >= 2, "the photo and its result are shown side by side"
 
 
+def test_the_page_shows_progress_while_it_stylizes(browser, server, tmp_path):
+    """Many photos take minutes on a CPU: the page follows the pipeline's progress bars rather
+    than showing only a clock. Eight photos of 0.8 MP through the full-size network take seconds
+    on a 2-core CPU, far longer than the 0.25 s between looks."""
+    from selenium.webdriver.common.by import By
+
+    driver, _ = browser
+    driver.get(server[0])
+    photos = [save_photo(tmp_path / f"walk_{i}.jpg", 900, 900, seed=i) for i in range(8)]
+    upload(driver, "photos", "\n".join(str(path) for path in photos))
+    wait_for(lambda: "walk_7.jpg" in shown(driver, "photos"), what="the uploads")
+    choose(driver, "style", "mine")
+    click(driver, "#go")
+
+    def progress():
+        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".progress-level") if "stylizing" in e.text]
+
+    assert wait_for(progress, what="the progress of the photos")
+    wait_for(lambda: "Stylized 8 of 8 photos" in status(driver), what="the results")
+
+
+def test_the_contact_sheet_shows_progress_and_every_style(browser, server, tmp_path):
+    """Each style compiles its network: the page follows the styles done. The server's sixteen
+    (the shipped ones and this test's) take seconds, far longer than the 0.25 s between looks."""
+    from selenium.webdriver.common.by import By
+
+    driver, _ = browser
+    driver.get(server[0])
+    click(driver, "button[role=tab]", "Contact sheet")
+    upload(driver, "sheet-photo", save_photo(tmp_path / "pier.png", 300, 380))
+    wait_for(lambda: "pier.png" in shown(driver, "sheet-photo"), what="the upload")
+    click(driver, "#sheet-go")
+
+    def progress():
+        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".progress-level") if "contact sheet" in e.text]
+
+    assert wait_for(progress, what="the progress of the styles")
+    assert "styles, each picture 380x300" in wait_for(lambda: status(driver, "sheet-status"), what="the sheet")
+
+
 def test_a_broken_file_gets_a_message_and_the_server_keeps_serving(browser, server, tmp_path):
     from selenium.webdriver.common.by import By
 

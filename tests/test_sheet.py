@@ -66,6 +66,7 @@ def test_evaluate_sheet_is_the_photo_in_every_style_through_the_same_forward_pat
     status, err = run(capsys, "--sheet", "--in-path", source, "--checkpoint", models, "--out-path", out, "--precision", "float32")
     assert status == 0, err
     assert "contact sheet of 4 styles" in err  # alpha, bravo and the pair's two
+    assert "4/4" in err, "a progress bar of the styles done"
     sheet = np.asarray(Image.open(out)).astype(int)
     assert sheet.shape == (2 * (40 + LABEL_HEIGHT + GAP) + GAP, 3 * (60 + GAP) + GAP, 3)  # 5 cells, 3 a row
     cell = sheet[GAP : GAP + 40, 2 * GAP + 60 : 2 * GAP + 120]  # second cell: alpha
