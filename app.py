@@ -35,7 +35,7 @@ def build_parser():
         help="a folder of more models (style.py checkpoints, .keras, .ckpt); give it more than once for several",
     )
     parser.add_argument(
-        "--max-file-size", default="200mb", help="the largest upload the page accepts (default: %(default)s)"
+        "--max-file-size", default="2gb", help="the largest upload the page accepts, photo or video (default: %(default)s)"
     )
     return parser
 

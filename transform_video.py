@@ -11,12 +11,11 @@ flicker (src/stabilize.py); --stabilize 0 stylizes every frame on its own, as th
 """
 
 import argparse
-import importlib.util
 import sys
 
 from src import cli
 from src.memory import keep_freed_memory
-from src.stabilize import DEFAULT_STRENGTH
+from src.stabilize import DEFAULT_STRENGTH, opencv_available
 from src.wording import counted
 
 
@@ -73,7 +72,7 @@ def _run(parser, args):
         output = plan_output(args.in_path, args.out_path, info, args.crf, args.bitrate)
     except (VideoError, OutPathError) as error:
         parser.error(str(error))
-    if args.stabilize and not _has_opencv():
+    if args.stabilize and not opencv_available():
         parser.error(
             "--stabilize needs OpenCV for the optical flow: pip install opencv-python-headless "
             "(bash setup.sh installs it), or --stabilize 0 for frames stylized on their own"
@@ -96,13 +95,6 @@ def _run(parser, args):
     rate = result.frames / result.seconds if result.seconds else 0.0
     print(f"stylized {counted(result.frames, 'frame')} into {output.path} ({rate:.1f} frames/s)", file=sys.stderr)
     return 0
-
-
-def _has_opencv():
-    try:
-        return importlib.util.find_spec("cv2") is not None
-    except ValueError:  # in sys.modules as None: blocked
-        return False
 
 
 def _note(text):

@@ -18,6 +18,7 @@ Two stages, so that the flow overlaps with the network: `MotionTracker` (the dec
 turns input frames into `Motion`; `Blender` (after the network) applies them in frame order.
 """
 
+import importlib.util
 from dataclasses import dataclass
 
 # NumPy and OpenCV are imported where used: transform_video.py reads DEFAULT_STRENGTH for --help.
@@ -32,6 +33,14 @@ DEFAULT_STRENGTH = 0.5
 CHANGE_TOLERANCE = 16.0
 # A frame with fewer trusted pixels than this starts a new scene.
 CUT_FRACTION = 0.4
+
+
+def opencv_available():
+    """Whether OpenCV, which measures the motion, can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec("cv2") is not None
+    except ValueError:  # in sys.modules as None: blocked
+        return False
 
 
 @dataclass(frozen=True)

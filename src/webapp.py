@@ -1,11 +1,13 @@
 """The web app's work (app.py): which styles there are, how a request becomes a Stylizer, and the
-three things the page does: stylize uploaded photos at full resolution (the pipeline of
-evaluate.py, src/image_jobs.py), a contact sheet (src/sheet.py) and live camera frames.
+four things the page does: stylize uploaded photos at full resolution (the pipeline of
+evaluate.py, src/image_jobs.py), a video (the pipeline of transform_video.py, src/video_jobs.py),
+a contact sheet (src/sheet.py) and live camera frames.
 
 Nothing here imports Gradio; src/webapp_page.py lays out the page. Every user mistake comes back
 as an AppError whose message the page shows, so one bad request never stops the server.
 """
 
+import math
 import shutil
 import tempfile
 import threading
@@ -205,8 +207,12 @@ def _output_name(source, index, label):
         output_format(Path(f"x{suffix}"))
     except ImageError:
         suffix = ".png"
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{source.stem}_{label}")
-    return f"{index:02d}_{stem}{suffix}"
+    return f"{index:02d}_{_safe_stem(source, label)}{suffix}"
+
+
+def _safe_stem(source, label):
+    """The upload's name and the style's, in characters every file system takes."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{source.stem}_{label}")
 
 
 def _without_folder(reason, source):
@@ -236,6 +242,42 @@ def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, s
     path = workspace.run_folder() / f"{Path(photo_path).stem}_sheet.jpg"
     write_image(path, sheet)
     return str(path), f"{counted(len(styles), 'style')}, each picture {photo.shape[1]}x{photo.shape[0]}."
+
+
+def stylize_video_file(
+    catalog, workspace, video_path, style, strength=1.0, preserve_color=False, stroke_scale=1.0, stabilize=0.0, seconds=0.0,
+    progress=False,
+):  # fmt: skip
+    """An uploaded video -> (path of the stylized .mp4, message), through transform_video.py's
+    pipeline (src/video_jobs.py): size, frame rate and sound kept, `stabilize` against flicker
+    (src/stabilize.py; left out with a note where OpenCV is missing), only the first `seconds`
+    when above 0. H.264 in .mp4, which every browser plays, whatever the upload's container."""
+    from src.stabilize import opencv_available
+    from src.video import VideoError, plan_output, probe
+    from src.video_jobs import stylize_video
+
+    if not video_path:
+        raise AppError("upload a video first")
+    source = Path(video_path)
+    try:
+        info = probe(source)
+        output = plan_output(source, workspace.run_folder() / f"{_safe_stem(source, style)}.mp4", info)
+    except VideoError as error:
+        raise AppError(_without_folder(error, source)) from None
+    notes = list(output.notes)
+    if stabilize and not opencv_available():
+        stabilize = 0.0
+        notes.append("each frame was stylized on its own: steadying needs OpenCV (pip install opencv-python-headless)")
+    stylizer = catalog.stylizer(style, strength=strength, preserve_color=preserve_color, stroke_scale=stroke_scale)
+    max_frames = math.ceil(seconds * info.frame_rate) if seconds and seconds > 0 else None
+    with RUNNING:
+        try:
+            result = stylize_video(source, output, info, stylizer, 1, max_frames, progress, notes.append, stabilize)
+        except VideoError as error:
+            raise AppError(_without_folder(error, source)) from None
+    rate = result.frames / result.seconds if result.seconds else 0.0
+    lines = [f"Stylized {counted(result.frames, 'frame')} in {result.seconds:.1f} s ({rate:.1f} frames/s)."]
+    return str(output.path), "\n".join(lines + [f"- {note}" for note in notes])
 
 
 class LiveFrames:

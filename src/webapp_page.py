@@ -1,16 +1,16 @@
-"""The web app's page (app.py), in Gradio: three tabs, Stylize, Contact sheet and Live camera,
+"""The web app's page (app.py), in Gradio: four tabs, Stylize, Video, Contact sheet and Live camera,
 over the work in src/webapp.py. Each handler turns an AppError (a user mistake) or any other
 failure into a message in the page, so the server keeps serving."""
 
 import traceback
 
-from src.webapp import AppError, LiveFrames, sheet_file, stylize_files
+from src.webapp import AppError, LiveFrames, sheet_file, stylize_files, stylize_video_file
 
 NO_MIX = "(none)"
 INTRO = (
     "# Fast Style Transfer\n"
-    "Paint your photos in the style of an artwork. Everything runs on this computer; "
-    "your photos stay in a temporary folder that is removed when the app stops."
+    "Paint your photos and videos in the style of an artwork. Everything runs on this computer; "
+    "your files stay in a temporary folder that is removed when the app stops."
 )
 
 
@@ -32,6 +32,8 @@ def build_page(catalog, workspace):
             gr.Markdown("\n".join(f"- {problem}" for problem in catalog.problems), elem_id="problems")
         with gr.Tab("Stylize"):
             _stylize_tab(gr, catalog, workspace, labels, default)
+        with gr.Tab("Video"):
+            _video_tab(gr, catalog, workspace, labels, default)
         with gr.Tab("Contact sheet"):
             _sheet_tab(gr, catalog, workspace)
         with gr.Tab("Live camera"):
@@ -69,6 +71,41 @@ def _stylize_tab(gr, catalog, workspace, labels, default):
             return [], None, _unexpected(error)
 
     button.click(run, [files, style, second, mix, strength, stroke, colour], [gallery, downloads, status])
+
+
+def _video_tab(gr, catalog, workspace, labels, default):
+    from src.stabilize import DEFAULT_STRENGTH
+
+    with gr.Row():
+        with gr.Column():
+            video = gr.Video(label="Video", sources=["upload"], elem_id="video")
+            style = gr.Dropdown(labels, value=default, label="Style", elem_id="video-style")
+            strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0: the video, 1: the painting)")
+            stroke = gr.Slider(0.25, 4, value=1, step=0.05, label="Stroke size (times the network's own)")
+            colour = gr.Checkbox(label="Keep the video's colours")
+            steady = gr.Slider(
+                0, 0.9, value=DEFAULT_STRENGTH, step=0.05, elem_id="steady",
+                label="Steadiness (against flicker; 0: every frame painted on its own)",
+            )  # fmt: skip
+            seconds = gr.Number(value=0, minimum=0, label="Only the first seconds (0: the whole video)", elem_id="seconds")
+            button = gr.Button("Stylize the video", variant="primary", elem_id="video-go")
+        with gr.Column():
+            status = gr.Markdown(elem_id="video-status")
+            result = gr.Video(label="Stylized", interactive=False, elem_id="video-result")
+            download = gr.File(label="Download the video", elem_id="video-download")
+
+    def run(video, style, strength, stroke, colour, steady, seconds, progress=gr.Progress(track_tqdm=True)):
+        try:
+            path, message = stylize_video_file(
+                catalog, workspace, video, style, strength, colour, stroke, steady, seconds or 0, progress=True
+            )
+            return path, path, message
+        except AppError as error:
+            return None, None, f"**{error}**"
+        except Exception as error:  # noqa: BLE001
+            return None, None, _unexpected(error)
+
+    button.click(run, [video, style, strength, stroke, colour, steady, seconds], [result, download, status])
 
 
 def _sheet_tab(gr, catalog, workspace):
