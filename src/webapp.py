@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,42 @@ KEEP_RUNS = 20  # finished requests whose files stay downloadable
 
 class AppError(Exception):
     """A request the app cannot do, with the message for the page."""
+
+
+class Stopped(Exception):
+    """The person pressed Stop."""
+
+
+class StopSwitch:
+    """The Video tab's Stop button, one per browser session, so that one person's Stop never
+    ends another's video. Gradio keeps it in a gr.State, which deep-copies state values: a copy
+    is this same switch."""
+
+    def __init__(self):
+        self.requested, self.running = threading.Event(), threading.Event()
+
+    def __deepcopy__(self, memo):
+        return self
+
+    @contextmanager
+    def run(self):
+        """Around one video: a Stop pressed before it does not carry over into it."""
+        self.requested.clear()
+        self.running.set()
+        try:
+            yield self
+        finally:
+            self.running.clear()
+
+    def press(self):
+        """Stop the video being made -> whether there was one."""
+        if not self.running.is_set():
+            return False
+        self.requested.set()
+        return True
+
+    def is_set(self):
+        return self.requested.is_set()
 
 
 @dataclass
@@ -246,12 +283,14 @@ def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, s
 
 def stylize_video_file(
     catalog, workspace, video_path, style, strength=1.0, preserve_color=False, stroke_scale=1.0, stabilize=0.0, seconds=0.0,
-    progress=False,
+    progress=False, stop=None,
 ):  # fmt: skip
     """An uploaded video -> (path of the stylized .mp4, message), through transform_video.py's
     pipeline (src/video_jobs.py): size, frame rate and sound kept, `stabilize` against flicker
     (src/stabilize.py; left out with a note where OpenCV is missing), only the first `seconds`
-    when above 0. H.264 in .mp4, which every browser plays, whatever the upload's container."""
+    when above 0. H.264 in .mp4, which every browser plays, whatever the upload's container.
+    stop: a StopSwitch (or threading.Event); once set, the video ends before its next frame,
+    nothing is kept and an AppError says so (a long video takes minutes on a CPU)."""
     from src.stabilize import opencv_available
     from src.video import VideoError, plan_output, probe
     from src.video_jobs import stylize_video
@@ -270,11 +309,21 @@ def stylize_video_file(
         notes.append("each frame was stylized on its own: steadying needs OpenCV (pip install opencv-python-headless)")
     stylizer = catalog.stylizer(style, strength=strength, preserve_color=preserve_color, stroke_scale=stroke_scale)
     max_frames = math.ceil(seconds * info.frame_rate) if seconds and seconds > 0 else None
+    done = []
+
+    def stylize(frames):
+        if stop is not None and stop.is_set():
+            raise Stopped
+        done.append(len(frames))
+        return stylizer(frames)
+
     with RUNNING:
         try:
-            result = stylize_video(source, output, info, stylizer, 1, max_frames, progress, notes.append, stabilize)
+            result = stylize_video(source, output, info, stylize, 1, max_frames, progress, notes.append, stabilize)
         except VideoError as error:
             raise AppError(_without_folder(error, source)) from None
+        except Stopped:
+            raise AppError(f"stopped after {counted(sum(done), 'frame')}; nothing was kept") from None
     rate = result.frames / result.seconds if result.seconds else 0.0
     lines = [f"Stylized {counted(result.frames, 'frame')} in {result.seconds:.1f} s ({rate:.1f} frames/s)."]
     return str(output.path), "\n".join(lines + [f"- {note}" for note in notes])

@@ -4,7 +4,7 @@ failure into a message in the page, so the server keeps serving."""
 
 import traceback
 
-from src.webapp import AppError, LiveFrames, sheet_file, stylize_files, stylize_video_file
+from src.webapp import AppError, LiveFrames, StopSwitch, sheet_file, stylize_files, stylize_video_file
 
 NO_MIX = "(none)"
 INTRO = (
@@ -88,24 +88,38 @@ def _video_tab(gr, catalog, workspace, labels, default):
                 label="Steadiness (against flicker; 0: every frame painted on its own)",
             )  # fmt: skip
             seconds = gr.Number(value=0, minimum=0, label="Only the first seconds (0: the whole video)", elem_id="seconds")
-            button = gr.Button("Stylize the video", variant="primary", elem_id="video-go")
+            with gr.Row():
+                button = gr.Button("Stylize the video", variant="primary", elem_id="video-go")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="video-stop")
         with gr.Column():
             status = gr.Markdown(elem_id="video-status")
             result = gr.Video(label="Stylized", interactive=False, elem_id="video-result")
             download = gr.File(label="Download the video", elem_id="video-download")
 
-    def run(video, style, strength, stroke, colour, steady, seconds, progress=gr.Progress(track_tqdm=True)):
+    switch = gr.State(StopSwitch)  # one per browser session
+
+    def run(video, style, strength, stroke, colour, steady, seconds, switch, progress=gr.Progress(track_tqdm=True)):
         try:
-            path, message = stylize_video_file(
-                catalog, workspace, video, style, strength, colour, stroke, steady, seconds or 0, progress=True
-            )
+            settings = {"strength": strength, "preserve_color": colour, "stroke_scale": stroke, "stabilize": steady}
+            with switch.run():
+                path, message = stylize_video_file(
+                    catalog, workspace, video, style, **settings, seconds=seconds or 0, progress=True, stop=switch
+                )
             return path, path, message
         except AppError as error:
             return None, None, f"**{error}**"
         except Exception as error:  # noqa: BLE001
             return None, None, _unexpected(error)
 
-    button.click(run, [video, style, strength, stroke, colour, steady, seconds], [result, download, status])
+    def press(switch):
+        return "**Stopped: nothing was kept.**" if switch.press() else gr.update()
+
+    inputs = [video, style, strength, stroke, colour, steady, seconds, switch]
+    started = button.click(run, inputs, [result, download, status])
+    # Gradio drops a request still in its queue, and the page stops waiting for a running one,
+    # which it lets finish: the switch ends that one before its next frame. Outside the queue,
+    # so that it acts at once.
+    stop_button.click(press, [switch], [status], cancels=[started], queue=False)
 
 
 def _sheet_tab(gr, catalog, workspace):

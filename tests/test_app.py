@@ -193,6 +193,30 @@ def test_video_mistakes_are_messages(catalog, workspace, sound_clip, tmp_path, m
     assert "OpenCV" in message and video_facts(path)["frames"] == 3
 
 
+def test_stop_ends_a_video_before_its_next_frame_and_keeps_nothing(catalog, workspace, sound_clip, monkeypatch):
+    import copy
+
+    from src.webapp import AppError, StopSwitch, stylize_video_file
+
+    switch = StopSwitch()
+    assert copy.deepcopy(switch) is switch, "Gradio's copy of a session's state is the same switch"
+    assert not switch.press(), "nothing to stop"
+    real = catalog.stylizer
+
+    def pressing_after_the_first_frame(*args, **kwargs):
+        stylizer = real(*args, **kwargs)
+        return lambda frames: (switch.press(), stylizer(frames))[1]
+
+    monkeypatch.setattr(catalog, "stylizer", pressing_after_the_first_frame)
+    with switch.run():
+        with pytest.raises(AppError, match="stopped after 1 frame; nothing was kept"):
+            stylize_video_file(catalog, workspace, str(sound_clip), "mine", stop=switch)
+    assert not [p for p in workspace.root.glob("run-*/*") if p.suffix == ".mp4"]
+    with switch.run():  # a Stop pressed before does not carry over into the next video
+        path, message = stylize_video_file(catalog, workspace, str(sound_clip), "mine", seconds=0.1, stop=switch)
+        assert message.startswith("Stylized 1 frame ")
+
+
 def test_old_runs_are_removed_and_the_workspace_with_them(workspace):
     from src.webapp import KEEP_RUNS
 
@@ -416,6 +440,21 @@ def test_a_video_in_the_browser_first_second_with_sound(browser, server, sound_c
     facts = wait_for(lambda: video_facts(saved), what="the whole download")
     assert (facts["width"], facts["height"], facts["frames"]) == (338, 190, 10)
     assert audio_facts(saved)["codec"] == "aac"
+
+
+def test_stop_in_the_browser_ends_a_long_video(browser, server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver, _ = browser
+    driver.get(server[0])
+    click(driver, "button[role=tab]", "Video")
+    upload(driver, "video", make_clip(tmp_path / "long.mp4", rate="10", seconds=60, sound=None))
+    choose(driver, "video-style", "mine")
+    click(driver, "#video-go")
+    wait_for(lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".progress-level") if "stylizing" in e.text])
+    click(driver, "#video-stop")
+    wait_for(lambda: "Stopped: nothing was kept" in status(driver, "video-status"), seconds=30, what="the stop")
+    assert not driver.find_elements(By.CSS_SELECTOR, "#video-download a[download]")
 
 
 def test_a_broken_file_gets_a_message_and_the_server_keeps_serving(browser, server, tmp_path):
