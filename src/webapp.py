@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ SHIPPED = Path(__file__).resolve().parent.parent / "examples" / "models"
 LIVE_SUFFIX = "_0.25"
 PREVIEW_SIDE = 1024  # the longer side of the pictures shown in the page; downloads keep full size
 KEEP_RUNS = 20  # finished requests whose files stay downloadable
+LIVE_SESSIONS = 64  # browser sessions whose last live picture is kept
 
 
 class AppError(Exception):
@@ -331,21 +333,23 @@ def stylize_video_file(
 
 class LiveFrames:
     """Camera frames from the browser -> stylized frames, one at a time: a frame that arrives
-    while the network is busy gets the last picture again, so latency never grows (as webcam.py
-    drops frames). Where OpenVINO runs, the first frame races it against TensorFlow and the
-    faster serves the rest, as in webcam.py."""
+    while the network is busy gets the session's last picture again, so latency never grows (as
+    webcam.py drops frames). Where OpenVINO runs, the first frame races it against TensorFlow and
+    the faster serves the rest, as in webcam.py."""
 
     def __init__(self, catalog):
         self.catalog = catalog
         self._stylizers = {}  # one per style, kept: a style picked again needs no new compilation
-        self._last = None
+        # The last picture of each browser session (the newest LIVE_SESSIONS): one person's camera
+        # is never shown to another, on a page the whole classroom opens.
+        self._last = OrderedDict()
         self.engine = None  # the race's winner, once a frame has come where OpenVINO runs
 
-    def __call__(self, frame, label, strength=1.0, preserve_color=False):
+    def __call__(self, frame, label, strength=1.0, preserve_color=False, session=None):
         if frame is None:
             return None
         if not RUNNING.acquire(blocking=False):
-            return self._last
+            return self._last.get(session)
         try:
             rgb = np.asarray(frame)[..., :3]
             if label not in self._stylizers:
@@ -354,8 +358,11 @@ class LiveFrames:
             # Stylizer for every position of the slider compiled the network anew each time.
             stylizer = self._stylizers[label]
             stylizer.strength, stylizer.preserve_color = float(strength), bool(preserve_color)
-            self._last = to_uint8(stylizer(rgb[None])[0])
-            return self._last
+            picture = self._last[session] = to_uint8(stylizer(rgb[None])[0])
+            self._last.move_to_end(session)
+            while len(self._last) > LIVE_SESSIONS:
+                self._last.popitem(last=False)
+            return picture
         finally:
             RUNNING.release()
 

@@ -156,7 +156,11 @@ def _live_tab(gr, catalog):
         style = gr.Dropdown(labels, value=labels[0], label="Style", elem_id="live-style")
         strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
         colour = gr.Checkbox(label="Keep the colours")
-    camera.stream(live, [camera, style, strength, colour], [painted], stream_every=0.1, concurrency_limit=1)
+
+    def frame(picture, style, strength, colour, request: gr.Request):
+        return live(picture, style, strength, colour, session=request.session_hash)
+
+    camera.stream(frame, [camera, style, strength, colour], [painted], stream_every=0.1, concurrency_limit=1)
 
 
 def _unexpected(error):

@@ -217,6 +217,20 @@ def test_stop_ends_a_video_before_its_next_frame_and_keeps_nothing(catalog, work
         assert message.startswith("Stylized 1 frame ")
 
 
+def test_a_busy_network_shows_each_session_only_its_own_last_picture(catalog):
+    from src import webapp
+
+    live = webapp.LiveFrames(catalog)
+    mine = live(photo(24, 32, seed=1).astype(np.uint8), "style_1", session="a")
+    with webapp.RUNNING:  # the network busy with another tab's work: frames get the last picture
+        assert live(photo(24, 32, seed=2).astype(np.uint8), "style_1", session="b") is None
+        assert np.array_equal(live(photo(24, 32, seed=3).astype(np.uint8), "style_1", session="a"), mine)
+    for session in range(webapp.LIVE_SESSIONS):
+        live(photo(8, 8).astype(np.uint8), "style_1", session=session)
+    with webapp.RUNNING:
+        assert live(photo(8, 8).astype(np.uint8), "style_1", session="a") is None, "only the newest sessions are kept"
+
+
 def test_old_runs_are_removed_and_the_workspace_with_them(workspace):
     from src.webapp import KEEP_RUNS
 
