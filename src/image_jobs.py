@@ -81,8 +81,9 @@ def _plan_folder(source, target):
     return jobs
 
 
-def run_jobs(jobs, stylizer, batch_size=4, progress=True):
-    """Stylize every job; returns [(source, reason)] for the inputs that failed."""
+def run_jobs(jobs, stylizer, batch_size=4, progress=True, stop=None):
+    """Stylize every job; returns [(source, reason)] for the inputs that failed. stop: an Event
+    (app.py's Stop); once set, no further batch starts, and what was stylized is written."""
     from tqdm import tqdm
 
     failures = []
@@ -111,6 +112,8 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True):
         decoded = [pool.submit(_decode, batch) for batch in batches[:PREFETCH_BATCHES]]
         writes = []
         for index in range(len(batches)):
+            if stop is not None and stop.is_set():
+                break
             ready = decoded[index].result()
             decoded[index] = None  # release the pixels once used
             if index + PREFETCH_BATCHES < len(batches):

@@ -40,29 +40,33 @@ class Stopped(Exception):
 
 
 class StopSwitch:
-    """The Video tab's Stop button, one per browser session, so that one person's Stop never
-    ends another's video. Gradio keeps it in a gr.State, which deep-copies state values: a copy
-    is this same switch."""
+    """A tab's Stop button, one per browser session, so that one person's Stop never ends
+    another's work. Gradio keeps it in a gr.State, which deep-copies state values: a copy is this
+    same switch."""
 
     def __init__(self):
-        self.requested, self.running = threading.Event(), threading.Event()
+        self.requested, self.pending = threading.Event(), threading.Event()
 
     def __deepcopy__(self, memo):
         return self
 
+    def begin(self):
+        """At the click, before the request waits its turn: a Stop from now on stops it."""
+        self.requested.clear()
+        self.pending.set()
+
     @contextmanager
     def run(self):
-        """Around one video: a Stop pressed before it does not carry over into it."""
-        self.requested.clear()
-        self.running.set()
+        """Around the request: once it ends, Stop has nothing to stop."""
         try:
             yield self
         finally:
-            self.running.clear()
+            self.pending.clear()
+            self.requested.clear()
 
     def press(self):
-        """Stop the video being made -> whether there was one."""
-        if not self.running.is_set():
+        """Stop the request under way or waiting -> whether there was one."""
+        if not self.pending.is_set():
             return False
         self.requested.set()
         return True
@@ -202,13 +206,15 @@ RUNNING = threading.Lock()
 
 
 def stylize_files(
-    catalog, workspace, files, first, second=None, mix=0.0, strength=1.0, preserve_color=False, stroke_scale=1.0, progress=False
-):
+    catalog, workspace, files, first, second=None, mix=0.0, strength=1.0, preserve_color=False, stroke_scale=1.0,
+    progress=False, stop=None,
+):  # fmt: skip
     """Uploaded photos -> Result: each at its full resolution through the pipeline of
     evaluate.py (tiled where large, orientation, transparency and colour profile kept); files
     that are not images, or too large for this machine, are named in the message. progress:
     show evaluate.py's progress bars (photos done, and the share done of a tiled photo), which
-    the page follows."""
+    the page follows. stop: a StopSwitch; once set, no further photo starts, and those done
+    are the result."""
     from src.image_jobs import Job, run_jobs
     from src.images import read_image, write_image
 
@@ -219,12 +225,12 @@ def stylize_files(
     jobs = [Job(Path(source), folder / _output_name(Path(source), index, first)) for index, source in enumerate(files)]
     with RUNNING:
         started = time.perf_counter()
-        failures = run_jobs(jobs, stylizer, batch_size=1, progress=progress)
+        failures = run_jobs(jobs, stylizer, batch_size=1, progress=progress, stop=stop)
         seconds = time.perf_counter() - started
     failed = {Path(source) for source, _ in failures}
     pairs, downloads = [], []
     for job in jobs:
-        if job.source in failed:
+        if job.source in failed or not job.target.exists():  # failed, or not reached before a Stop
             continue
         photo, result = read_image(job.source).rgb, read_image(job.target).rgb
         for kind, rgb in (("photo", photo), ("result", result)):
@@ -232,7 +238,8 @@ def stylize_files(
             write_image(preview, fit_within(rgb, PREVIEW_SIDE))
             pairs.append((str(preview), f"{job.source.name}: {kind}" if kind == "photo" else _caption(first, second, mix)))
         downloads.append(str(job.target))
-    lines = [f"Stylized {len(downloads)} of {counted(len(jobs), 'photo')} in {seconds:.1f} s."]
+    stopped = "Stopped: " if len(downloads) + len(failures) < len(jobs) else ""
+    lines = [f"{stopped}Stylized {len(downloads)} of {counted(len(jobs), 'photo')} in {seconds:.1f} s."]
     lines += [f"- {Path(source).name}: {_without_folder(reason, source)}" for source, reason in failures]
     return Result(pairs, downloads, "\n".join(lines))
 

@@ -52,7 +52,9 @@ def _stylize_tab(gr, catalog, workspace, labels, default):
             strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0: the photo, 1: the painting)", elem_id="strength")
             stroke = gr.Slider(0.25, 4, value=1, step=0.05, label="Stroke size (times the network's own)", elem_id="stroke")
             colour = gr.Checkbox(label="Keep the photo's colours", elem_id="colour")
-            button = gr.Button("Stylize", variant="primary", elem_id="go")
+            with gr.Row():
+                button = gr.Button("Stylize", variant="primary", elem_id="go")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
         with gr.Column():
             status = gr.Markdown(elem_id="status")
             gallery = gr.Gallery(label="Photo and result", columns=2, object_fit="contain", elem_id="gallery")
@@ -60,17 +62,20 @@ def _stylize_tab(gr, catalog, workspace, labels, default):
 
     # track_tqdm: the page shows the pipeline's progress bars (photos done, a tiled photo's
     # share done), as evaluate.py prints them; many photos or a huge one take minutes on a CPU.
-    def run(files, style, second, mix, strength, stroke, colour, progress=gr.Progress(track_tqdm=True)):
+    def run(files, style, second, mix, strength, stroke, colour, switch, progress=gr.Progress(track_tqdm=True)):
         try:
             second = None if second == NO_MIX else second
-            result = stylize_files(catalog, workspace, files, style, second, mix, strength, colour, stroke, progress=True)
+            with switch.run():
+                result = stylize_files(
+                    catalog, workspace, files, style, second, mix, strength, colour, stroke, progress=True, stop=switch
+                )
             return result.pairs, result.downloads or None, result.message
         except AppError as error:
             return [], None, f"**{error}**"
         except Exception as error:  # noqa: BLE001 - any failure is a message; the server keeps serving
             return [], None, _unexpected(error)
 
-    button.click(run, [files, style, second, mix, strength, stroke, colour], [gallery, downloads, status])
+    _stoppable(gr, button, stop_button, run, [files, style, second, mix, strength, stroke, colour], [gallery, downloads, status])
 
 
 def _video_tab(gr, catalog, workspace, labels, default):
@@ -96,8 +101,6 @@ def _video_tab(gr, catalog, workspace, labels, default):
             result = gr.Video(label="Stylized", interactive=False, elem_id="video-result")
             download = gr.File(label="Download the video", elem_id="video-download")
 
-    switch = gr.State(StopSwitch)  # one per browser session
-
     def run(video, style, strength, stroke, colour, steady, seconds, switch, progress=gr.Progress(track_tqdm=True)):
         try:
             settings = {"strength": strength, "preserve_color": colour, "stroke_scale": stroke, "stabilize": steady}
@@ -111,15 +114,17 @@ def _video_tab(gr, catalog, workspace, labels, default):
         except Exception as error:  # noqa: BLE001
             return None, None, _unexpected(error)
 
-    def press(switch):
-        return "**Stopped: nothing was kept.**" if switch.press() else gr.update()
+    _stoppable(gr, button, stop_button, run, [video, style, strength, stroke, colour, steady, seconds], [result, download, status])
 
-    inputs = [video, style, strength, stroke, colour, steady, seconds, switch]
-    started = button.click(run, inputs, [result, download, status])
-    # Gradio drops a request still in its queue, and the page stops waiting for a running one,
-    # which it lets finish: the switch ends that one before its next frame. Outside the queue,
-    # so that it acts at once.
-    stop_button.click(press, [switch], [status], cancels=[started], queue=False)
+
+def _stoppable(gr, button, stop_button, run, inputs, outputs):
+    """`button` runs run(*inputs, switch) in the queue; `stop_button` presses the session's
+    StopSwitch. The click marks the request pending at once (outside the queue), so that a Stop
+    also reaches a request still waiting its turn; the request's own answer then says what was
+    kept. (Gradio's `cancels` would drop that answer, and lets a running function run on.)"""
+    switch = gr.State(StopSwitch)  # one per browser session
+    button.click(StopSwitch.begin, [switch], None, queue=False).then(run, [*inputs, switch], outputs)
+    stop_button.click(StopSwitch.press, [switch], None, queue=False)
 
 
 def _sheet_tab(gr, catalog, workspace):

@@ -208,13 +208,42 @@ def test_stop_ends_a_video_before_its_next_frame_and_keeps_nothing(catalog, work
         return lambda frames: (switch.press(), stylizer(frames))[1]
 
     monkeypatch.setattr(catalog, "stylizer", pressing_after_the_first_frame)
+    switch.begin()
     with switch.run():
         with pytest.raises(AppError, match="stopped after 1 frame; nothing was kept"):
             stylize_video_file(catalog, workspace, str(sound_clip), "mine", stop=switch)
     assert not [p for p in workspace.root.glob("run-*/*") if p.suffix == ".mp4"]
-    with switch.run():  # a Stop pressed before does not carry over into the next video
+    assert not switch.press(), "once it has ended, there is nothing to stop"
+    switch.begin()  # a Stop pressed before does not carry over into the next request
+    with switch.run():
         path, message = stylize_video_file(catalog, workspace, str(sound_clip), "mine", seconds=0.1, stop=switch)
         assert message.startswith("Stylized 1 frame ")
+
+
+def test_stop_ends_the_photos_after_the_one_being_painted_and_keeps_those_done(catalog, workspace, tmp_path, monkeypatch):
+    from src.webapp import StopSwitch, stylize_files
+
+    switch = StopSwitch()
+    real = catalog.stylizer
+
+    def pressing_in_the_first_photo(*args, **kwargs):
+        stylizer = real(*args, **kwargs)
+
+        class Pressing(type(stylizer)):
+            def __call__(self, images, progress=None):
+                switch.press()
+                return super().__call__(images, progress)
+
+        stylizer.__class__ = Pressing
+        return stylizer
+
+    monkeypatch.setattr(catalog, "stylizer", pressing_in_the_first_photo)
+    photos = [str(save_photo(tmp_path / f"{name}.png", 30, 40, seed=i)) for i, name in enumerate("abc")]
+    switch.begin()
+    with switch.run():
+        result = stylize_files(catalog, workspace, photos, "mine", stop=switch)
+    assert result.message.startswith("Stopped: Stylized 1 of 3 photos")
+    assert [Path(path).name for path in result.downloads] == ["00_a_mine.png"] and len(result.pairs) == 2
 
 
 def test_a_busy_network_shows_each_session_only_its_own_last_picture(catalog):
@@ -467,7 +496,7 @@ def test_stop_in_the_browser_ends_a_long_video(browser, server, tmp_path):
     click(driver, "#video-go")
     wait_for(lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".progress-level") if "stylizing" in e.text])
     click(driver, "#video-stop")
-    wait_for(lambda: "Stopped: nothing was kept" in status(driver, "video-status"), seconds=30, what="the stop")
+    wait_for(lambda: "; nothing was kept" in status(driver, "video-status"), seconds=30, what="the stop")
     assert not driver.find_elements(By.CSS_SELECTOR, "#video-download a[download]")
 
 
