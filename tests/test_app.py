@@ -158,7 +158,7 @@ def test_a_video_is_what_transform_video_makes_with_its_sound(catalog, workspace
     assert audio_facts(path) == audio_facts(sound_clip)  # the sound, packet for packet
     cli = tmp_path / "cli.mp4"
     argv = ["--checkpoint", str(models / "mine.keras"), "--in-path", str(sound_clip), "--out-path", str(cli)]
-    argv += ["--batch-size", "1"]  # the app's: bfloat16 rounds differently in a batch of 4
+    argv += ["--batch-size", "1"]  # the app's: OpenVINO's bfloat16 rounds differently in a batch of 4
     assert transform_video.main(argv) == 0
     assert np.abs(first_frame(path) - first_frame(cli)).mean() < 1, "the page's video is transform_video.py's"
     assert np.abs(first_frame(path) - first_frame(sound_clip)).mean() > 5, "and it is stylized"
