@@ -319,7 +319,7 @@ def stylize_video_file(
         stabilize = 0.0
         notes.append("each frame was stylized on its own: steadying needs OpenCV (pip install opencv-python-headless)")
     stylizer = catalog.stylizer(style, strength=strength, preserve_color=preserve_color, stroke_scale=stroke_scale)
-    max_frames = math.ceil(seconds * info.frame_rate) if seconds and seconds > 0 else None
+    max_frames = math.ceil(seconds * info.frame_rate) if seconds > 0 else None
     done = []
 
     def stylize(frames):

@@ -1,5 +1,6 @@
 """Test data the tests build themselves: random network weights in the original's layout, TF1
-checkpoints written the way the original wrote them, networks with random weights, and images."""
+checkpoints written the way the original wrote them, networks with random weights, and images;
+and the first frame of a video as our own reader decodes it."""
 
 import os
 import re
@@ -54,6 +55,14 @@ def photo(height, width, seed=0):
         cy, cx, r = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(3, max(height, width) / 2 + 3)
         image += rng.uniform(-60, 60, 3) * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * r * r))[..., None]
     return np.clip(image, 0, 255).astype(np.float32)
+
+
+def first_frame(path):
+    """The first frame of a video as src.video decodes it -> (H, W, 3) int."""
+    from src.video import FrameReader, probe
+
+    reader = FrameReader(path, probe(path), max_frames=1)
+    return next(iter(reader.batches(1)))[0].astype(int)
 
 
 def random_network(num_styles=1, seed=0):

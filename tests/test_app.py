@@ -19,7 +19,7 @@ from PIL import Image
 from src.checkpoints import save_model
 from src.cli import ROOT
 from tests.clips import audio_facts, make_clip, streams, video_facts
-from tests.fixtures import photo, random_network
+from tests.fixtures import first_frame, photo, random_network
 
 CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -138,12 +138,6 @@ def test_contact_sheet_and_live_frames(catalog, workspace, tmp_path):
         assert made == [("mine",)]
     finally:
         catalog.stylizer = stylizer
-
-
-def first_frame(path):
-    from src.video import FrameReader, probe
-
-    return next(iter(FrameReader(path, probe(path), max_frames=1).batches(1)))[0].astype(int)
 
 
 def test_a_video_is_what_transform_video_makes_with_its_sound(catalog, workspace, sound_clip, models, tmp_path):

@@ -16,7 +16,7 @@ from src.cli import ROOT
 from src.pixels import to_uint8
 from src.stylize import Stylizer
 from tests.clips import FAST_H264, audio_facts, make_clip, video_facts
-from tests.fixtures import signal_while_writing
+from tests.fixtures import first_frame, signal_while_writing
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +32,6 @@ def blocks(frame, size=8):
     """Means of size x size blocks: 4:2:0 chroma and the codec blur single pixels, not these."""
     rows, columns = frame.shape[0] // size, frame.shape[1] // size
     return frame[: rows * size, : columns * size].reshape(rows, size, columns, size, 3).mean(axis=(1, 3))
-
-
-def first_frame(path):
-    from src.video import FrameReader, probe
-
-    reader = FrameReader(path, probe(path), max_frames=1)
-    return next(iter(reader.batches(1)))[0].astype(int)
 
 
 def run(model_file, *arguments):
