@@ -93,6 +93,23 @@ def test_a_convolution_on_blocks_of_pixels_is_the_convolution(kernel_size, block
     np.testing.assert_allclose(ours, expected, atol=1e-4)
 
 
+@pytest.mark.bfloat16
+def test_a_convolution_on_blocks_of_pixels_in_bfloat16_is_the_convolution_in_bfloat16():
+    """Both round the same inputs and taps to bfloat16 and sum in float32: only the order of the
+    sums differs, whichever kernels oneDNN picks on this CPU for the wider channels."""
+    from keras import ops
+
+    from src.transform import ConvBlock
+
+    block = ConvBlock(3, 9, relu=False)
+    block.build((None, None, None, 32))
+    x = np.random.default_rng(2).normal(size=(1, 31, 45, 32)).astype(np.float32)
+    expected = np.asarray(ops.cast(ops.conv(ops.cast(x, "bfloat16"), ops.cast(block.conv.kernel, "bfloat16"), 1, "same"), "float32"))
+    ours = np.asarray(inference.convolve_blocked(block, x, "bfloat16"))
+    # The outputs themselves are rounded to bfloat16 (8 bits of mantissa), each once.
+    np.testing.assert_allclose(ours, expected, rtol=2e-2, atol=2e-2 * np.abs(expected).max())
+
+
 def test_the_full_resolution_convolutions_to_few_channels_run_on_blocks():
     """The last convolution (to RGB) of every network, and the first of students narrower than
     half width; never a 3x3 (four times the multiply-adds on blocks) nor a strided one."""
