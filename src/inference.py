@@ -63,8 +63,9 @@ def convolve(block, x, dtype="float32", padding="same"):
 
 def on_blocks(block):
     """The convolutions that run on blocks of pixels (`convolve_blocked`): the 9x9 ones at full
-    resolution, stride 1, to fewer channels than a vector of float32 holds: the last one (to
-    RGB) and a slim student's first. On blocks a 3x3 would cost 4 times the multiply-adds."""
+    resolution, stride 1, to fewer than 16 channels: the last one (to RGB) and a quarter-width
+    student's first. The teacher's first (to 32) ran slower on blocks, a half-width student's (to
+    16) no faster; a 3x3 would cost 4 times its multiply-adds."""
     return block.kernel_size == 9 and block.strides == 1 and not block.transpose and block.filters < 16
 
 
@@ -78,7 +79,7 @@ def convolve_blocked(block, x, dtype="float32", padding="same", blocks=2):
     to 3 channels fills a fraction of each vector: the transform network's last one was the
     slowest layer of the teacher and of a slim student. On 2x2 blocks it is a 5x5 convolution
     from 4 x C to 12 channels at a quarter of the pixels: 25 / 81 x 16 / 4 = 1.23 times the
-    multiply-adds, and faster on every engine and CPU measured (bench/README.md, "The 9x9
+    multiply-adds, and faster on both engines in both precisions (bench/README.md, "The 9x9
     convolutions on blocks of pixels").
     """
     kernel = blocked_kernel(block.conv.kernel, blocks)  # (K, K, C, O) -> (K', K', b*b*C, b*b*O)
@@ -109,11 +110,11 @@ def blocked_kernel(kernel, blocks):
     tap = np.where((tap >= 0) & (tap < size), tap, size).reshape(-1)  # `size`: the zero tap padded on
     padded = ops.pad(kernel, [[0, 1], [0, 1], [0, 0], [0, 0]])
     taps = ops.take(ops.take(padded, tap, axis=0), tap, axis=1)  # (K'*b*b, K'*b*b, C, O)
-    width = 2 * reach + 1
-    taps = ops.reshape(taps, (width, blocks, blocks, width, blocks, blocks, channels, filters))
+    span = 2 * reach + 1
+    taps = ops.reshape(taps, (span, blocks, blocks, span, blocks, blocks, channels, filters))
     # (dy, t_y, r_y, dx, t_x, r_x, C, O) -> (dy, dx, [t_y, t_x, C], [r_y, r_x, O])
     taps = ops.transpose(taps, (0, 3, 1, 4, 6, 2, 5, 7))
-    return ops.reshape(taps, (width, width, blocks * blocks * channels, blocks * blocks * filters))
+    return ops.reshape(taps, (span, span, blocks * blocks * channels, blocks * blocks * filters))
 
 
 def moments(y):
