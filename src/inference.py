@@ -87,7 +87,7 @@ def convolve_blocked(block, x, dtype="float32", padding="same", blocks=2):
     rows, columns = (height + blocks - 1) // blocks, (width + blocks - 1) // blocks
     # Zeros beyond the edge are what "same" padding reads there anyway.
     x = ops.pad(x, [[0, 0], [0, rows * blocks - height], [0, columns * blocks - width], [0, 0]])
-    # Five dimensions, not six: OpenVINO runs these transposes with its fast kernels (bench/README.md).
+    # Five dimensions, not six: OpenVINO's transposes run faster with fewer (bench/README.md).
     x = ops.reshape(x, (batch, rows, blocks, columns, blocks * channels))
     x = ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4)), (batch, rows, columns, blocks * blocks * channels))
     y = ops.conv(ops.cast(x, dtype), ops.cast(kernel, dtype), 1, padding="same")
