@@ -14,7 +14,8 @@ reads the same variables and computes the same function, with freedoms that only
 - statistics can come from outside (`normalize`) and convolutions can run unpadded
   (`convolve(..., padding="valid")`) on tiles whose borders the caller pads;
 - the 9x9 convolutions at full resolution to few channels (the last one, to RGB) run on 2x2
-  blocks of pixels (`convolve_blocked`): the same sums, with four times the channels in and out.
+  blocks of pixels (src/pixel_blocks.py): the same sums, with four times the channels in and out
+  (training on the CPU does this too).
 
 Measured and rejected (bench/README.md): XLA (jit_compile=True), slower than TensorFlow's oneDNN
 kernels; one-pass statistics (E[x^2] - E[x]^2), slower than two passes; eager execution, which
@@ -26,6 +27,7 @@ call, not faster per image.
 import numpy as np
 from keras import ops
 
+from src.pixel_blocks import convolve_on_blocks, on_blocks
 from src.transform import ResidualBlock, fold_instance_norm, to_pixels
 
 
@@ -49,9 +51,10 @@ def norm_parameters(model, style_weights):
 
 def convolve(block, x, dtype="float32", padding="same"):
     """A ConvBlock's convolution (no normalization) in `dtype`; returns the float32 pre-norm output.
-    The 9x9 ones at full resolution to few channels run on blocks of pixels (`on_blocks`)."""
+    The 9x9 ones at full resolution to few channels run on blocks of pixels (src/pixel_blocks.py),
+    rearranged in float32 on both sides of the convolution, as measured."""
     if on_blocks(block):
-        return convolve_blocked(block, x, dtype, padding)
+        return convolve_on_blocks(x, block.conv.kernel, padding=padding, dtype=dtype, result_dtype="float32")
     kernel = ops.cast(block.conv.kernel, dtype)
     x = ops.cast(x, dtype)
     if block.transpose:
@@ -59,63 +62,6 @@ def convolve(block, x, dtype="float32", padding="same"):
     else:
         y = ops.conv(x, kernel, block.strides, padding=padding)
     return ops.cast(y, "float32")
-
-
-def on_blocks(block):
-    """The convolutions that run on blocks of pixels (`convolve_blocked`): the 9x9 ones at full
-    resolution, stride 1, to fewer than 16 channels: the last one (to RGB) and a quarter-width
-    student's first. The teacher's first (to 32) ran slower on blocks, a half-width student's (to
-    16) no faster; a 3x3 would cost 4 times its multiply-adds."""
-    return block.kernel_size == 9 and block.strides == 1 and not block.transpose and block.filters < 16
-
-
-def convolve_blocked(block, x, dtype="float32", padding="same", blocks=2):
-    """A stride-1 ConvBlock's convolution (odd kernel) computed on `blocks` x `blocks` blocks of
-    pixels: space-to-depth, one convolution, depth-to-space, cropped; exactly the sums of the
-    plain convolution, in another order. "valid" (tiles, src/tiling.py): the "same" result
-    without its border of half a kernel, where the plain one would have read padding.
-
-    oneDNN and OpenVINO vectorise a convolution over its output channels, so a 9x9 convolution
-    to 3 channels fills a fraction of each vector: the transform network's last one was the
-    slowest layer of the teacher and of a slim student. On 2x2 blocks it is a 5x5 convolution
-    from 4 x C to 12 channels at a quarter of the pixels: 25 / 81 x 16 / 4 = 1.23 times the
-    multiply-adds, and faster on both engines in both precisions (bench/README.md, "The 9x9
-    convolutions on blocks of pixels").
-    """
-    kernel = blocked_kernel(block.conv.kernel, blocks)  # (K, K, C, O) -> (K', K', b*b*C, b*b*O)
-    batch, height, width, channels = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2], x.shape[-1]
-    rows, columns = (height + blocks - 1) // blocks, (width + blocks - 1) // blocks
-    # Zeros beyond the edge are what "same" padding reads there anyway.
-    x = ops.pad(x, [[0, 0], [0, rows * blocks - height], [0, columns * blocks - width], [0, 0]])
-    # Five dimensions, not six: OpenVINO's transposes run faster with fewer (bench/README.md).
-    x = ops.reshape(x, (batch, rows, blocks, columns, blocks * channels))
-    x = ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4)), (batch, rows, columns, blocks * blocks * channels))
-    y = ops.conv(ops.cast(x, dtype), ops.cast(kernel, dtype), 1, padding="same")
-    y = ops.reshape(ops.cast(y, "float32"), (batch, rows, columns, blocks, blocks * block.filters))
-    y = ops.reshape(ops.transpose(y, (0, 1, 3, 2, 4)), (batch, rows * blocks, columns * blocks, block.filters))
-    border = block.kernel_size // 2 if padding == "valid" else 0
-    return y[:, border : height - border, border : width - border, :]
-
-
-def blocked_kernel(kernel, blocks):
-    """A stride-1 "same" kernel (K, K, C, O), K odd -> the kernel of the same convolution on
-    blocks x blocks blocks of pixels, (K', K', b*b*C, b*b*O) with K' = 2 * ceil((K // 2) / b) + 1:
-    output pixel b*P + r reads input pixel b*Q + t through tap b*(Q - P) + t - r + K // 2, zero
-    where that falls outside the kernel. Built from the variable at every call (as `convolve`
-    reads its kernel), by gathers: a training preview sees the current weights."""
-    size, channels, filters = kernel.shape[0], kernel.shape[2], kernel.shape[3]
-    reach = (size // 2 + blocks - 1) // blocks
-    offset = np.arange(-reach, reach + 1)[:, None, None]  # Q - P
-    phase_in, phase_out = np.arange(blocks)[None, :, None], np.arange(blocks)[None, None, :]
-    tap = blocks * offset + phase_in - phase_out + size // 2  # (K', b, b)
-    tap = np.where((tap >= 0) & (tap < size), tap, size).reshape(-1)  # `size`: the zero tap padded on
-    padded = ops.pad(kernel, [[0, 1], [0, 1], [0, 0], [0, 0]])
-    taps = ops.take(ops.take(padded, tap, axis=0), tap, axis=1)  # (K'*b*b, K'*b*b, C, O)
-    span = 2 * reach + 1
-    taps = ops.reshape(taps, (span, blocks, blocks, span, blocks, blocks, channels, filters))
-    # (dy, t_y, r_y, dx, t_x, r_x, C, O) -> (dy, dx, [t_y, t_x, C], [r_y, r_x, O])
-    taps = ops.transpose(taps, (0, 3, 1, 4, 6, 2, 5, 7))
-    return ops.reshape(taps, (span, span, blocks * blocks * channels, blocks * blocks * filters))
 
 
 def moments(y):

@@ -24,6 +24,8 @@ Pixels: see `src/pixels.py`. The network maps RGB in 0..255 to RGB in about 0..2
 import keras
 from keras import layers, ops
 
+from src.pixel_blocks import convolve_on_blocks, on_blocks, pays_off_in_training
+
 # The original initialised kernels with tf.truncated_normal(stddev=.1).
 KERNEL_INIT_STDDEV = 0.1
 # The original's instance norm: (x - mean) / sqrt(var + 1e-3).
@@ -94,8 +96,15 @@ class ConvBlock(layers.Layer):
         self.conv.build(input_shape)
         self.norm.build((*input_shape[:-1], self.filters))
 
-    def call(self, x, style_weights):
-        x = self.norm(self.conv(x), style_weights)
+    def call(self, x, style_weights, training=None):
+        # Training on the CPU computes the 9x9 convolutions to few channels on blocks of pixels,
+        # the same sums faster (src/pixel_blocks.py); every other call, exports included, keeps
+        # the plain convolution.
+        if training and on_blocks(self) and pays_off_in_training():
+            y = convolve_on_blocks(x, self.conv.kernel, dtype=self.compute_dtype)
+        else:
+            y = self.conv(x)
+        x = self.norm(y, style_weights)
         return ops.relu(x) if self.relu else x
 
     def compute_output_shape(self, input_shape):

@@ -47,6 +47,27 @@ def test_pixel_term_is_the_mean_squared_difference():
     assert set(terms) == {"pixel"}
 
 
+def test_the_training_step_runs_the_students_convolutions_on_blocks(monkeypatch):
+    """fit's step tells the student it is training, which on the CPU computes its first and last
+    convolutions on blocks of pixels (src/pixel_blocks.py)."""
+    import keras
+
+    from src import transform
+
+    calls = []
+    blocked = transform.convolve_on_blocks
+    monkeypatch.setattr(transform, "convolve_on_blocks", lambda *a, **k: calls.append(1) or blocked(*a, **k))
+    student = build_transform_net(width=0.25, residual_blocks=1)
+    images = noise_images(16, 20, count=2)
+    objective = DistillObjective(student, 1.0, batch_size=2)
+    objective.compile(optimizer=keras.optimizers.Adam(1e-3))
+    before = np.asarray(student.blocks[-1].conv.kernel)
+    objective.train_on_batch({"images": images, "style_weights": np.ones((2, 1), np.float32), "targets": images})
+    # The first and last convolution, in each trace of the step.
+    assert calls and len(calls) % 2 == 0
+    assert np.abs(np.asarray(student.blocks[-1].conv.kernel) - before).max() > 0
+
+
 def test_texture_term_is_the_gram_distance_to_the_teachers_pictures(tmp_path):
     weights = random_weights(width=4, seed=8, network="VGG16")
     vgg_weights = load_vgg_weights(write_keras(tmp_path / "vgg16.h5", weights))

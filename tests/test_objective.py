@@ -85,3 +85,34 @@ def test_temporal_term_is_the_noise_for_a_pointwise_maker_and_large_for_fixed_st
     steady = terms(Brighten(), 2.0)
     np.testing.assert_allclose(steady["temporal"], 2.0 * (200 / 255 * NOISE) ** 2, rtol=0.25)
     assert terms(Pattern(), 2.0)["temporal"].mean() > 5 * steady["temporal"].mean()
+
+
+class Recorder(layers.Layer):
+    """A trainable stand-in that records the `training` each of its calls was given."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = []
+
+    def build(self, input_shape=None):
+        self.gain = self.add_weight(name="gain", shape=(), initializer="ones")
+
+    def call(self, images, style_weights, training=None):
+        self.seen.append(training)
+        return images * 200.0 * self.gain
+
+
+def test_the_training_step_tells_the_maker_it_is_training(tmp_path):
+    """Keras' fit hands `training` only to a call that declares it; the transform network needs it
+    to run its last convolution on blocks of pixels on the CPU (src/pixel_blocks.py)."""
+    import keras
+
+    vgg = build_vgg(load_vgg_weights(write_keras(tmp_path / "vgg.h5", random_weights(width=4, seed=2))))
+    content = np.random.default_rng(3).uniform(40, 215, (2, 40, 40, 3)).astype(np.float32)
+    maker = Recorder()
+    objective = StyleObjective(maker, vgg, style_grams(vgg, [content[0]]), (1, 1, 1), 2, 1 / 255, temporal_weight=1.0)
+    objective.compile(optimizer=keras.optimizers.Adam(1e-3))
+    objective.train_on_batch({"images": content, "style_weights": np.ones((2, 1), np.float32)})
+    # Two calls a step: the photo, and its moved copy for the temporal term.
+    assert maker.seen and all(maker.seen) and len(maker.seen) % 2 == 0
+    assert float(ops.convert_to_numpy(maker.gain)) != 1.0

@@ -71,60 +71,6 @@ def test_stylizer_sees_the_current_weights(model):
     np.testing.assert_array_equal(stylizer(images), before)
 
 
-@pytest.mark.parametrize("kernel_size", [9, 7, 5, 3, 1])
-@pytest.mark.parametrize("blocks", [2, 3])
-@pytest.mark.parametrize(
-    "padding, height, width",
-    [("same", 1, 1), ("same", 1, 7), ("same", 2, 3), ("same", 5, 5), ("same", 12, 17)]
-    + [("valid", 9, 9), ("valid", 10, 13), ("valid", 16, 11)],
-)
-def test_a_convolution_on_blocks_of_pixels_is_the_convolution(kernel_size, blocks, padding, height, width):
-    """convolve_blocked: the same sums on blocks x blocks blocks, whatever the kernel (taps
-    beyond it are zeros), the image's size (padded to whole blocks, then cropped), the edges,
-    and "valid" as the tiles use it."""
-    from keras import ops
-
-    from src.transform import ConvBlock
-
-    block = ConvBlock(5, kernel_size, relu=False)
-    block.build((None, None, None, 6))
-    x = np.random.default_rng(kernel_size).normal(size=(2, height, width, 6)).astype(np.float32)
-    expected = np.asarray(ops.conv(x, block.conv.kernel, 1, padding=padding))
-    ours = np.asarray(inference.convolve_blocked(block, x, padding=padding, blocks=blocks))
-    assert ours.shape == expected.shape
-    np.testing.assert_allclose(ours, expected, atol=1e-4)
-
-
-@pytest.mark.bfloat16
-def test_a_convolution_on_blocks_of_pixels_in_bfloat16_is_the_convolution_in_bfloat16():
-    """Both round the same inputs and taps to bfloat16 and sum in float32: only the order of the
-    sums differs, whichever kernels oneDNN picks on this CPU for the wider channels."""
-    from keras import ops
-
-    from src.transform import ConvBlock
-
-    block = ConvBlock(3, 9, relu=False)
-    block.build((None, None, None, 32))
-    x = np.random.default_rng(2).normal(size=(1, 31, 45, 32)).astype(np.float32)
-    rounded = ops.cast(x, "bfloat16"), ops.cast(block.conv.kernel, "bfloat16")
-    expected = np.asarray(ops.cast(ops.conv(*rounded, 1, "same"), "float32"))
-    ours = np.asarray(inference.convolve_blocked(block, x, "bfloat16"))
-    # The outputs themselves are rounded to bfloat16 (8 bits of mantissa), each once.
-    np.testing.assert_allclose(ours, expected, rtol=2e-2, atol=2e-2 * np.abs(expected).max())
-
-
-def test_the_full_resolution_convolutions_to_few_channels_run_on_blocks():
-    """The last convolution (to RGB) of every network, and the first of students narrower than
-    half width; never a 3x3 (four times the multiply-adds on blocks) nor a strided one."""
-    from src.transform import build_transform_net
-
-    def blocked(width):
-        return [block.name for block in build_transform_net(width=width).layers_in_order() if inference.on_blocks(block)]
-
-    assert blocked(1.0) == blocked(0.5) == ["conv_out"]
-    assert blocked(0.25) == ["conv1", "conv_out"]
-
-
 def test_images_per_pass_respects_the_tile_budget(model):
     stylizer = Stylizer(model, batch_size=4, tile_size=64)
     assert stylizer.images_per_pass(32, 32) == 4

@@ -51,10 +51,11 @@ class DistillObjective(TermsObjective):
         self.pixel_weight = float(pixel_weight)
         self.feature_weight, self.texture_weight = float(feature_weight), float(texture_weight)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         images, style_weights = inputs["images"], inputs["style_weights"]
         target = ops.cast(inputs["targets"], "float32")
-        predicted = ops.cast(self.maker(images, style_weights), "float32")
+        # `training` reaches the student, as in StyleObjective (src/training/objective.py).
+        predicted = ops.cast(self.maker(images, style_weights, training=training), "float32")
         terms = {"pixel": losses.pixel_loss(predicted, target, self.pixel_weight)}
         if self.feature_weight or self.texture_weight:
             mine, theirs = (float32_features(self.vgg, pictures) for pictures in (predicted, target))

@@ -59,9 +59,11 @@ class StyleObjective(TermsObjective):
         self.temporal_weight = float(temporal_weight)
         self.moves = keras.random.SeedGenerator(seed) if self.temporal_weight else None
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        # `training` reaches the maker: fit's step computes its last convolution faster on the
+        # CPU (src/pixel_blocks.py); Keras hands it on only to a call that declares it.
         content, style_weights = inputs["images"], inputs["style_weights"]
-        stylized = self.maker(content * self.input_scale, style_weights)
+        stylized = self.maker(content * self.input_scale, style_weights, training=training)
         predicted, target = (float32_features(self.vgg, images) for images in (stylized, content))
         mix = style_weights / ops.sum(style_weights, axis=-1, keepdims=True)  # (B, S), rows sum to 1
         target_grams = {layer: ops.einsum("bs,scd->bcd", mix, grams) for layer, grams in self.style_grams.items()}
@@ -72,10 +74,10 @@ class StyleObjective(TermsObjective):
             "tv": losses.tv_loss(stylized, self.tv_weight),
         }
         if self.temporal_weight:
-            terms["temporal"] = self._temporal(content, style_weights, ops.cast(stylized, "float32"))
+            terms["temporal"] = self._temporal(content, style_weights, ops.cast(stylized, "float32"), training)
         return terms
 
-    def _temporal(self, content, style_weights, stylized):
+    def _temporal(self, content, style_weights, stylized, training=None):
         """Stability under small motion and noise (Gupta et al. 2017, "Characterizing and
         Improving Stability in Neural Style Transfer"): a crop of the photo moved by a random
         offset, with noise, must be painted as the same crop of the photo's own output."""
@@ -85,7 +87,8 @@ class StyleObjective(TermsObjective):
         size = (shape[0], shape[1] - 2 * MOVE, shape[2] - 2 * MOVE, shape[3])
         moved = ops.cast(ops.slice(content, start, size), "float32")
         moved = moved + keras.random.normal(ops.shape(moved), stddev=NOISE, seed=self.moves)
-        repainted = ops.cast(self.maker(ops.clip(moved, 0.0, 255.0) * self.input_scale, style_weights), "float32")
+        repainted = self.maker(ops.clip(moved, 0.0, 255.0) * self.input_scale, style_weights, training=training)
+        repainted = ops.cast(repainted, "float32")
         expected = ops.slice(stylized, start, size)
         # Small training images (tests) keep a quarter of the crop's side as margin instead.
         margin = min(MARGIN, (min(content.shape[1], content.shape[2]) - 2 * MOVE) // 4)
