@@ -402,7 +402,9 @@ def test_upload_choose_slide_stylize_and_download_in_a_browser(browser, models, 
     choose(driver, "style", "mine")
     slider = driver.find_element(By.CSS_SELECTOR, "#strength input[type=range]")
     slider.send_keys(*[Keys.ARROW_LEFT] * 8)  # 1.0 -> 0.6 in steps of 0.05, as a keyboard user moves it
-    assert driver.find_element(By.CSS_SELECTOR, "#strength input[type=number]").get_attribute("value") == "0.6"
+    # The number box follows the slider when the page has handled the key presses: wait for it.
+    number = "#strength input[type=number]"
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, number).get_attribute("value") == "0.6", 10, "strength 0.6")
     click(driver, "#go")
     wait_for(lambda: "Stylized 1 of 1 photo" in status(driver), what="the result")
     link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#downloads a[download]"), what="the download link")
@@ -414,8 +416,8 @@ def test_upload_choose_slide_stylize_and_download_in_a_browser(browser, models, 
     assert np.abs(result - original).mean() > 2, "the download is stylized, not the photo"
     expected = evaluated(models / "mine.keras", source, tmp_path / "evaluated.png", "--strength", "0.6")
     assert np.abs(result - expected).max() <= 1, "the page's picture is evaluate.py's, at strength 0.6"
-    gallery = driver.find_elements(By.CSS_SELECTOR, "#gallery img")
-    assert len(gallery) >= 2, "the photo and its result are shown side by side"
+    side_by_side = "the photo and its result side by side in the gallery"
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#gallery img")) >= 2, 10, side_by_side)
 
 
 def test_the_page_shows_progress_while_it_stylizes(browser, server, tmp_path):
