@@ -27,6 +27,8 @@ import numpy as np
 ENGINES = ("auto", "tensorflow", "openvino")
 # OpenVINO's own number formats for our precisions: bfloat16 runs only where the CPU has it.
 _OPENVINO_PRECISION = {"float32": "f32", "bfloat16": "bf16"}
+# The modules whose code builds the converted graph: a change to any names a new cached model.
+GRAPH_MODULES = ("inference.py", "pixel_blocks.py", "transform.py", "engines.py", "stylize.py", "checkpoints.py")
 
 
 class EngineError(Exception):
@@ -77,7 +79,7 @@ def graph_key(arrays):
     """A hash naming a converted graph: its arrays (weights, constants), OpenVINO's version and
     the source of the modules that build the graph, so that a change to any gives a new file."""
     digest = hashlib.sha256(import_openvino().__version__.encode())
-    for module in ("inference.py", "transform.py", "engines.py", "stylize.py", "checkpoints.py"):
+    for module in GRAPH_MODULES:
         digest.update((Path(__file__).parent / module).read_bytes())
     for array in arrays:
         array = np.ascontiguousarray(array)

@@ -2,6 +2,7 @@
 choice is refused clearly where it cannot run."""
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,23 @@ def test_evaluate_with_openvino_on_a_folder_of_mixed_sizes(tmp_path, capsys, mod
     for i in range(3):
         ov, tf = (np.asarray(Image.open(tmp_path / kind / f"{i}.png"), np.float64) for kind in ("ov", "tf"))
         assert ov.shape == tf.shape and np.abs(ov - tf).max() <= 1
+
+
+def test_the_cache_key_covers_every_module_the_forward_pass_is_built_from():
+    """src/inference.py holds the graph's arithmetic: the modules it draws on, and theirs in
+    turn, are in the key, or a cached model would be read back unchanged after one of them changed."""
+    from src import inference
+
+    seen, todo = set(), [inference]
+    while todo:
+        module = todo.pop()
+        seen.add(Path(module.__file__).name)
+        for value in vars(module).values():
+            name = getattr(value, "__module__", "")
+            if name.startswith("src.") and Path(sys.modules[name].__file__).name not in seen:
+                todo.append(sys.modules[name])
+    assert "pixel_blocks.py" in seen
+    assert seen <= set(engines.GRAPH_MODULES)
 
 
 @openvino
