@@ -13,9 +13,9 @@ reads the same variables and computes the same function, with freedoms that only
   `norm_parameters`), which lets TensorFlow fuse each norm into one kernel;
 - statistics can come from outside (`normalize`) and convolutions can run unpadded
   (`convolve(..., padding="valid")`) on tiles whose borders the caller pads;
-- the 9x9 convolutions at full resolution to few channels (the last one, to RGB) run on 2x2
-  blocks of pixels (src/pixel_blocks.py): the same sums, with four times the channels in and out
-  (training on the CPU does this too).
+- on the CPU, the 9x9 convolutions at full resolution to few channels (the last one, to RGB) run
+  on 2x2 blocks of pixels (src/pixel_blocks.py): the same sums, with four times the channels in
+  and out (training on the CPU does this too).
 
 Measured and rejected (bench/README.md): XLA (jit_compile=True), slower than TensorFlow's oneDNN
 kernels; one-pass statistics (E[x^2] - E[x]^2), slower than two passes; eager execution, which
@@ -27,7 +27,7 @@ call, not faster per image.
 import numpy as np
 from keras import ops
 
-from src.pixel_blocks import convolve_on_blocks, on_blocks
+from src.pixel_blocks import convolve_on_blocks, on_blocks, pays_off
 from src.transform import ResidualBlock, fold_instance_norm, to_pixels
 
 
@@ -51,9 +51,9 @@ def norm_parameters(model, style_weights):
 
 def convolve(block, x, dtype="float32", padding="same"):
     """A ConvBlock's convolution (no normalization) in `dtype`; returns the float32 pre-norm output.
-    The 9x9 ones at full resolution to few channels run on blocks of pixels (src/pixel_blocks.py),
-    rearranged in float32 on both sides of the convolution, as measured."""
-    if on_blocks(block):
+    On the CPU the 9x9 ones at full resolution to few channels run on blocks of pixels
+    (src/pixel_blocks.py), rearranged in float32 on both sides of the convolution, as measured."""
+    if on_blocks(block) and pays_off():
         return convolve_on_blocks(x, block.conv.kernel, padding=padding, dtype=dtype, result_dtype="float32")
     kernel = ops.cast(block.conv.kernel, dtype)
     x = ops.cast(x, dtype)

@@ -8,9 +8,9 @@ channels at a quarter of the pixels: 25 / 81 x 16 / 4 = 1.23 times the multiply-
 faster on both inference engines in both precisions and in the training step on the CPU
 (bench/README.md, "The 9x9 convolutions on blocks of pixels").
 
-src/inference.py runs them this way at inference; `ConvBlock.call` (src/transform.py) when
-training on the CPU. Exports and every other call of the Keras model keep the plain
-convolution, the form every runtime knows.
+On the CPU, src/inference.py runs them this way at inference, and `ConvBlock.call`
+(src/transform.py) when training. Exports and every other call of the Keras model keep the
+plain convolution, the form every runtime knows.
 """
 
 import numpy as np
@@ -25,9 +25,9 @@ def on_blocks(block):
     return block.kernel_size == 9 and block.strides == 1 and not block.transpose and block.filters < 16
 
 
-def pays_off_in_training():
-    """Whether training (`ConvBlock.call`) uses the blocks: on the CPU, where they were measured
-    faster; not where the Keras backend sees a GPU, where they were not measured."""
+def pays_off():
+    """Whether to use the blocks at all: on the CPU, where they were measured faster; not where
+    the Keras backend sees a GPU, where they were not measured."""
     from src.devices import gpu_compute_capabilities
 
     return not gpu_compute_capabilities()

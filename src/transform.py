@@ -24,7 +24,7 @@ Pixels: see `src/pixels.py`. The network maps RGB in 0..255 to RGB in about 0..2
 import keras
 from keras import layers, ops
 
-from src.pixel_blocks import convolve_on_blocks, on_blocks, pays_off_in_training
+from src.pixel_blocks import convolve_on_blocks, on_blocks, pays_off
 
 # The original initialised kernels with tf.truncated_normal(stddev=.1).
 KERNEL_INIT_STDDEV = 0.1
@@ -100,7 +100,7 @@ class ConvBlock(layers.Layer):
         # Training on the CPU computes the 9x9 convolutions to few channels on blocks of pixels,
         # the same sums faster (src/pixel_blocks.py); every other call, exports included, keeps
         # the plain convolution.
-        if training and on_blocks(self) and pays_off_in_training():
+        if training and on_blocks(self) and pays_off():
             y = convolve_on_blocks(x, self.conv.kernel, dtype=self.compute_dtype)
         else:
             y = self.conv(x)

@@ -134,8 +134,30 @@ def test_a_network_paints_the_same_in_training_as_in_use(monkeypatch):
     np.testing.assert_allclose(trained, np.asarray(model(images)), atol=1e-3)
 
 
-def test_whether_training_uses_the_blocks_follows_the_gpus(monkeypatch):
+def test_whether_the_blocks_are_used_follows_the_gpus(monkeypatch):
     monkeypatch.setattr("src.devices.gpu_compute_capabilities", lambda: [])
-    assert pixel_blocks.pays_off_in_training()
+    assert pixel_blocks.pays_off()
     monkeypatch.setattr("src.devices.gpu_compute_capabilities", lambda: [(8, 6)])
-    assert not pixel_blocks.pays_off_in_training()
+    assert not pixel_blocks.pays_off()
+
+
+def test_inference_uses_the_blocks_on_the_cpu_only(monkeypatch):
+    from src import inference
+    from src.stylize import Stylizer
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return convolve_on_blocks(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "convolve_on_blocks", counted)
+    model = build_transform_net(width=0.25, residual_blocks=1)
+    images = noise_images(20, 28)
+    on_the_cpu = Stylizer(model, precision="float32", engine="tensorflow")(images)
+    assert len(calls) == 2  # traced once: the first and the last convolution
+    monkeypatch.setattr("src.devices.gpu_compute_capabilities", lambda: [(8, 6)])
+    calls.clear()
+    plain = Stylizer(model, precision="float32", engine="tensorflow")(images)
+    assert not calls
+    np.testing.assert_allclose(plain, on_the_cpu, atol=1e-3)
