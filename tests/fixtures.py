@@ -86,6 +86,21 @@ def noise_images(height, width, count=1, seed=1):
     return np.random.default_rng(seed).uniform(0, 255, (count, height, width, 3)).astype(np.float32)
 
 
+def count_blocked_calls(monkeypatch, module="src.transform"):
+    """A list that grows by one at each call of src/pixel_blocks.py's convolve_on_blocks from
+    `module` (training's src.transform, or inference's src.inference)."""
+    from src.pixel_blocks import convolve_on_blocks
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return convolve_on_blocks(*args, **kwargs)
+
+    monkeypatch.setattr(f"{module}.convolve_on_blocks", counted)
+    return calls
+
+
 def unquieted_environment():
     """os.environ without the TF_CPP_MIN_LOG_LEVEL that conftest.py sets: to check that the
     scripts keep TensorFlow's C++ log lines off the terminal themselves."""

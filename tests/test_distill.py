@@ -17,7 +17,7 @@ from src.training.train_state import read_state
 from src.transform import build_transform_net
 from src.training.vgg import build_vgg, load_vgg_weights
 from src.training.vgg_layers import LossLayers
-from tests.fixtures import noise_images, photo, random_network
+from tests.fixtures import count_blocked_calls, noise_images, photo, random_network
 from tests.numpy_reference import gram, numpy_vgg
 from tests.vgg_files import random_weights, write_keras
 
@@ -52,11 +52,7 @@ def test_the_training_step_runs_the_students_convolutions_on_blocks(monkeypatch)
     convolutions on blocks of pixels (src/pixel_blocks.py)."""
     import keras
 
-    from src import transform
-
-    calls = []
-    blocked = transform.convolve_on_blocks
-    monkeypatch.setattr(transform, "convolve_on_blocks", lambda *a, **k: calls.append(1) or blocked(*a, **k))
+    calls = count_blocked_calls(monkeypatch)
     student = build_transform_net(width=0.25, residual_blocks=1)
     images = noise_images(16, 20, count=2)
     objective = DistillObjective(student, 1.0, batch_size=2)

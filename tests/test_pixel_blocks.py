@@ -8,7 +8,7 @@ from keras import ops
 from src import pixel_blocks
 from src.pixel_blocks import convolve_on_blocks, on_blocks
 from src.transform import ConvBlock, build_transform_net
-from tests.fixtures import noise_images
+from tests.fixtures import count_blocked_calls, noise_images
 
 
 def conv_block(filters, kernel_size, channels, **kwargs):
@@ -72,17 +72,6 @@ def output_and_gradient(block, x, weights, training):
     return np.asarray(y), np.asarray(tape.gradient(loss, block.conv.kernel))
 
 
-def count_blocked_calls(monkeypatch):
-    calls = []
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return convolve_on_blocks(*args, **kwargs)
-
-    monkeypatch.setattr("src.transform.convolve_on_blocks", counted)
-    return calls
-
-
 def test_training_on_the_cpu_runs_the_blocks_with_the_same_outputs_and_gradients(monkeypatch):
     block = conv_block(3, 9, 8, num_styles=2)
     x = np.random.default_rng(4).normal(size=(2, 13, 18, 8)).astype(np.float32)
@@ -142,16 +131,9 @@ def test_whether_the_blocks_are_used_follows_the_gpus(monkeypatch):
 
 
 def test_inference_uses_the_blocks_on_the_cpu_only(monkeypatch):
-    from src import inference
     from src.stylize import Stylizer
 
-    calls = []
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return convolve_on_blocks(*args, **kwargs)
-
-    monkeypatch.setattr(inference, "convolve_on_blocks", counted)
+    calls = count_blocked_calls(monkeypatch, "src.inference")
     model = build_transform_net(width=0.25, residual_blocks=1)
     images = noise_images(20, 28)
     on_the_cpu = Stylizer(model, precision="float32", engine="tensorflow")(images)

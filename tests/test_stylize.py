@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from src import devices, inference, stylize
+from src import devices, stylize
 from src.stylize import Stylizer
 from tests.fixtures import noise_images, random_network
 
