@@ -61,7 +61,8 @@ class StyleObjective(TermsObjective):
 
     def call(self, inputs, training=None):
         # `training` reaches the maker: fit's step computes its last convolution faster on the
-        # CPU (src/pixel_blocks.py); Keras hands it on only to a call that declares it.
+        # CPU (src/pixel_blocks.py). Keras hands it only to a call that declares it, and JAX's
+        # step calls `call` directly, outside the call context: hence passed on explicitly.
         content, style_weights = inputs["images"], inputs["style_weights"]
         stylized = self.maker(content * self.input_scale, style_weights, training=training)
         predicted, target = (float32_features(self.vgg, images) for images in (stylized, content))
