@@ -5,7 +5,8 @@
     python webcam.py --camera clip.mp4 --no-window --seconds 10   # a video file as the camera
 
 Keys in the window: n / p (or the arrows) next / previous style, + / - strength, c colour
-preservation, s snapshot (a PNG in --snapshot-dir), q or Esc quit. The window and the camera need
+preservation, f steadiness against flicker (--stabilize) on / off, s snapshot (a PNG in
+--snapshot-dir), q or Esc quit. The window and the camera need
 OpenCV with its GUI (pip install opencv-python); --no-window runs without a display. The slim
 students (style.py --distill-from) are what make this real time on a CPU.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from src import cli
 from src.devices import PRECISIONS
 from src.memory import keep_freed_memory
+from src.stabilize import LIVE_STRENGTH
 
 MODELS = cli.ROOT / "examples" / "models"
 
@@ -41,6 +43,13 @@ def build_parser():
     add("--seconds", type=cli.positive_float, help="stop after this many seconds")
     add("--strength", type=cli.fraction, default=1.0, help="how much style at the start, 0..1 (default: %(default)s)")
     add("--preserve-color", action="store_true", help="start with the photo's colours kept (the c key toggles it)")
+    add(
+        "--stabilize",
+        type=cli.below_one,
+        default=LIVE_STRENGTH,
+        help="against flicker, as in transform_video.py: the share of the previous output carried along the "
+        "camera's motion, 0 to below 1; 0 starts with it off (the f key toggles it) (default: %(default)s)",
+    )
     add("--device", type=cli.device, default="auto", help="auto, cpu or gpu (default: %(default)s)")
     add("--precision", choices=PRECISIONS, default="auto", help="number format, as in evaluate.py (default: %(default)s)")
     add(
@@ -85,6 +94,7 @@ def main(argv=None):
 def _run(parser, args):
     from src.devices import device_scope
     from src.live import HELP, CameraError, Controls, LiveLoop, NewestFrame, Window, engines_to_race, open_source
+    from src.stabilize import FrameSteadier
 
     try:
         capture, is_file = open_source(args.camera, args.size)
@@ -94,7 +104,7 @@ def _run(parser, args):
     # as they come rather than queued and timed late; a file is held at its first frame until
     # the networks are ready.
     frames = NewestFrame(capture, paced=is_file, size=args.size, held=is_file)
-    window = None
+    window = steadier = None
     try:
         styles = styles_from_args(parser, args)
         options = cli.stylizer_options(parser, args)
@@ -110,16 +120,19 @@ def _run(parser, args):
                 except CameraError as error:
                     parser.error(str(error))
                 log(HELP)
-            controls = Controls(strength=args.strength, preserve_color=args.preserve_color)
+            controls = Controls(strength=args.strength, preserve_color=args.preserve_color, steady=args.stabilize > 0)
+            steadier = FrameSteadier(args.stabilize or LIVE_STRENGTH)
             with device_scope(args.device):
                 stylizers = stylizers_for(styles, options, engines_to_race(args.engine, options["engine"]), first[2])
                 names = [name for _, _, name in styles]
-                loop = LiveLoop(stylizers, names, controls, window, recorder, args.snapshot_dir, log)
+                loop = LiveLoop(stylizers, names, controls, window, recorder, args.snapshot_dir, log, steadier)
                 loop.stylize(first[2])  # compiles the network before the clock starts
                 frames.start()  # a file plays from its first frame only now
                 report = loop.run(frames, args.max_frames, args.seconds)
     finally:
         frames.close()
+        if steadier is not None:
+            steadier.close()
         if window is not None:
             window.close()
     log(report.summary())

@@ -212,10 +212,13 @@ def webcam_clip(path, size, seconds=10, rate=60):
     return path
 
 
-def webcam(checkpoint, clip):
-    """webcam.py --no-window on `clip` as the camera -> (frames/s, median latency ms)."""
+def webcam(checkpoint, clip, *flags):
+    """webcam.py --no-window on `clip` as the camera -> (frames/s, median latency ms). Each frame
+    painted on its own (`--stabilize 0`, as before webcam.py steadied its frames) unless `flags`
+    say otherwise."""
     command = [sys.executable, str(ROOT / "webcam.py"), "--checkpoint", str(checkpoint), "--camera", str(clip)]
-    done = subprocess.run([*command, "--no-window"], cwd=ROOT, capture_output=True, text=True)
+    flags = flags or ("--stabilize", "0")
+    done = subprocess.run([*command, "--no-window", *flags], cwd=ROOT, capture_output=True, text=True)
     match = re.search(r"([\d.]+) frames/s, latency median (\d+) ms", done.stderr)
     if done.returncode != 0 or match is None:
         raise RuntimeError(f"webcam.py failed: {done.stderr[-800:]}")

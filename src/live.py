@@ -11,6 +11,9 @@ length exactly. A camera or stream is recorded from the first stylized frame on,
 frame rate (30 where it reports none), by the clock: each stylized frame fills the recording up
 to its arrival time, so a webcam that delivers fewer frames than it reports (in dim light) or a
 stream that reports no rate still plays at the speed it was shot.
+Against flicker, each stylized frame is blended with the previous output carried along the
+camera's motion, as transform_video.py --stabilize does (src/stabilize.py, FrameSteadier): a
+webcam's sensor noise alone makes a network paint its strokes anew every frame.
 OpenCV (cv2) reads the camera and shows the window; ffmpeg writes the recording (src/video.py).
 """
 
@@ -36,9 +39,9 @@ KEYS = {
     ord("n"): "next", 65363: "next",
     ord("p"): "previous", 65361: "previous",
     ord("+"): "stronger", ord("="): "stronger", ord("-"): "weaker",
-    ord("c"): "color", ord("s"): "snapshot", ord("q"): "quit", 27: "quit",
+    ord("c"): "color", ord("f"): "steady", ord("s"): "snapshot", ord("q"): "quit", 27: "quit",
 }  # fmt: skip
-HELP = "keys: n/p next/previous style, +/- strength, c colour, s snapshot, q quit"
+HELP = "keys: n/p next/previous style, +/- strength, c colour, f steady (less flicker) on/off, s snapshot, q quit"
 
 
 class CameraError(Exception):
@@ -52,6 +55,7 @@ class Controls:
     style: int = 0
     strength: float = 1.0
     preserve_color: bool = False
+    steady: bool = True  # blend with the previous output along the motion, where there is a steadier
     snapshots: int = 0  # asked for, not yet written
     quit: bool = False
 
@@ -66,6 +70,8 @@ class Controls:
             self.strength = round(min(1.0, max(0.0, self.strength + step)), 2)
         elif action == "color":
             self.preserve_color = not self.preserve_color
+        elif action == "steady":
+            self.steady = not self.steady
         elif action == "snapshot":
             self.snapshots += 1
         elif action == "quit":
@@ -210,11 +216,14 @@ class Report:
 class LiveLoop:
     """The newest frame -> the current style's Stylizer -> the window and the recording."""
 
-    def __init__(self, stylizers, names, controls, window=None, recorder=None, snapshot_dir=Path("."), log=print):
+    def __init__(
+        self, stylizers, names, controls, window=None, recorder=None, snapshot_dir=Path("."), log=print, steadier=None
+    ):
         """stylizers: one Stylizer per style (batch 1); window: a Window or None; recorder: a
-        VideoWriter or None."""
+        VideoWriter or None; steadier: a FrameSteadier (used while controls.steady) or None."""
         self.stylizers, self.names, self.controls = stylizers, names, controls
         self.window, self.recorder, self.snapshot_dir, self.log = window, recorder, Path(snapshot_dir), log
+        self.steadier, self._settings = steadier, None
 
     def run(self, frames, max_frames=None, seconds=None):
         """Until the source ends, `quit` (Ctrl-C too), max_frames stylized or `seconds` passed -> Report."""
@@ -268,15 +277,25 @@ class LiveLoop:
                 self.controls.press(action, len(self.stylizers))
 
     def stylize(self, rgb):
-        """One frame (H, W, 3) uint8 -> uint8, with the current style, strength and colour."""
-        stylizer = self.stylizers[self.controls.style]
-        stylizer.strength, stylizer.preserve_color = self.controls.strength, self.controls.preserve_color
-        return to_uint8(stylizer(rgb[None])[0])
+        """One frame (H, W, 3) uint8 -> uint8, with the current style, strength, colour and
+        steadiness."""
+        controls = self.controls
+        stylizer = self.stylizers[controls.style]
+        stylizer.strength, stylizer.preserve_color = controls.strength, controls.preserve_color
+        if self.steadier is None or not controls.steady:
+            self._settings = None  # turned on again, it starts afresh
+            return to_uint8(stylizer(rgb[None])[0])
+        settings = (controls.style, controls.strength, controls.preserve_color)
+        if settings != self._settings:  # a key changed the picture: no ghost of the old one
+            self.steadier.restart()
+            self._settings = settings
+        return to_uint8(self.steadier(rgb, lambda frame: stylizer(frame[None])[0]))
 
     def caption(self, report, began, now):
-        rate = report.shown / max(now - began, 1e-9)
-        color = ", colour kept" if self.controls.preserve_color else ""
-        return f"{self.names[self.controls.style]}  strength {self.controls.strength:.1f}{color}  {rate:.1f} fps"
+        controls, rate = self.controls, report.shown / max(now - began, 1e-9)
+        color = ", colour kept" if controls.preserve_color else ""
+        steady = ", steady" if self.steadier is not None and controls.steady else ""
+        return f"{self.names[controls.style]}  strength {controls.strength:.1f}{color}{steady}  {rate:.1f} fps"
 
     def take_snapshots(self, picture, report):
         from src.images import write_image

@@ -16,9 +16,13 @@ al. 2018's baseline, so it works on the original's published models too.
 
 Two stages, so that the flow overlaps with the network: `MotionTracker` (the decoding thread)
 turns input frames into `Motion`; `Blender` (after the network) applies them in frame order.
+The live modes (webcam.py, the app's live tab) take one frame at a time: `FrameSteadier` measures
+its motion in a thread while the network paints it, on the frame shrunk, so that a frame costs
+little more than the network's time.
 """
 
 import importlib.util
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 # NumPy and OpenCV are imported where used: transform_video.py reads DEFAULT_STRENGTH for --help.
@@ -33,6 +37,14 @@ DEFAULT_STRENGTH = 0.5
 CHANGE_TOLERANCE = 16.0
 # A frame with fewer trusted pixels than this starts a new scene.
 CUT_FRACTION = 0.4
+# The live modes' share: their quarter-width students' strokes soften faster under the blend than
+# the full networks', and at 0.5 the wave's style distance rose 13 to 17% on a moving camera,
+# against under 10% at 0.3 (python -m bench.live; bench/README.md, "Steady live frames").
+LIVE_STRENGTH = 0.3
+# The live modes measure the motion on frames shrunk to this longer side: at 640x480 the NumPy
+# checks of the full-size motion alone took longer than a quarter-width network's frame
+# (bench/README.md, "Steady live frames").
+LIVE_FLOW_SIDE = 320
 
 
 def opencv_available():
@@ -53,27 +65,41 @@ class Motion:
 
 
 class MotionTracker:
-    """uint8 frames (B, H, W, 3), in order, batch after batch -> [Motion], one per frame."""
+    """uint8 frames (B, H, W, 3), in order, batch after batch -> [Motion], one per frame.
+    flow_side: measure the motion on frames shrunk so that their longer side is at most this, and
+    enlarge it to the frame's size (None: at the frame's own size)."""
 
-    def __init__(self, strength=DEFAULT_STRENGTH, preset="fast"):
+    def __init__(self, strength=DEFAULT_STRENGTH, preset="fast", flow_side=None):
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"stabilize strength must be at least 0 and below 1, got {strength}")
         from src.temporal import FlowEstimator
 
-        self.strength = float(strength)
+        self.strength, self.flow_side = float(strength), flow_side
         self._flow = FlowEstimator(preset)
-        self._previous = None  # (RGB, luma) of the last frame seen
+        self._previous = None  # (RGB, luma) of the last frame seen, as measured (shrunk or not)
 
     def __call__(self, frames):
         import numpy as np
 
         motions = []
         for frame in frames:
-            frame = np.ascontiguousarray(frame, np.uint8)
+            frame = self._shrunk(np.ascontiguousarray(frame, np.uint8))
             gray = self._flow.gray(frame)
-            motions.append(self._motion(frame, gray) if self._previous is not None else Motion())
+            # A frame of another size than the last (a live source that changed) starts afresh.
+            same = self._previous is not None and self._previous[0].shape == frame.shape
+            motions.append(self._motion(frame, gray) if same else Motion())
             self._previous = frame, gray
-        return motions
+        return [_enlarged(motion, np.shape(original)[:2]) for motion, original in zip(motions, frames)]
+
+    def _shrunk(self, frame):
+        import cv2
+
+        height, width = frame.shape[:2]
+        if not self.flow_side or max(height, width) <= self.flow_side:
+            return frame
+        scale = self.flow_side / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
     def _motion(self, frame, gray):
         import cv2
@@ -92,6 +118,21 @@ class MotionTracker:
         if np.mean(trust) < CUT_FRACTION:
             return Motion()
         return Motion(backward, (self.strength * trust)[..., None].astype(np.float32))
+
+
+def _enlarged(motion, size):
+    """A Motion measured on a shrunk frame -> the same at `size` (H, W): the flow resized and its
+    vectors scaled to the frame's pixels, the weight resized."""
+    import cv2
+
+    if motion.flow is None or motion.flow.shape[:2] == tuple(size):
+        return motion
+    (height, width), (small_height, small_width) = size, motion.flow.shape[:2]
+    flow = cv2.resize(motion.flow, (width, height), interpolation=cv2.INTER_LINEAR)
+    flow[..., 0] *= width / small_width
+    flow[..., 1] *= height / small_height
+    weight = cv2.resize(motion.weight[..., 0], (width, height), interpolation=cv2.INTER_LINEAR)
+    return Motion(flow, weight[..., None])
 
 
 class Blender:
@@ -115,3 +156,36 @@ class Blender:
                 frame = motion.weight * carried + (1.0 - motion.weight) * frame
             outputs[index] = self._previous = frame
         return outputs
+
+
+class FrameSteadier:
+    """--stabilize for the live modes, one frame at a time: the frame's motion is measured in a
+    thread (OpenCV and the network both release Python's lock) while the network paints it, on
+    the frame shrunk to LIVE_FLOW_SIDE."""
+
+    def __init__(self, strength=LIVE_STRENGTH, flow_side=LIVE_FLOW_SIDE):
+        self._tracker = MotionTracker(strength, flow_side=flow_side)
+        self._blender = Blender()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="motion")
+
+    @property
+    def strength(self):
+        return self._tracker.strength
+
+    def __call__(self, frame, paint):
+        """frame (H, W, 3) uint8; paint: frame -> its stylized picture, (H, W, 3) float32 0..255
+        -> the steadied picture, the same."""
+        motion = self._pool.submit(self._tracker, frame[None])
+        try:
+            painted = paint(frame)
+        finally:
+            [motion] = motion.result()
+        return self._blender(painted[None], [motion])[0]
+
+    def restart(self):
+        """The next picture starts afresh: after a new style, strength or colour the previous
+        picture would be carried into it as a fading ghost."""
+        self._blender = Blender()
+
+    def close(self):
+        self._pool.shutdown(wait=True)

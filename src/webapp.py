@@ -344,17 +344,19 @@ class LiveFrames:
     """Camera frames from the browser -> stylized frames, one at a time: a frame that arrives
     while the network is busy gets the session's last picture again, so latency never grows (as
     webcam.py drops frames). Where OpenVINO runs, the first frame races it against TensorFlow and
-    the faster serves the rest, as in webcam.py."""
+    the faster serves the rest, as in webcam.py. `steady`: each session's pictures are blended
+    along its camera's motion against flicker, as webcam.py --stabilize does."""
 
     def __init__(self, catalog):
         self.catalog = catalog
         self._stylizers = {}  # one per style, kept: a style picked again needs no new compilation
-        # The last picture of each browser session (the newest LIVE_SESSIONS): one person's camera
-        # is never shown to another, on a page the whole classroom opens.
-        self._last = OrderedDict()
+        # The last picture and steadier of each browser session (the newest LIVE_SESSIONS): one
+        # person's camera is never shown to, or blended into, another's, on a page the whole
+        # classroom opens.
+        self._last, self._steadiers = OrderedDict(), OrderedDict()
         self.engine = None  # the race's winner, once a frame has come where OpenVINO runs
 
-    def __call__(self, frame, label, strength=1.0, preserve_color=False, session=None):
+    def __call__(self, frame, label, strength=1.0, preserve_color=False, steady=False, session=None):
         if frame is None:
             return None
         if not RUNNING.acquire(blocking=False):
@@ -367,13 +369,38 @@ class LiveFrames:
             # Stylizer for every position of the slider compiled the network anew each time.
             stylizer = self._stylizers[label]
             stylizer.strength, stylizer.preserve_color = float(strength), bool(preserve_color)
-            picture = self._last[session] = to_uint8(stylizer(rgb[None])[0])
+            settings = (label, float(strength), bool(preserve_color))
+            steadier = self._steadier(session, settings) if steady else self._forget_steadier(session)
+            painted = steadier(rgb, lambda one: stylizer(one[None])[0]) if steadier else stylizer(rgb[None])[0]
+            picture = self._last[session] = to_uint8(painted)
             self._last.move_to_end(session)
             while len(self._last) > LIVE_SESSIONS:
                 self._last.popitem(last=False)
             return picture
         finally:
             RUNNING.release()
+
+    def _steadier(self, session, settings):
+        """The session's FrameSteadier, started afresh when the picture's settings changed (None
+        where OpenCV, which measures the motion, is missing)."""
+        from src.stabilize import FrameSteadier, opencv_available
+
+        if not opencv_available():
+            return None
+        steadier, before = self._steadiers.pop(session, (None, None))
+        steadier = steadier or FrameSteadier()
+        if settings != before:  # a new style, strength or colour: no ghost of the old picture
+            steadier.restart()
+        self._steadiers[session] = steadier, settings
+        while len(self._steadiers) > LIVE_SESSIONS:
+            self._steadiers.popitem(last=False)[1][0].close()
+        return steadier
+
+    def _forget_steadier(self, session):
+        """Steadiness turned off: turned on again, it starts afresh. -> None"""
+        steadier, _ = self._steadiers.pop(session, (None, None))
+        if steadier is not None:
+            steadier.close()
 
     def _stylizer(self, rgb, label):
         from src.engines import resolve_engine

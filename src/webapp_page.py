@@ -161,11 +161,13 @@ def _live_tab(gr, catalog):
         style = gr.Dropdown(labels, value=labels[0], label="Style", elem_id="live-style")
         strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength")
         colour = gr.Checkbox(label="Keep the colours")
+        steady = gr.Checkbox(value=True, label="Steady (less flicker)", elem_id="live-steady")
 
-    def frame(picture, style, strength, colour, request: gr.Request):
-        return live(picture, style, strength, colour, session=request.session_hash)
+    def frame(picture, style, strength, colour, steady, request: gr.Request):
+        return live(picture, style, strength, colour, steady, session=request.session_hash)
 
-    camera.stream(frame, [camera, style, strength, colour], [painted], stream_every=0.1, concurrency_limit=1)
+    inputs = [camera, style, strength, colour, steady]
+    camera.stream(frame, inputs, [painted], stream_every=0.1, concurrency_limit=1)
 
 
 def _unexpected(error):

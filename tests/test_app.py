@@ -255,6 +255,32 @@ def test_a_busy_network_shows_each_session_only_its_own_last_picture(catalog):
         assert live(photo(8, 8).astype(np.uint8), "style_1", session="a") is None, "only the newest sessions are kept"
 
 
+def test_live_frames_are_steadied_per_session_and_afresh_after_a_change(catalog):
+    pytest.importorskip("cv2", reason="OpenCV (opencv-python-headless, requirements.txt) is not installed")
+    from scipy.ndimage import gaussian_filter
+
+    from src.webapp import LiveFrames
+
+    random = np.random.default_rng(0)
+    scene = gaussian_filter(random.uniform(0, 255, (48, 64, 3)), sigma=(1.5, 1.5, 0))
+    scene = (scene - scene.min()) / np.ptp(scene) * 255
+    # A still camera's frames, each with fresh sensor noise.
+    frames = [np.clip(scene + random.normal(0, 6, scene.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+    live = LiveFrames(catalog)
+    plain = [live(frame, "style_1", session="a") for frame in frames]
+    steady = [live(frame, "style_1", steady=True, session="a") for frame in frames]
+    assert flicker(steady[2:]) < 0.7 * flicker(plain[2:])
+    # Another session starts with the network's own picture; so does a new strength.
+    assert np.array_equal(live(frames[0], "style_1", steady=True, session="b"), plain[0])
+    softer = live(frames[1], "style_1", 0.5, session="c")
+    assert np.array_equal(live(frames[1], "style_1", 0.5, steady=True, session="a"), softer)
+    assert not np.array_equal(live(frames[2], "style_1", 0.5, steady=True, session="a"), live(frames[2], "style_1", 0.5))
+
+
+def flicker(pictures):
+    return np.mean([np.abs(a.astype(np.float32) - b).mean() for a, b in zip(pictures, pictures[1:])])
+
+
 def test_old_runs_are_removed_and_the_workspace_with_them(workspace):
     from src.webapp import KEEP_RUNS
 
@@ -524,3 +550,4 @@ def test_the_live_tab_stylizes_the_browsers_camera(browser, server):
     click(driver, "#camera button", "Record")
     picture = wait_for(lambda: [i for i in driver.find_elements(By.CSS_SELECTOR, "#live img") if i.get_attribute("src")], what="a stylized frame")
     assert "/gradio_api/file=" in picture[0].get_attribute("src")
+    assert driver.find_element(By.CSS_SELECTOR, "#live-steady input[type=checkbox]").is_selected()  # steady by default

@@ -75,6 +75,9 @@ def test_keys_cycle_styles_clamp_strength_and_toggle_colour():
     controls.press("snapshot", 3)
     controls.press("quit", 3)
     assert controls.preserve_color and controls.snapshots == 1 and controls.quit
+    assert controls.steady
+    controls.press("steady", 3)
+    assert not controls.steady
 
 
 def test_the_reader_keeps_only_the_newest_frame():
@@ -293,3 +296,47 @@ def test_fastest_takes_fewer_turns_when_each_is_slow():
     calls.clear()
     fastest({"a": engine("a", 0), "b": engine("b", 0)}, frame, budget=1.0)
     assert calls.count("a") == calls.count("b") == 2 + 7
+
+
+class Noisy(FakeStylizer):
+    """Paints every frame with fresh noise (the flicker a network adds to a still camera); keeps
+    what it painted last."""
+
+    def __call__(self, images):
+        self.calls.append((self.strength, self.preserve_color))
+        noise = np.random.default_rng(len(self.calls)).normal(0, 30, images.shape)
+        self.last = np.clip(images.astype(np.float32) + noise, 0, 255).astype(np.float32)
+        return self.last
+
+
+def test_steady_frames_flicker_less_and_a_key_starts_them_afresh():
+    pytest.importorskip("cv2", reason="OpenCV (opencv-python-headless, requirements.txt) is not installed")
+    from src.pixels import to_uint8
+    from src.stabilize import FrameSteadier
+
+    rng = np.random.default_rng(0)
+    still = np.repeat(np.repeat(rng.integers(0, 256, (12, 16, 3)), 4, axis=0), 4, axis=1).astype(np.uint8)
+    stylizers, controls, steadier = [Noisy(), Noisy()], Controls(), FrameSteadier(0.6)
+    loop = LiveLoop(stylizers, ["a", "b"], controls, log=lambda m: None, steadier=steadier)
+
+    def fresh():
+        """Whether the next picture is the network's own, not blended with the one before."""
+        return np.array_equal(loop.stylize(still), to_uint8(stylizers[controls.style].last[0]))
+
+    try:
+        steady = [loop.stylize(still) for _ in range(8)]
+        assert "steady" in loop.caption(Report(), 0.0, 1.0)
+        controls.press("steady", 2)
+        plain = [loop.stylize(still) for _ in range(8)]
+        assert "steady" not in loop.caption(Report(), 0.0, 1.0)
+        assert flicker(steady[2:]) < 0.5 * flicker(plain[2:])
+        # Turned on again, another style, another strength: a fresh picture, then steady ones.
+        for action in ("steady", "next", "weaker"):
+            controls.press(action, 2)
+            assert fresh() and not fresh()
+    finally:
+        steadier.close()
+
+
+def flicker(pictures):
+    return np.mean([np.abs(a.astype(np.float32) - b).mean() for a, b in zip(pictures, pictures[1:])])

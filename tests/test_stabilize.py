@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("cv2", reason="OpenCV (opencv-python-headless, requirements.txt) is not installed")
 
-from src.stabilize import Blender, MotionTracker  # noqa: E402
+from src.stabilize import Blender, FrameSteadier, MotionTracker  # noqa: E402
 from src.temporal import warping_error  # noqa: E402
 
 
@@ -25,8 +25,8 @@ def flickering(frames, seed=1, level=20.0):
     return [np.clip(f.astype(np.float32) + random.normal(0, level, f.shape), 0, 255).astype(np.float32) for f in frames]
 
 
-def run(frames, stylized, strength=0.6, batch=3):
-    tracker, blender, outputs = MotionTracker(strength), Blender(), []
+def run(frames, stylized, strength=0.6, batch=3, flow_side=None):
+    tracker, blender, outputs = MotionTracker(strength, flow_side=flow_side), Blender(), []
     for start in range(0, len(frames), batch):
         motions = tracker(np.stack(frames[start : start + batch]))
         outputs.extend(blender(np.stack(stylized[start : start + batch]), motions))
@@ -86,3 +86,64 @@ def test_strength_must_be_below_one():
         MotionTracker(1.0)
     with pytest.raises(ValueError):
         MotionTracker(-0.1)
+
+
+def panning(count=8, step=2, height=64, width=96):
+    """Frames of a camera moving right by `step` pixels a frame: each frame's backward flow onto
+    the one before is +step across, everywhere."""
+    wide = texture(height, width + step * count, seed=4)
+    return [wide[:, step * t : step * t + width] for t in range(count)]
+
+
+@pytest.mark.parametrize("flow_side", [None, 48])
+def test_motion_measured_on_shrunk_frames_has_the_frames_size_and_scale(flow_side):
+    frames = panning()
+    motions = MotionTracker(0.6, flow_side=flow_side)(np.stack(frames))
+    assert motions[0].flow is None
+    for motion in motions[1:]:
+        assert motion.flow.shape == (64, 96, 2) and motion.weight.shape == (64, 96, 1)
+        inner = motion.flow[8:-8, 8:-8]  # the border's flow has nothing to go on
+        assert np.median(inner[..., 0]) == pytest.approx(2.0, abs=0.25)
+        assert np.median(inner[..., 1]) == pytest.approx(0.0, abs=0.25)
+    # Steadied as well as at full size: the pan's flicker mostly gone.
+    stylized = flickering(frames)
+    outputs = run(frames, stylized, flow_side=flow_side)
+    assert pan_error(outputs) < 0.35 * pan_error(stylized)
+
+
+def pan_error(outputs):
+    flow = np.zeros(outputs[0].shape[:2] + (2,), np.float32)
+    flow[..., 0] = 2.0
+    return np.mean([warping_error(a, b, flow) for a, b in zip(outputs, outputs[1:])])
+
+
+def test_a_frame_of_another_size_starts_afresh():
+    tracker = MotionTracker(0.6)
+    tracker(np.stack([texture()] * 2))
+    [motion] = tracker(texture(48, 80)[None])
+    assert motion.flow is None and motion.weight is None
+
+
+def test_the_live_steadier_gives_the_video_paths_frames_and_restarts_without_a_ghost():
+    frames = panning()
+    stylized = flickering(frames)
+    steadier = FrameSteadier(0.6, flow_side=None)
+    painted = iter(stylized)
+    try:
+        live = [steadier(frame, lambda frame: next(painted)) for frame in frames[:5]]
+        for one, batched in zip(live, run(frames[:5], stylized[:5])):
+            np.testing.assert_allclose(one, batched, atol=1e-4)
+        steadier.restart()
+        np.testing.assert_array_equal(steadier(frames[5], lambda frame: stylized[5]), stylized[5])
+        assert not np.array_equal(steadier(frames[6], lambda frame: stylized[6]), stylized[6])
+    finally:
+        steadier.close()
+
+
+def test_the_live_steadier_hands_on_the_networks_error():
+    steadier = FrameSteadier()
+    try:
+        with pytest.raises(RuntimeError, match="out of memory"):
+            steadier(texture(), lambda frame: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    finally:
+        steadier.close()

@@ -47,6 +47,41 @@ def test_a_file_as_the_camera_is_recorded_in_real_time(model_file, clip, tmp_pat
     assert facts["rate"] == source["rate"]
 
 
+def test_a_still_noisy_camera_is_recorded_steady_unless_stabilize_is_0(model_file, tmp_path, capsys):
+    from PIL import Image
+    from scipy.ndimage import gaussian_filter
+
+    from tests.clips import ffmpeg
+
+    # A still, textured scene (flow needs texture to hold on to) with a webcam's sensor noise,
+    # fresh every frame, stored losslessly.
+    texture = gaussian_filter(np.random.default_rng(0).uniform(0, 255, (64, 96, 3)), sigma=(1.5, 1.5, 0))
+    Image.fromarray(((texture - texture.min()) / np.ptp(texture) * 255).astype(np.uint8)).save(tmp_path / "still.png")
+    clip = tmp_path / "still.mkv"
+    still = ["-loop", "1", "-framerate", "20", "-t", "1.5", "-i", tmp_path / "still.png", "-vf", "noise=alls=6:allf=t"]
+    ffmpeg(*map(str, still), "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p", str(clip))
+    flicker = {}
+    for flags in (["--stabilize", "0"], []):  # off, and the default
+        out = tmp_path / f"take_{len(flags)}.mkv"
+        assert run("--checkpoint", model_file, "--camera", clip, "--no-window", "--out-path", out, *flags) == 0
+        frames = recorded_frames(out)
+        changes = [np.abs(a - b).mean() for a, b in zip(frames, frames[1:]) if not np.array_equal(a, b)]
+        assert len(changes) >= 5  # frames dropped while the network was busy repeat the one before
+        flicker[len(flags)] = np.mean(changes)
+    capsys.readouterr()
+    assert flicker[0] < 0.7 * flicker[2]
+
+
+def recorded_frames(path):
+    from src.video import FrameReader, probe
+
+    reader = FrameReader(path, probe(path))
+    try:
+        return [frame.astype(np.float32) for batch in reader.batches(8) for frame in batch]
+    finally:
+        reader.close()
+
+
 def test_size_max_frames_and_every_style_of_each_model(model_file, two_styles, clip, tmp_path, capsys):
     out = tmp_path / "small.mkv"
     argv = [str(a) for a in ("--checkpoint", model_file, "--checkpoint", two_styles, "--camera", clip, "--size", "48x32")]
@@ -86,6 +121,7 @@ def test_auto_races_openvino_against_tensorflow_on_the_first_frame(model_file, c
         (["--camera", "0", "--no-window"], "with --no-window nothing would be seen"),
         (["--size", "640"], "expected WIDTHxHEIGHT"),
         (["--strength", "2"], "--strength: must be between 0 and 1"),
+        (["--stabilize", "1"], "--stabilize: must be at least 0 and below 1"),
         (["--checkpoint", "{broken}", "--camera", "{clip}", "--no-window"], "--checkpoint: "),
         (["--camera", "{clip}", "--no-window", "--out-path", "{tmp}/take.txt"], "--out-path: "),
         (["--camera", "{clip}", "--out-path", "{tmp}/take.mp4"], "cannot open windows"),
