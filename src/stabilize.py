@@ -37,9 +37,9 @@ DEFAULT_STRENGTH = 0.5
 CHANGE_TOLERANCE = 16.0
 # A frame with fewer trusted pixels than this starts a new scene.
 CUT_FRACTION = 0.4
-# The live modes' share: their quarter-width students' strokes soften faster under the blend than
-# the full networks', and at 0.5 the wave's style distance rose 13 to 17% on a moving camera,
-# against under 10% at 0.3 (python -m bench.live; bench/README.md, "Steady live frames").
+# The live modes' share: under the blend their quarter-width students' strokes softened more than
+# the full networks'; at 0.5 their style distance rose past the 10% that DEFAULT_STRENGTH keeps
+# to, at 0.3 it did not (python -m bench.live; bench/README.md, "Steady live frames").
 LIVE_STRENGTH = 0.3
 # The live modes measure the motion on frames shrunk to this longer side: at 640x480 the NumPy
 # checks of the full-size motion alone took longer than a quarter-width network's frame
@@ -167,10 +167,6 @@ class FrameSteadier:
         self._tracker = MotionTracker(strength, flow_side=flow_side)
         self._blender = Blender()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="motion")
-
-    @property
-    def strength(self):
-        return self._tracker.strength
 
     def __call__(self, frame, paint):
         """frame (H, W, 3) uint8; paint: frame -> its stylized picture, (H, W, 3) float32 0..255
