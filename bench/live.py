@@ -140,18 +140,14 @@ def speeds(checkpoints, out, args):
 
 
 def table(report):
-    strengths = [f"stabilize {s:g}" for s in report["strengths"]]
+    from bench.temporal import error_rows
+
     lines = [
         f"webcam.py --stabilize, {report['date']}, {report['machine']}.",
         "Warping error x 1000 (0..1 pixels; lower is steadier) and, in brackets, the VGG16 style distance.",
         "",
-        "| model | clip (640x480) | input (floor) | per-frame | " + " | ".join(strengths) + " |",
-        "|---|---|---|---|" + "---|" * len(strengths),
+        *error_rows(report, "clip (640x480)"),
     ]
-    for model, clips in report["results"].items():
-        for clip, methods in clips.items():
-            cells = [f"{methods[m]['error'] * 1000:.2f} ({methods[m]['style']:.3f})" for m in ["per-frame", *strengths]]
-            lines.append(f"| {model} | {clip} | {report['floor'][clip] * 1000:.2f} | " + " | ".join(cells) + " |")
     if "speed" in report:
         settings = ["0", *(f"{s:g}" for s in report["strengths"])]
         lines += ["", "webcam.py frames/s (median latency, ms), --stabilize:", ""]

@@ -257,25 +257,33 @@ def machine():
 
 
 def table(report):
-    strengths = [f"stabilize {s:g}" for s in report["strengths"]]
     lines = [
         f"Temporal stability, {report['date']}, {report['machine']}.",
         "Warping error x 1000 (Lai et al. 2018, 0..1 pixels; lower is steadier) and, in brackets, the VGG16 "
         "style distance of every fourth frame.",
         "",
-        "| model | clip | input (floor) | per-frame | " + " | ".join(strengths) + " |",
+        *error_rows(report),
+        "",
+    ]
+    for name, case in report["bad_cases"].items():
+        lines.append(f"- {name}: " + ", ".join(f"{key} {value:.2f}" if isinstance(value, float) else f"{key} {value}" for key, value in case.items()))
+    speed = report["speed"]
+    lines.append(f"- transform_video.py frames/s on {speed.pop('video')}: " + ", ".join(f"{k} {v:.2f}" for k, v in speed.items()))
+    return "\n".join(lines)
+
+
+def error_rows(report, clip_header="clip"):
+    """The markdown table of report["results"]: a row per model and clip, a column per method."""
+    strengths = [f"stabilize {s:g}" for s in report["strengths"]]
+    lines = [
+        f"| model | {clip_header} | input (floor) | per-frame | " + " | ".join(strengths) + " |",
         "|---|---|---|---|" + "---|" * len(strengths),
     ]
     for model, clips in report["results"].items():
         for clip, methods in clips.items():
             cells = [f"{methods[m]['error'] * 1000:.2f} ({methods[m]['style']:.3f})" for m in ["per-frame", *strengths]]
             lines.append(f"| {model} | {clip} | {report['floor'][clip] * 1000:.2f} | " + " | ".join(cells) + " |")
-    lines.append("")
-    for name, case in report["bad_cases"].items():
-        lines.append(f"- {name}: " + ", ".join(f"{key} {value:.2f}" if isinstance(value, float) else f"{key} {value}" for key, value in case.items()))
-    speed = report["speed"]
-    lines.append(f"- transform_video.py frames/s on {speed.pop('video')}: " + ", ".join(f"{k} {v:.2f}" for k, v in speed.items()))
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":
