@@ -6,9 +6,9 @@
 
 Keys in the window: n / p (or the arrows) next / previous style, + / - strength, c colour
 preservation, f steadiness against flicker (--stabilize) on / off, s snapshot (a PNG in
---snapshot-dir), q or Esc quit. The window and the camera need
-OpenCV with its GUI (pip install opencv-python); --no-window runs without a display. The slim
-students (style.py --distill-from) are what make this real time on a CPU.
+--snapshot-dir), q or Esc quit. The window and the camera need OpenCV with its GUI (pip install
+opencv-python); --no-window runs without a display. The slim students (style.py --distill-from)
+are what make this real time on a CPU.
 """
 
 import argparse
