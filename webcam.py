@@ -122,6 +122,8 @@ def _run(parser, args):
                 log(HELP)
             controls = Controls(strength=args.strength, preserve_color=args.preserve_color, steady=args.stabilize > 0)
             steadier = FrameSteadier(args.stabilize or LIVE_STRENGTH)
+            steady = f"steadied against flicker (--stabilize {args.stabilize:g})"
+            log(steady if args.stabilize else "each frame painted on its own (--stabilize 0)")
             with device_scope(args.device):
                 stylizers = stylizers_for(styles, options, engines_to_race(args.engine, options["engine"]), first[2])
                 names = [name for _, _, name in styles]
