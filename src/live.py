@@ -223,7 +223,7 @@ class LiveLoop:
         VideoWriter or None; steadier: a FrameSteadier (used while controls.steady) or None."""
         self.stylizers, self.names, self.controls = stylizers, names, controls
         self.window, self.recorder, self.snapshot_dir, self.log = window, recorder, Path(snapshot_dir), log
-        self.steadier, self._settings = steadier, None
+        self.steadier = steadier
 
     def run(self, frames, max_frames=None, seconds=None):
         """Until the source ends, `quit` (Ctrl-C too), max_frames stylized or `seconds` passed -> Report."""
@@ -283,13 +283,11 @@ class LiveLoop:
         stylizer = self.stylizers[controls.style]
         stylizer.strength, stylizer.preserve_color = controls.strength, controls.preserve_color
         if self.steadier is None or not controls.steady:
-            self._settings = None  # turned on again, it starts afresh
+            if self.steadier is not None:
+                self.steadier.restart()  # turned on again, it starts afresh
             return to_uint8(stylizer(rgb[None])[0])
         settings = (controls.style, controls.strength, controls.preserve_color)
-        if settings != self._settings:  # a key changed the picture: no ghost of the old one
-            self.steadier.restart()
-            self._settings = settings
-        return to_uint8(self.steadier(rgb, lambda frame: stylizer(frame[None])[0]))
+        return to_uint8(self.steadier(rgb, lambda frame: stylizer(frame[None])[0], settings))
 
     def caption(self, report, began, now):
         controls, rate = self.controls, report.shown / max(now - began, 1e-9)

@@ -159,6 +159,10 @@ class Blender:
             outputs[index] = self._previous = frame
         return outputs
 
+    def restart(self):
+        """Forget the previous output: the next frame is kept as it comes."""
+        self._previous = None
+
 
 class FrameSteadier:
     """--stabilize for the live modes, one frame at a time: the frame's motion is measured in a
@@ -169,10 +173,16 @@ class FrameSteadier:
         self._tracker = MotionTracker(strength, flow_side=flow_side)
         self._blender = Blender()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="motion")
+        self._settings = None  # what the previous picture was painted with
 
-    def __call__(self, frame, paint):
+    def __call__(self, frame, paint, settings=None):
         """frame (H, W, 3) uint8; paint: frame -> its stylized picture, (H, W, 3) float32 0..255
-        -> the steadied picture, the same."""
+        -> the steadied picture, the same. settings: what the picture is painted with (style,
+        strength, colour); other settings than the previous picture's start afresh, since the
+        previous picture would be carried into the new one as a fading ghost."""
+        if settings != self._settings:
+            self.restart()
+            self._settings = settings
         motion = self._pool.submit(self._tracker, frame[None])
         try:
             painted = paint(frame)
@@ -181,9 +191,9 @@ class FrameSteadier:
         return self._blender(painted[None], [motion])[0]
 
     def restart(self):
-        """The next picture starts afresh: after a new style, strength or colour the previous
-        picture would be carried into it as a fading ghost."""
-        self._blender = Blender()
+        """The next picture starts afresh (as after a pause, when the previous one is stale)."""
+        self._blender.restart()
+        self._settings = None
 
     def close(self):
         self._pool.shutdown(wait=True)

@@ -370,8 +370,11 @@ class LiveFrames:
             stylizer = self._stylizers[label]
             stylizer.strength, stylizer.preserve_color = float(strength), bool(preserve_color)
             settings = (label, float(strength), bool(preserve_color))
-            steadier = self._steadier(session, settings) if steady else self._forget_steadier(session)
-            painted = steadier(rgb, lambda one: stylizer(one[None])[0]) if steadier else stylizer(rgb[None])[0]
+            steadier = self._steadier(session) if steady else self._forget_steadier(session)
+            if steadier is None:
+                painted = stylizer(rgb[None])[0]
+            else:
+                painted = steadier(rgb, lambda one: stylizer(one[None])[0], settings)
             picture = self._last[session] = to_uint8(painted)
             self._last.move_to_end(session)
             while len(self._last) > LIVE_SESSIONS:
@@ -380,25 +383,21 @@ class LiveFrames:
         finally:
             RUNNING.release()
 
-    def _steadier(self, session, settings):
-        """The session's FrameSteadier, started afresh when the picture's settings changed (None
-        where OpenCV, which measures the motion, is missing)."""
+    def _steadier(self, session):
+        """The session's FrameSteadier (None where OpenCV, which measures the motion, is missing)."""
         from src.stabilize import FrameSteadier, opencv_available
 
         if not opencv_available():
             return None
-        steadier, before = self._steadiers.pop(session, (None, None))
-        steadier = steadier or FrameSteadier()
-        if settings != before:  # a new style, strength or colour: no ghost of the old picture
-            steadier.restart()
-        self._steadiers[session] = steadier, settings
+        steadier = self._steadiers.pop(session, None) or FrameSteadier()
+        self._steadiers[session] = steadier
         while len(self._steadiers) > LIVE_SESSIONS:
-            self._steadiers.popitem(last=False)[1][0].close()
+            self._steadiers.popitem(last=False)[1].close()
         return steadier
 
     def _forget_steadier(self, session):
         """Steadiness turned off: turned on again, it starts afresh. -> None"""
-        steadier, _ = self._steadiers.pop(session, (None, None))
+        steadier = self._steadiers.pop(session, None)
         if steadier is not None:
             steadier.close()
 
