@@ -47,15 +47,18 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    from bench.temporal import clip_error, machine
+    from bench.temporal import clip_error, machine, measure
 
     clips = camera_clips(args.frames)
+    results = {}
+    for name in args.models:  # a student's style image is its teacher's: wave_0.25 -> wave
+        results[name] = measure(MODELS / f"{name}.keras", name.rsplit("_", 1)[0], clips, args, steadied)
     report = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "strengths": args.strengths,
         "floor": {clip.name: clip_error(clip, clip.frames) for clip in clips},
-        "results": {name: steadiness(MODELS / f"{name}.keras", clips, args) for name in args.models},
+        "results": results,
     }
     if not args.no_speed:
         report["speed"] = speeds([MODELS / f"{name}.keras" for name in args.models], out, args)
@@ -67,13 +70,13 @@ def main(argv=None):
 def camera_clips(count, size=(480, 640)):
     """bench/temporal.py's four camera clips over examples/content/coffee.jpg, enlarged so that
     a 640x480 frame moves over it."""
-    from bench.camera import standard_clips
+    from bench import temporal
     from src.images import read_image, resize
 
     photo = read_image(ROOT / "examples/content/coffee.jpg").rgb
     scale = max((size[0] + 80) / photo.shape[0], (size[1] + 80) / photo.shape[1], 1.0)
     large = resize(photo, round(photo.shape[0] * scale), round(photo.shape[1] * scale))
-    return standard_clips(large.astype(np.float32), size, count)
+    return temporal.camera_clips(large, size, count)
 
 
 def steadied(frames, stylized, strength):
@@ -87,33 +90,6 @@ def steadied(frames, stylized, strength):
         return [to_uint8(steadier(frame, lambda _: next(painted).astype(np.float32))) for frame in frames]
     finally:
         steadier.close()
-
-
-def steadiness(checkpoint, clips, args):
-    """{clip: {method: {"error", "style"}}} for one model."""
-    from bench.temporal import clip_error, stylize_frames
-    from src.checkpoints import load_model
-    from src.images import read_image
-    from src.stylize import Stylizer
-    from src.training.metrics import Judge
-    from src.training.vgg import load_vgg_weights
-
-    style = checkpoint.stem.rsplit("_", 1)[0]
-    judge = Judge(load_vgg_weights(args.vgg16), read_image(ROOT / f"examples/style/{style}.jpg").rgb)
-    stylizer = Stylizer(load_model(checkpoint))
-    results = {}
-    for clip in clips:
-        per_frame = stylize_frames(stylizer, clip.frames)
-        methods = {"per-frame": per_frame}
-        methods.update({f"stabilize {s:g}": steadied(clip.frames, per_frame, s) for s in args.strengths})
-        results[clip.name] = {}
-        for method, outputs in methods.items():
-            sampled = slice(1, None, 4)
-            photos, pictures = (np.stack(x[sampled]).astype(np.float32) for x in (clip.frames, outputs))
-            style_distance = float(np.mean(judge.score(photos, pictures)["style"]))
-            results[clip.name][method] = {"error": clip_error(clip, outputs), "style": style_distance}
-            print(f"{checkpoint.stem} {clip.name} {method}: {results[clip.name][method]}", file=sys.stderr, flush=True)
-    return results
 
 
 def speeds(checkpoints, out, args):

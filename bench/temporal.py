@@ -136,8 +136,9 @@ def stylize_frames(stylizer, frames):
     return [frame for start in range(0, len(frames), 4) for frame in to_uint8(stylizer(np.stack(frames[start : start + 4])))]
 
 
-def measure(checkpoint, style, clips, args):
-    """{clip: {method: {"error", "style"}}} for one model."""
+def measure(checkpoint, style, clips, args, steady=None):
+    """{clip: {method: {"error", "style"}}} for one model. steady(frames, stylized, strength) ->
+    the steadied frames (default: `stabilized`, transform_video.py's)."""
     from src.checkpoints import load_model
     from src.images import read_image
     from src.stylize import Stylizer
@@ -150,7 +151,7 @@ def measure(checkpoint, style, clips, args):
     for clip in clips:
         per_frame = stylize_frames(stylizer, clip.frames)
         methods = {"per-frame": per_frame}
-        methods.update({f"stabilize {s:g}": stabilized(clip.frames, per_frame, s) for s in args.strengths})
+        methods.update({f"stabilize {s:g}": (steady or stabilized)(clip.frames, per_frame, s) for s in args.strengths})
         results[clip.name] = {}
         for method, outputs in methods.items():
             sampled = slice(1, None, 4)
