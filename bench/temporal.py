@@ -96,11 +96,8 @@ def real_clip(path, count):
     from src.temporal import consistent
     from src.video import FrameReader, probe
 
-    reader = FrameReader(path, probe(path), max_frames=count)
-    try:
+    with FrameReader(path, probe(path), max_frames=count) as reader:
         frames = [frame for batch in reader.batches(8) for frame in batch]
-    finally:
-        reader.close()
     gray = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
     flows, masks = [], []
     for previous, current in zip(gray, gray[1:]):

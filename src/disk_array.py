@@ -43,7 +43,7 @@ class DiskArray:
             raise
 
     def close(self):
-        self._file.close()
+        self._file.close()  # the file's space goes back to the disk now, not when collected
 
     def _rows(self, key):
         """(slice of rows, the rest of the index) from a[:, rows] or a[:, rows, cols]."""
@@ -78,3 +78,10 @@ class DiskArray:
             view[rest] = value
         finally:
             del view
+
+
+def release(array):
+    """Close a DiskArray (an ndarray needs nothing): the tiler and its callers hand buffers of
+    either kind about."""
+    if isinstance(array, DiskArray):
+        array.close()

@@ -12,6 +12,7 @@ import numpy as np
 from src import blend, memory, strokes, tiling
 from src.checkpoints import Checkpoint
 from src.devices import resolve_precision
+from src.disk_array import release
 from src.pixels import to_uint8
 from src.wording import counted
 
@@ -115,17 +116,21 @@ class Stylizer:
         height, width = image.shape[:2]
         on_disk = memory.buffers_on_disk(height, width)
         count, buffers = len(self._networks), []
-        for index, (ratio, network) in enumerate(self._networks):
-            report = (lambda done, i=index: progress((i + done) / count)) if progress else None
-            buffers.append((ratio, network.tiled(image, report, on_disk)))
-        result = np.empty((height, width, 3), np.uint8 if on_disk else np.float32)
-        step = max(1, (1 << 22) // width)  # stripes of about 4 megapixels
-        for start in range(0, height, step):
-            rows = slice(start, min(start + step, height))
-            photo = image[rows].astype(np.float32)
-            stylized = sum(ratio * np.clip(buffer[:, rows][0, :, :width], 0.0, 255.0) for ratio, buffer in buffers)
-            blended = self._blend(photo, stylized) if blend else stylized
-            result[rows] = to_uint8(blended) if on_disk else blended
+        try:
+            for index, (ratio, network) in enumerate(self._networks):
+                report = (lambda done, i=index: progress((i + done) / count)) if progress else None
+                buffers.append((ratio, network.tiled(image, report, on_disk)))
+            result = np.empty((height, width, 3), np.uint8 if on_disk else np.float32)
+            step = max(1, (1 << 22) // width)  # stripes of about 4 megapixels
+            for start in range(0, height, step):
+                rows = slice(start, min(start + step, height))
+                photo = image[rows].astype(np.float32)
+                stylized = sum(ratio * np.clip(buffer[:, rows][0, :, :width], 0.0, 255.0) for ratio, buffer in buffers)
+                blended = self._blend(photo, stylized) if blend else stylized
+                result[rows] = to_uint8(blended) if on_disk else blended
+        finally:
+            for _, buffer in buffers:
+                release(buffer)
         return result
 
     def tiles(self, height, width):

@@ -33,6 +33,8 @@ where used, so that the scripts can check --tile-size without loading them.
 
 import numpy as np
 
+from src.disk_array import DiskArray, release
+
 
 # The residual blocks on a whole 1/4-resolution stream hold about this many float32 copies of
 # it at once (the stream, a convolution's output, its normalization; bench/README.md).
@@ -105,25 +107,30 @@ class Tiler:
         self._progress = _Progress(passes, progress)
         # conv1 -> conv2 -> conv3 from the image; conv3's output becomes the residual stream x.
         x, stats = self._stream(self.front, (image[None], None, None), tile, height)
-        if whole_middle:
-            # The residual blocks on the whole 1/4-resolution stream, with their own fused
-            # statistics, are faster overall (bench/README.md). Half the budget: the tiler's
-            # other whole-image buffers take the rest.
-            x = np.asarray(self._middle(x, *stats))
-            self._progress.next_pass(1)
-            self._progress.step()
-        else:
-            self._tiled_middle(x, stats, tile, height)
-        # deconv1 -> deconv2 -> conv_out from the residual stream; then the last normalization and tanh.
-        out, stats = self._stream(self.back, (x, None, None), tile, height)
+        try:
+            if whole_middle:
+                # The residual blocks on the whole 1/4-resolution stream, with their own fused
+                # statistics, are faster overall (bench/README.md). Half the budget: the tiler's
+                # other whole-image buffers take the rest.
+                x = np.asarray(self._middle(x, *stats))
+                self._progress.next_pass(1)
+                self._progress.step()
+            else:
+                self._tiled_middle(x, stats, tile, height)
+            # deconv1 -> deconv2 -> conv_out from the residual stream; then the last normalization and tanh.
+            out, stats = self._stream(self.back, (x, None, None), tile, height)
+        finally:
+            release(x)
         del x
         last = self._normalize[id(self.back[-1])]
-        self._rows(out, tile, height, lambda part, rows: self._pixels(last(part, *stats)))
+        try:
+            self._rows(out, tile, height, lambda part, rows: self._pixels(last(part, *stats)))
+        except BaseException:
+            release(out)
+            raise
         return out
 
     def _buffer(self, shape):
-        from src.disk_array import DiskArray
-
         return DiskArray(shape) if self._on_disk else np.empty(shape, np.float32)
 
     def _tiled_middle(self, x, stats, tile, image_height):
@@ -134,11 +141,15 @@ class Tiler:
         # A residual pass holds about a quarter of a front pass's bytes per image pixel (128
         # channels on 1/16 of the pixels against 32 on all of them): tiles twice as wide fit.
         first, second, wide = self._buffer(x.shape), self._buffer(x.shape), 2 * tile
-        for block in self.middle:
-            stats1 = self._stream([block.conv1], (x, None, None), wide, image_height, out=first)[1]
-            stats2 = self._stream([block.conv2], (first, block.conv1, stats1), wide, image_height, out=second)[1]
-            normalize = self._normalize[id(block.conv2)]
-            self._rows(x, tile, image_height, lambda part, rows: part + normalize(second[:, rows], *stats2))
+        try:
+            for block in self.middle:
+                stats1 = self._stream([block.conv1], (x, None, None), wide, image_height, out=first)[1]
+                stats2 = self._stream([block.conv2], (first, block.conv1, stats1), wide, image_height, out=second)[1]
+                normalize = self._normalize[id(block.conv2)]
+                self._rows(x, tile, image_height, lambda part, rows: part + normalize(second[:, rows], *stats2))
+        finally:
+            release(first)
+            release(second)
 
     def _rows(self, array, tile, image_height, function):
         """array[:, rows] = function(array[:, rows], rows) in stripes of about a tile's area:
@@ -163,18 +174,24 @@ class Tiler:
         for depth in range(1, len(blocks) + 1):
             size = sizes[depth]
             keep = depth == len(blocks)
-            if keep and out is None:
+            made = keep and out is None
+            if made:
                 out = self._buffer((1, *size, blocks[-1].filters))
             moments = _RunningMoments()
             # Tiles cover the same image area at every layer: every pass has the same working set.
             tiles = list(_tiles(size, _side(tile, size[0], image_height)))
             self._progress.next_pass(len(tiles))
-            for rows, cols in tiles:
-                y = self._tile(blocks[:depth], source, sizes, rows, cols, statistics)
-                moments.add(y.shape[1] * y.shape[2], *self._moments(y))
-                if keep:
-                    out[:, rows[0] : rows[1], cols[0] : cols[1]] = np.asarray(y)
-                self._progress.step()
+            try:
+                for rows, cols in tiles:
+                    y = self._tile(blocks[:depth], source, sizes, rows, cols, statistics)
+                    moments.add(y.shape[1] * y.shape[2], *self._moments(y))
+                    if keep:
+                        out[:, rows[0] : rows[1], cols[0] : cols[1]] = np.asarray(y)
+                    self._progress.step()
+            except BaseException:
+                if made:
+                    release(out)
+                raise
             statistics.append(moments.result())
         return out, statistics[-1]
 

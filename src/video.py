@@ -207,24 +207,31 @@ class _Ffmpeg:
     def wait(self):
         code = self.process.wait()
         self._drain.join()
+        self._close_pipes()
         return code
 
     def kill(self):
         if self.process.poll() is None:
             self.process.kill()
         self.wait()
-        if self.process.stdin:
-            try:
-                self.process.stdin.close()
-            except OSError:  # unwritten frames of a killed encoder
-                pass
+
+    def _close_pipes(self):
+        # Closed here, not left to the garbage collector: the app runs video after video in one
+        # process, and every open pipe holds a file descriptor.
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe:
+                try:
+                    pipe.close()
+                except OSError:  # unwritten frames of a killed encoder
+                    pass
 
     def reason(self):
         return "; ".join(line for line in self.log if line) or f"ffmpeg exited with status {self.process.returncode}"
 
 
 class FrameReader:
-    """Batches of decoded frames, uint8 RGB (B, H, W, 3), streamed from ffmpeg; close() stops it."""
+    """Batches of decoded frames, uint8 RGB (B, H, W, 3), streamed from ffmpeg; close(), or
+    leaving it as a context manager, stops it even when not every frame was read."""
 
     def __init__(self, path, info, max_frames=None):
         self.info, self.max_frames = info, max_frames
@@ -261,6 +268,12 @@ class FrameReader:
 
     def close(self):
         self._ffmpeg.kill()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.close()
 
 
 @dataclass(frozen=True)

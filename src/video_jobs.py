@@ -45,15 +45,11 @@ def stylize_video(
     total = info.frame_estimate
     total = min(total, max_frames) if total and max_frames else total or max_frames
     start = time.perf_counter()
-    reader = FrameReader(source, info, max_frames)
-    try:
-        with writing(output, info, source, audio, duration) as writer:
-            with tqdm(total=total, unit="frame", desc="stylizing", disable=not progress, file=sys.stderr) as bar:
-                frames = _run(reader, writer, stylize, batch_size, bar, stabilize)
-                bar.total = frames  # the estimate came from the container's duration
-                bar.refresh()
-    finally:
-        reader.close()
+    with FrameReader(source, info, max_frames) as reader, writing(output, info, source, audio, duration) as writer:
+        with tqdm(total=total, unit="frame", desc="stylizing", disable=not progress, file=sys.stderr) as bar:
+            frames = _run(reader, writer, stylize, batch_size, bar, stabilize)
+            bar.total = frames  # the estimate came from the container's duration
+            bar.refresh()
     return Result(frames, time.perf_counter() - start)
 
 

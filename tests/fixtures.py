@@ -1,6 +1,6 @@
 """Test data the tests build themselves: random network weights in the original's layout, TF1
 checkpoints written the way the original wrote them, networks with random weights, and images;
-and the first frame of a video as our own reader decodes it."""
+and the first frame of a video as our own reader decodes it; images read and closed."""
 
 import os
 import re
@@ -57,12 +57,22 @@ def photo(height, width, seed=0):
     return np.clip(image, 0, 255).astype(np.float32)
 
 
+def loaded(path):
+    """The PIL image at path, read whole and its file closed: Image.open keeps the file open until
+    the pixels are read, which reading only .size or .format never does."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        return image
+
+
 def first_frame(path):
     """The first frame of a video as src.video decodes it -> (H, W, 3) int."""
     from src.video import FrameReader, probe
 
-    reader = FrameReader(path, probe(path), max_frames=1)
-    return next(iter(reader.batches(1)))[0].astype(int)
+    with FrameReader(path, probe(path), max_frames=1) as reader:
+        return next(iter(reader.batches(1)))[0].astype(int)
 
 
 def random_network(num_styles=1, seed=0):

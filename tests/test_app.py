@@ -19,7 +19,7 @@ from PIL import Image
 from src.checkpoints import save_model
 from src.cli import ROOT
 from tests.clips import audio_facts, make_clip, streams, video_facts
-from tests.fixtures import first_frame, photo, random_network
+from tests.fixtures import first_frame, loaded, photo, random_network
 
 CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -114,7 +114,7 @@ def test_contact_sheet_and_live_frames(catalog, workspace, tmp_path):
     from src.webapp import LiveFrames, sheet_file
 
     path, message = sheet_file(catalog, workspace, str(save_photo(tmp_path / "p.png", 60, 80)), size=40)
-    assert Image.open(path).size[0] > 2 * 40 and "3 styles" in message
+    assert loaded(path).size[0] > 2 * 40 and "3 styles" in message
     frame = photo(24, 32).astype(np.uint8)
     live = LiveFrames(catalog)
     painted = live(frame, "style_1", 1.0, False)

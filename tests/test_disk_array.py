@@ -30,6 +30,7 @@ def test_reads_are_copies_not_views(tmp_path):
     part = array[:, 0:2]
     part[:] = 7.0
     assert array[:, 0:2].max() == 1.0
+    array.close()
 
 
 @pytest.mark.parametrize("key", [(slice(None),), (0, slice(0, 2)), (slice(None), slice(0, 4, 2)), (slice(None), 1)])
@@ -37,6 +38,7 @@ def test_other_indexing_is_refused(tmp_path, key):
     array = DiskArray((1, 4, 4, 1), folder=tmp_path)
     with pytest.raises((IndexError, AttributeError)):
         array[key]
+    array.close()
 
 
 def test_a_folder_without_room_fails_at_creation(tmp_path):

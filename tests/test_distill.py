@@ -6,7 +6,6 @@ import re
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import evaluate
 import style
@@ -17,7 +16,7 @@ from src.training.train_state import read_state
 from src.transform import build_transform_net
 from src.training.vgg import build_vgg, load_vgg_weights
 from src.training.vgg_layers import LossLayers
-from tests.fixtures import count_blocked_calls, noise_images, photo, random_network
+from tests.fixtures import count_blocked_calls, loaded, noise_images, photo, random_network
 from tests.numpy_reference import gram, numpy_vgg
 from tests.vgg_files import random_weights, write_keras
 
@@ -186,7 +185,7 @@ def test_distill_trains_resumes_and_the_student_works_everywhere(training_data, 
     out = tmp_path / "out.png"
     common = ["--checkpoint", str(directory), "--in-path", str(training_data["test"]), "--precision", "float32"]
     assert evaluate.main([*common, "--out-path", str(out), "--style-weights", "1", "1", "--strength", "0.7"]) == 0
-    assert Image.open(out).size == (27, 21)
+    assert loaded(out).size == (27, 21)
     image = photo(75, 97)[None]
     whole = Stylizer(load_model(directory), precision="float32")(image)
     tiled = Stylizer(load_model(directory), precision="float32", tile_size=32)(image)

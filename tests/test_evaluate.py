@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import evaluate
-from tests.fixtures import ROOT, photo, run_main, tensorflow_log_lines, unquieted_environment
+from tests.fixtures import ROOT, loaded, photo, run_main, tensorflow_log_lines, unquieted_environment
 from tests.numpy_reference import transform_net as reference_net
 from src.stylize import Stylizer
 
@@ -42,13 +42,13 @@ def test_output_format_follows_the_out_path(tmp_path, capsys, model_file):
     source = save(tmp_path / "in.jpg", 20, 30)
     for name, fmt in [("o.png", "PNG"), ("o.webp", "WEBP"), ("o.tiff", "TIFF")]:
         assert run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / name)[0] == 0
-        assert Image.open(tmp_path / name).format == fmt
+        assert loaded(tmp_path / name).format == fmt
 
 
 def test_missing_output_folders_are_created(tmp_path, capsys, model_file):
     source = save(tmp_path / "in.jpg", 20, 30)
     assert run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "new" / "deeper" / "o.png")[0] == 0
-    assert Image.open(tmp_path / "new" / "deeper" / "o.png").size == (30, 20)
+    assert loaded(tmp_path / "new" / "deeper" / "o.png").size == (30, 20)
     (tmp_path / "blocker").write_text("a file where a folder should be")
     status, err = run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "blocker" / "o.png")
     assert status == 2 and "cannot create folder" in err and "blocker is a file, not a folder" in err
@@ -58,7 +58,7 @@ def test_file_into_an_existing_folder(tmp_path, capsys, model_file):
     source = save(tmp_path / "in.jpg", 20, 30)
     (tmp_path / "out").mkdir()
     assert run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / "out")[0] == 0
-    assert Image.open(tmp_path / "out" / "in.jpg").size == (30, 20)
+    assert loaded(tmp_path / "out" / "in.jpg").size == (30, 20)
 
 
 def test_folder_with_mixed_sizes_and_broken_files(tmp_path, capsys, model_file):
@@ -74,7 +74,7 @@ def test_folder_with_mixed_sizes_and_broken_files(tmp_path, capsys, model_file):
     status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos, "--out-path", tmp_path / "styled")
     assert status == 1
     for name, (height, width) in sizes.items():
-        assert Image.open(tmp_path / "styled" / name).size == (width, height)
+        assert loaded(tmp_path / "styled" / name).size == (width, height)
     assert sorted(os.listdir(tmp_path / "styled")) == sorted(sizes)
     for bad in ("notes.txt", "broken.jpg", "empty.png"):
         assert f"{bad}: not a readable image" in err
@@ -92,7 +92,7 @@ def test_readable_images_in_unwritable_formats_come_out_as_png_with_a_note(tmp_p
     status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos, "--out-path", tmp_path / "styled")
     assert status == 1
     assert sorted(os.listdir(tmp_path / "styled")) == ["a.data.png", "a.png", "scan.png"]
-    assert Image.open(tmp_path / "styled" / "a.data.png").size == (6, 8)
+    assert loaded(tmp_path / "styled" / "a.data.png").size == (6, 8)
     assert "scan.data: cannot write that format; writing scan.png" in err
     assert "a.data: cannot write that format; writing a.data.png" in err
     # A text file is not an image: it is named as skipped, with no promise of a PNG.
@@ -149,7 +149,7 @@ def test_alpha_and_orientation_survive(tmp_path, capsys, model_file):
     exif[0x0112] = 8
     rotated.save(tmp_path / "r.jpg", exif=exif)
     assert run(capsys, "--checkpoint", model_file, "--in-path", tmp_path / "r.jpg", "--out-path", tmp_path / "ro.jpg")[0] == 0
-    assert Image.open(tmp_path / "ro.jpg").size == (20, 30)
+    assert loaded(tmp_path / "ro.jpg").size == (20, 30)
 
 
 def test_grayscale_and_cmyk_inputs(tmp_path, capsys, model_file):
@@ -157,7 +157,7 @@ def test_grayscale_and_cmyk_inputs(tmp_path, capsys, model_file):
     save(tmp_path / "c.jpg", 20, 30, mode="CMYK")
     for name in ("g.png", "c.jpg"):
         assert run(capsys, "--checkpoint", model_file, "--in-path", tmp_path / name, "--out-path", tmp_path / f"o{name}")[0] == 0
-        assert Image.open(tmp_path / f"o{name}").mode == "RGB"
+        assert loaded(tmp_path / f"o{name}").mode == "RGB"
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,7 @@ def test_default_model_and_compatibility_flag(tmp_path, capsys):
     source = save(tmp_path / "in.jpg", 36, 52)
     status, err = run(capsys, "--in-path", source, "--out-path", tmp_path / "o.jpg", "--allow-different-dimensions", "--device", "/cpu:0")
     assert status == 0, err
-    assert Image.open(tmp_path / "o.jpg").size == (52, 36)
+    assert loaded(tmp_path / "o.jpg").size == (52, 36)
 
 
 @pytest.mark.parametrize("script", ["evaluate", "transform_video", "style", "export"])

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from src.images import ImageError, output_format, peek_size, read_image, write_image
+from tests.fixtures import loaded
 
 
 def gradient(height=12, width=20):
@@ -111,7 +112,7 @@ def test_icc_profile_is_kept(tmp_path):
     picture = read_image(tmp_path / "icc.png")
     assert picture.icc_profile == profile
     write_image(tmp_path / "out.jpg", picture.rgb, icc_profile=picture.icc_profile)
-    assert Image.open(tmp_path / "out.jpg").info["icc_profile"] == profile
+    assert loaded(tmp_path / "out.jpg").info["icc_profile"] == profile
 
 
 @pytest.mark.parametrize(
@@ -144,7 +145,7 @@ def test_missing_file_and_directory(tmp_path):
 def test_output_format_follows_the_extension(tmp_path, extension, fmt):
     assert output_format(tmp_path / f"x{extension}") == fmt
     write_image(tmp_path / f"x{extension}", gradient().astype(np.float32))
-    assert Image.open(tmp_path / f"x{extension}").format == fmt
+    assert loaded(tmp_path / f"x{extension}").format == fmt
 
 
 @pytest.mark.parametrize("name", ["noext", "x.txt", "x.psd"])
@@ -165,7 +166,7 @@ def test_alpha_written_to_png_and_dropped_with_a_note_for_jpeg(tmp_path):
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png"))[..., 3], alpha)
     note = write_image(tmp_path / "a.jpg", gradient().astype(np.float32), alpha)
     assert "transparency dropped" in note
-    assert Image.open(tmp_path / "a.jpg").mode == "RGB"
+    assert loaded(tmp_path / "a.jpg").mode == "RGB"
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):

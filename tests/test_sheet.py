@@ -8,7 +8,7 @@ import evaluate
 from src.checkpoints import load_model, save_model
 from src.sheet import GAP, LABEL_HEIGHT, contact_sheet, fit_within, model_paths, styles_of
 from src.stylize import Stylizer
-from tests.fixtures import photo, random_network, run_main
+from tests.fixtures import loaded, photo, random_network, run_main
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_sheet_into_a_folder_is_named_after_the_photo_and_obeys_size_and_columns
     argv = ["--sheet", "--in-path", source, "--checkpoint", models / "alpha.keras", "--checkpoint", models / "bravo.keras"]
     status, err = run(capsys, *argv, "--out-path", tmp_path, "--sheet-size", 50, "--sheet-columns", 3)
     assert status == 0, err
-    sheet = Image.open(tmp_path / "wide_sheet.jpg")
+    sheet = loaded(tmp_path / "wide_sheet.jpg")
     assert sheet.size == (3 * (50 + GAP) + GAP, 25 + LABEL_HEIGHT + 2 * GAP)
 
 

@@ -14,7 +14,7 @@ import style
 from src.checkpoints import load_model
 from src.training.train_state import read_state
 from tests.fixtures import read_events, tensorflow_log_lines, unquieted_environment
-from tests.fixtures import ROOT
+from tests.fixtures import ROOT, loaded
 from tests.training_runs import train_args
 
 
@@ -28,7 +28,7 @@ def test_train_resume_and_evaluate(training_data, tmp_path, capsys):
     assert "waited" in err and "for training images" in err
     assert read_state(directory).iteration == 3  # 14 files // 4
     assert sorted(p.name for p in previews.iterdir()) == ["0_0.png", "0_2.png", "0_3.png"]
-    assert Image.open(previews / "0_3.png").size == (27, 21)  # the test image's own size
+    assert loaded(previews / "0_3.png").size == (27, 21)  # the test image's own size
 
     assert style.main(train_args(training_data, directory, "--epochs", "2", "--checkpoint-iterations", "2", *test)) == 0
     assert "resumed from iteration 3 (epoch 2 of 2)" in capsys.readouterr().err
@@ -52,7 +52,7 @@ def test_train_resume_and_evaluate(training_data, tmp_path, capsys):
     output = tmp_path / "out.png"
     argv = ["--checkpoint", str(directory), "--in-path", str(training_data["test"]), "--out-path", str(output)]
     assert evaluate.main(argv) == 0
-    assert Image.open(output).size == (27, 21)
+    assert loaded(output).size == (27, 21)
 
     assert style.main(train_args(training_data, directory, "--epochs", "2")) == 0
     assert "nothing to do" in capsys.readouterr().err
@@ -95,7 +95,7 @@ def test_slow(training_data, tmp_path, capsys):
     assert style.main([*argv, "--checkpoint-iterations", "5", "--seed", "1"]) == 0
     assert "12 iterations at learning rate 10" in capsys.readouterr().err
     assert sorted(p.name for p in previews.iterdir()) == ["slow_10.png", "slow_12.png", "slow_5.png"]
-    assert Image.open(previews / "slow_12.png").size == (27, 21)
+    assert loaded(previews / "slow_12.png").size == (27, 21)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """Tiled stylization (src/tiling.py) gives the untiled picture, in any size, with every style."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +129,38 @@ def test_buffers_on_disk_give_the_same_picture_in_bytes_with_progress(model, mon
     assert on_disk.dtype == np.uint8 and on_disk.shape == image.shape
     assert np.abs(on_disk.astype(int) - to_uint8(in_memory)).max() <= 1
     assert reports == sorted(reports) and reports[-1] == pytest.approx(1.0) and len(reports) > 20
+
+
+def open_files_in(folder):
+    """This process's open files in folder (Linux's /proc): the buffers' unnamed files included."""
+    paths = (os.readlink(entry) for entry in Path("/proc/self/fd").iterdir() if entry.is_symlink())
+    return [path for path in paths if path.startswith(str(folder))]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="lists open files in Linux's /proc")
+@pytest.mark.parametrize("stop_after", [3, 40, None])
+def test_buffers_on_disk_are_closed_at_once_even_when_stopped(model, monkeypatch, tmp_path, stop_after):
+    """Each buffer's file (its disk space) is given back as soon as the tiler is done with it,
+    and when it is stopped halfway, even while the traceback still holds the tiler's frames."""
+    from src import memory
+
+    monkeypatch.setattr(memory, "MAX_BUFFER_BYTES", 0)
+    monkeypatch.setenv("FST_TMPDIR", str(tmp_path))
+    steps, seen = [], []
+
+    def progress(done):
+        steps.append(done)
+        seen.append(len(open_files_in(tmp_path)))
+        if len(steps) == stop_after:
+            raise KeyboardInterrupt
+
+    image = np.clip(noise_images(70, 100), 0, 255).astype(np.uint8)
+    stylizer = Stylizer([model, random_network(seed=5)], precision="float32", tile_size=32)
+    if stop_after is None:
+        stylizer(image, progress=progress)
+        assert max(seen) >= 3  # the buffers were files, up to three at once
+    else:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            stylizer(image, progress=progress)
+        assert stopped.traceback  # held, and with it the frames of the tiler that was stopped
+    assert open_files_in(tmp_path) == []

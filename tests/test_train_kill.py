@@ -15,13 +15,14 @@ from tests.training_runs import train_args
 
 
 def start(argv, log, env=None):
-    return subprocess.Popen(
-        [sys.executable, "style.py", *argv],
-        cwd=ROOT,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
+    with log.open("w") as output:  # the child has its own copy
+        return subprocess.Popen(
+            [sys.executable, "style.py", *argv],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
 
 
 def wait_for(condition, process, timeout=90):

@@ -185,11 +185,8 @@ def test_stabilize_without_opencv_says_how_to_get_it(model_file, clips, tmp_path
 def read_frames(path):
     from src.video import FrameReader, probe
 
-    reader = FrameReader(path, probe(path))
-    try:
+    with FrameReader(path, probe(path)) as reader:
         return np.concatenate(list(reader.batches(8))).astype(np.float32)
-    finally:
-        reader.close()
 
 
 def test_stabilize_with_variable_rate_tiles_colour_and_strength(model_file, tmp_path):

@@ -257,6 +257,28 @@ def test_an_error_or_interrupt_leaves_no_file(clips, tmp_path):
     assert os.listdir(tmp_path) == [] and ffmpeg_children() == []
 
 
+def open_descriptors():
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file descriptors in Linux's /proc")
+def test_readers_and_writers_let_go_of_their_pipes(clips, tmp_path):
+    # The app runs video after video in one process: a pipe left for the garbage collector is a
+    # descriptor held, so none may stay open while the reader or writer object still exists.
+    info = probe(clips["silent"])
+    kept, before = [], open_descriptors()
+    for turn in range(3):
+        with FrameReader(clips["silent"], info) as stopped_early:
+            next(iter(stopped_early.batches(1)))
+        read_through = FrameReader(clips["silent"], info)
+        frames = np.concatenate(list(read_through.batches(4)))
+        output = plan_output(clips["silent"], tmp_path / f"{turn}.mp4", info)
+        with writing(output, info, clips["silent"]) as writer:
+            writer.write(frames)
+        kept += [stopped_early, read_through, writer]
+    assert open_descriptors() == before and ffmpeg_children() == []
+
+
 def test_stylize_video_streams_every_frame_through_the_callable(clips, tmp_path):
     info = probe(clips["sound"])
     output = plan_output(clips["sound"], tmp_path / "out.mkv", info)

@@ -76,11 +76,8 @@ def test_a_still_noisy_camera_is_recorded_steady_unless_stabilize_is_0(model_fil
 def recorded_frames(path):
     from src.video import FrameReader, probe
 
-    reader = FrameReader(path, probe(path))
-    try:
+    with FrameReader(path, probe(path)) as reader:
         return [frame.astype(np.float32) for batch in reader.batches(8) for frame in batch]
-    finally:
-        reader.close()
 
 
 def test_size_max_frames_and_every_style_of_each_model(model_file, two_styles, clip, tmp_path, capsys):

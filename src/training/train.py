@@ -196,13 +196,14 @@ class _Run:
 
     def fit(self, total, targets=None):
         start = self.state.iteration
-        if start:
-            self.log(f"resumed from iteration {start} (epoch {self.epoch(start + 1) + 1} of {self.settings.epochs})")
-            self.events.restart(start)
-        else:
-            self.checkpoint(0, self.objective)  # model.keras is there from the start
-        feed = _Feed(self.images, start, total, len(self.style_names), targets)
         try:
+            if start:
+                epoch = f"epoch {self.epoch(start + 1) + 1} of {self.settings.epochs}"
+                self.log(f"resumed from iteration {start} ({epoch})")
+                self.events.restart(start)
+            else:
+                self.checkpoint(0, self.objective)  # model.keras is there from the start
+            feed = _Feed(self.images, start, total, len(self.style_names), targets)
             every = self.settings.checkpoint_iterations
             end, stopped = fit_with_progress(self.objective, feed, self, start, total, every, self.log)
         finally:

@@ -81,7 +81,8 @@ def read_state(directory):
             )
         return None
     try:
-        with np.load(path) as data:
+        # Opened here: np.load leaves a file it opened itself open when the zip is broken.
+        with open(path, "rb") as handle, np.load(handle) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != _FORMAT:
                 raise ValueError(f"unknown format {meta.get('format')}")
