@@ -354,6 +354,7 @@ class LiveFrames:
         # person's camera is never shown to, or blended into, another's, on a page the whole
         # classroom opens.
         self._last, self._steadiers = OrderedDict(), OrderedDict()
+        self._sessions = threading.Lock()  # a session's end never closes its steadier mid-frame
         self.engine = None  # the race's winner, once a frame has come where OpenVINO runs
 
     def __call__(self, frame, label, strength=1.0, preserve_color=False, steady=False, session=None):
@@ -362,26 +363,30 @@ class LiveFrames:
         if not RUNNING.acquire(blocking=False):
             return self._last.get(session)
         try:
-            rgb = np.asarray(frame)[..., :3]
-            if label not in self._stylizers:
-                self._stylizers[label] = self._stylizer(rgb, label)
-            # Strength and colour are set on the style's Stylizer, as webcam.py's keys do: a new
-            # Stylizer for every position of the slider compiled the network anew each time.
-            stylizer = self._stylizers[label]
-            stylizer.strength, stylizer.preserve_color = float(strength), bool(preserve_color)
-            settings = (label, float(strength), bool(preserve_color))
-            steadier = self._steadier(session) if steady else self._forget_steadier(session)
-            if steadier is None:
-                painted = stylizer(rgb[None])[0]
-            else:
-                painted = steadier(rgb, lambda one: stylizer(one[None])[0], settings)
-            picture = self._last[session] = to_uint8(painted)
-            self._last.move_to_end(session)
-            while len(self._last) > LIVE_SESSIONS:
-                self._last.popitem(last=False)
-            return picture
+            with self._sessions:
+                return self._paint(frame, label, strength, preserve_color, steady, session)
         finally:
             RUNNING.release()
+
+    def _paint(self, frame, label, strength, preserve_color, steady, session):
+        rgb = np.asarray(frame)[..., :3]
+        if label not in self._stylizers:
+            self._stylizers[label] = self._stylizer(rgb, label)
+        # Strength and colour are set on the style's Stylizer, as webcam.py's keys do: a new
+        # Stylizer for every position of the slider compiled the network anew each time.
+        stylizer = self._stylizers[label]
+        stylizer.strength, stylizer.preserve_color = float(strength), bool(preserve_color)
+        settings = (label, float(strength), bool(preserve_color))
+        steadier = self._steadier(session) if steady else self._forget_steadier(session)
+        if steadier is None:
+            painted = stylizer(rgb[None])[0]
+        else:
+            painted = steadier(rgb, lambda one: stylizer(one[None])[0], settings)
+        picture = self._last[session] = to_uint8(painted)
+        self._last.move_to_end(session)
+        while len(self._last) > LIVE_SESSIONS:
+            self._last.popitem(last=False)
+        return picture
 
     def _steadier(self, session):
         """The session's FrameSteadier (None where OpenCV, which measures the motion, is missing)."""
@@ -394,6 +399,14 @@ class LiveFrames:
         while len(self._steadiers) > LIVE_SESSIONS:
             self._steadiers.popitem(last=False)[1].close()
         return steadier
+
+    def forget(self, session):
+        """The session has ended (its tab closed or reloaded): its last picture and its steadier,
+        with the steadier's thread and frames, go now rather than when LIVE_SESSIONS newer ones
+        have come."""
+        with self._sessions:
+            self._last.pop(session, None)
+            self._forget_steadier(session)
 
     def _forget_steadier(self, session):
         """Steadiness turned off: turned on again, it starts afresh. -> None"""

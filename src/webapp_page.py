@@ -37,7 +37,12 @@ def build_page(catalog, workspace):
         with gr.Tab("Contact sheet"):
             _sheet_tab(gr, catalog, workspace)
         with gr.Tab("Live camera"):
-            _live_tab(gr, catalog)
+            live = _live_tab(gr, catalog)
+
+        def gone(request: gr.Request):
+            live.forget(request.session_hash)
+
+        page.unload(gone)
     return page
 
 
@@ -168,6 +173,7 @@ def _live_tab(gr, catalog):
 
     inputs = [camera, style, strength, colour, steady]
     camera.stream(frame, inputs, [painted], stream_every=0.1, concurrency_limit=1)
+    return live
 
 
 def _unexpected(error):

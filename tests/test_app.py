@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -275,6 +276,37 @@ def test_live_frames_are_steadied_per_session_and_afresh_after_a_change(catalog)
     softer = live(frames[1], "style_1", 0.5, session="c")
     assert np.array_equal(live(frames[1], "style_1", 0.5, steady=True, session="a"), softer)
     assert not np.array_equal(live(frames[2], "style_1", 0.5, steady=True, session="a"), live(frames[2], "style_1", 0.5))
+
+
+def test_a_sessions_end_lets_go_of_its_picture_and_steadier(catalog):
+    pytest.importorskip("cv2", reason="OpenCV (opencv-python-headless, requirements.txt) is not installed")
+    from src import webapp
+
+    live = webapp.LiveFrames(catalog)
+    frame = photo(24, 32, seed=1).astype(np.uint8)
+    for session in ("a", "b"):
+        live(frame, "style_1", steady=True, session=session)
+    steadier = live._steadiers["a"]
+    live.forget("a")
+    live.forget("never seen")
+    assert list(live._steadiers) == ["b"]
+    with pytest.raises(RuntimeError):  # closed: its thread is gone
+        steadier(frame, lambda one: one)
+    with webapp.RUNNING:  # busy: a session that has ended has no last picture to show
+        assert live(frame, "style_1", session="a") is None and live(frame, "style_1", session="b") is not None
+
+
+def test_the_page_forgets_a_live_session_when_its_tab_closes(catalog, workspace, monkeypatch):
+    gr = pytest.importorskip("gradio", reason="the app's optional dependency (bash setup.sh --app)")
+    from src import webapp, webapp_page
+
+    forgotten, registered = [], []
+    monkeypatch.setattr(webapp.LiveFrames, "forget", lambda self, session: forgotten.append(session))
+    monkeypatch.setattr(gr.Blocks, "unload", lambda self, fn: registered.append(fn))
+    webapp_page.build_page(catalog, workspace)
+    (gone,) = registered
+    gone(SimpleNamespace(session_hash="tab-1"))
+    assert forgotten == ["tab-1"]
 
 
 def flicker(pictures):
