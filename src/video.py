@@ -145,6 +145,9 @@ def _video_info(path, dump, header, stderr):
     if demuxer is None:
         raise VideoError(f"{path}: not a readable video ({_last_line(stderr)})")
     if _IMAGE_DEMUXER.search(demuxer.group(1)):
+        # ffmpeg picks its image reader by the name alone: a .jpg may hold no picture at all.
+        if header is None:
+            raise VideoError(f"{path}: neither a readable video nor a readable image")
         raise VideoError(f"{path}: a still image, not a video (evaluate.py stylizes images)")
     streams = re.findall(r"^\s*Stream #0:\d+\S*: (\w+): (\w+)(.*)$", dump, re.MULTILINE)
     videos = [rest for kind, _, rest in streams if kind == "Video" and "(attached pic)" not in rest]

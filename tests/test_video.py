@@ -204,6 +204,7 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
     from PIL import Image
 
     (tmp_path / "notes.mp4").write_text("hello, not a video")
+    (tmp_path / "notes.jpg").write_text("hello, not a photo either")
     Image.new("RGB", (32, 24), "red").save(tmp_path / "photo.jpg")
     ffmpeg("-f", "lavfi", "-i", "sine=duration=0.5", str(tmp_path / "sound.m4a"))
     (tmp_path / "empty.y4m").write_bytes(b"YUV4MPEG2 W64 H48 F10:1 Ip A1:1 C420jpeg\n")  # a header, no frame
@@ -212,6 +213,7 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
         "missing.mp4": "no such file",
         "notes.mp4": "not a readable video",
         "photo.jpg": "a still image, not a video",
+        "notes.jpg": "neither a readable video nor a readable image",
         "sound.m4a": "has no video stream",
         "empty.y4m": "no frame of its video could be decoded",
         "nothing.mp4": "not a readable video",
