@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from src.images import ImageError, list_images, output_format, peek_size, read_image, write_image
+from src.images import ImageError, list_images, output_format, peek_size, read_image, write_image, writable_suffix
 from src.memory import DoesNotFit
-from src.out_paths import OutPathError, check_folder, check_not_input, output_file
+from src.out_paths import OutPathError, check_folder, check_not_input, into_folder, output_file
 
 # Decoded batches kept ready ahead of the network. Bounded, so memory stays bounded.
 PREFETCH_BATCHES = 2
@@ -37,13 +37,18 @@ def plan_jobs(in_path, out_path):
         raise OutPathError(f"--in-path {source} does not exist")
     if source.is_dir():
         return _plan_folder(source, Path(out_path))
-    target = output_file(source, out_path)
+    suffix, note = writable_suffix(source), ""
+    if into_folder(out_path) and suffix != source.suffix.lower():
+        target = output_file(source, out_path, suffix)
+        note = f"{source.name}: cannot write that format; writing {target.name}"
+    else:
+        target = output_file(source, out_path)
     try:
         output_format(target)
     except ImageError as error:
         raise OutPathError(f"--out-path {error}") from None
     check_folder(target.parent)
-    return [Job(source, target)]
+    return [Job(source, target, note)]
 
 
 def folders_inside(in_path):
@@ -66,13 +71,12 @@ def _plan_folder(source, target):
     names = {path.name for path in paths}
     for path in paths:
         output, note = target / path.name, ""
-        try:
-            output_format(output)
-        except ImageError:
-            # Formats Pillow reads but cannot write (PSD, ...) come out as PNG, under a name no
-            # other input's output takes (x.psd beside x.png becomes x.psd.png).
-            name = path.with_suffix(".png").name
-            name = f"{path.name}.png" if name in names else name
+        suffix = writable_suffix(path)
+        if suffix != path.suffix.lower():
+            # Formats Pillow reads but cannot write (HEIF, PSD, ...) come out as JPEG or PNG, under
+            # a name no other input's output takes (x.psd beside x.png becomes x.psd.png).
+            name = path.with_suffix(suffix).name
+            name = f"{path.name}{suffix}" if name in names else name
             names.add(name)
             output = target / name
             note = f"{path.name}: cannot write that format; writing {output.name}"

@@ -1,7 +1,8 @@
 """Image files in and out.
 
 Reading honours EXIF orientation and turns every Pillow mode into float32 RGB 0..255 (see
-src/pixels.py): grayscale, palette, CMYK and 16-bit images included. Alpha is split off and
+src/pixels.py): grayscale, palette, CMYK and 16-bit images included, and phones' HEIC photos
+where pi-heif (requirements.txt) is installed. Alpha is split off and
 carried beside the pixels unchanged, and so is an RGB image's ICC colour profile. Writing picks
 the format from the file extension and is atomic: the image is written under a temporary name in
 the same folder and renamed into place, so a crash never leaves a half-written output.
@@ -30,6 +31,9 @@ SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 9
 # Formats Pillow writes only at icon sizes (ICO: at most 256 x 256; ICNS: fixed squares), which
 # would silently change the picture's size.
 ICON_FORMATS = {"ICO", "ICNS"}
+# Phones' HEIF photos, which Pillow reads through pi-heif but cannot write: their results are
+# JPEG, as PNG would make a photo's file several times larger.
+HEIF_SUFFIXES = {".heic", ".heif", ".hif"}
 
 
 class ImageError(Exception):
@@ -49,8 +53,19 @@ class Picture:
         return self.rgb.shape[:2]
 
 
+@functools.cache
+def _register_heif():
+    """Teach Pillow to read HEIF, once, when the first image is opened (not on import)."""
+    try:
+        from pi_heif import register_heif_opener
+    except ImportError:  # a missing pi-heif leaves HEIC files "not a readable image"
+        return
+    register_heif_opener()
+
+
 def _open(path):
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    _register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -147,6 +162,17 @@ def output_format(path):
     if fmt in ICON_FORMATS:
         raise ImageError(f"{path}: {fmt} holds icon sizes only, not the picture's own size; use .png")
     return fmt
+
+
+def writable_suffix(path):
+    """path's extension where Pillow can write it; else what its result is written as: .jpg
+    for HEIF photos, .png for the rest (PSD, ...)."""
+    suffix = Path(path).suffix.lower()
+    try:
+        output_format(Path(f"x{suffix}"))
+    except ImageError:
+        return ".jpg" if suffix in HEIF_SUFFIXES else ".png"
+    return suffix
 
 
 @functools.cache

@@ -11,14 +11,20 @@ class OutPathError(Exception):
     """An --out-path that cannot work: the run does not start."""
 
 
-def output_file(source, out_path):
-    """(input file, --out-path) -> the output file (see the module docstring); OutPathError when
-    that is the input itself."""
+def output_file(source, out_path, suffix=None):
+    """(input file, --out-path) -> the output file (see the module docstring), named with
+    `suffix` in place of the input's extension where given; OutPathError when that is the input
+    itself."""
     source, target = Path(source), Path(out_path)
-    if target.is_dir() or str(out_path).endswith(os.sep):
-        target = target / source.name
+    if into_folder(out_path):
+        target = target / (source.with_suffix(suffix).name if suffix else source.name)
     check_not_input(target, source)
     return target
+
+
+def into_folder(out_path):
+    """Whether --out-path names a folder: an existing one, or one written with a trailing separator."""
+    return Path(out_path).is_dir() or str(out_path).endswith(os.sep)
 
 
 def check_not_input(target, source):

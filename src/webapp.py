@@ -246,14 +246,9 @@ def stylize_files(
 
 def _output_name(source, index, label):
     """A name for the result that no other upload's result takes, in a format Pillow writes."""
-    from src.images import ImageError, output_format
+    from src.images import writable_suffix
 
-    suffix = source.suffix.lower()
-    try:
-        output_format(Path(f"x{suffix}"))
-    except ImageError:
-        suffix = ".png"
-    return f"{index:02d}_{_safe_stem(source, label)}{suffix}"
+    return f"{index:02d}_{_safe_stem(source, label)}{writable_suffix(source)}"
 
 
 def _safe_stem(source, label):

@@ -67,6 +67,23 @@ def loaded(path):
         return image
 
 
+def heic(path, rgb, orientation=None):
+    """A HEIC photo, as phones take them, written by pillow-heif (requirements-dev.txt); the
+    toolkit reads them through pi-heif, which only decodes."""
+    import pytest
+    from PIL import Image
+
+    pillow_heif = pytest.importorskip("pillow_heif", reason="pillow-heif writes the test's HEIC files")
+    pytest.importorskip("pi_heif", reason="pi-heif (requirements.txt) reads HEIC photos")
+    picture = pillow_heif.from_pillow(Image.fromarray(rgb))
+    if orientation:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        picture.info["exif"] = exif.tobytes()
+    picture.save(path, quality=95, chroma=444)  # full colour resolution: a tiny gradient survives
+    return path
+
+
 def first_frame(path):
     """The first frame of a video as src.video decodes it -> (H, W, 3) int."""
     from src.video import FrameReader, probe

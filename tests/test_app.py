@@ -20,7 +20,7 @@ from PIL import Image
 from src.checkpoints import save_model
 from src.cli import ROOT
 from tests.clips import audio_facts, make_clip, streams, video_facts
-from tests.fixtures import first_frame, loaded, photo, random_network
+from tests.fixtures import first_frame, heic, loaded, photo, random_network
 
 CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -85,6 +85,16 @@ def test_results_are_full_resolution_and_what_evaluate_makes(catalog, workspace,
     expected = evaluated(catalog.style("mine").path, first, tmp_path / "evaluated.png", "--strength", "0.6")
     assert np.abs(out - expected).max() <= 1
     assert all(Path(path).is_relative_to(workspace.root) for path in result.downloads)
+
+
+def test_a_phones_heic_photo_is_stylized_into_a_jpeg(catalog, workspace, tmp_path):
+    from src.webapp import stylize_files
+
+    upload = heic(tmp_path / "IMG_0042.HEIC", photo(40, 30).astype(np.uint8), orientation=6)
+    result = stylize_files(catalog, workspace, [str(upload)], "mine")
+    assert result.message.startswith("Stylized 1 of 1 photo") and len(result.pairs) == 2
+    (download,) = result.downloads
+    assert Path(download).name == "00_IMG_0042_mine.jpg" and loaded(download).size == (40, 30)  # upright
 
 
 def test_mixes_inside_a_network_and_between_models_and_refuses_across(catalog):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import evaluate
-from tests.fixtures import ROOT, loaded, photo, run_main, tensorflow_log_lines, unquieted_environment
+from tests.fixtures import ROOT, heic, loaded, photo, run_main, tensorflow_log_lines, unquieted_environment
 from tests.numpy_reference import transform_net as reference_net
 from src.stylize import Stylizer
 
@@ -43,6 +43,24 @@ def test_output_format_follows_the_out_path(tmp_path, capsys, model_file):
     for name, fmt in [("o.png", "PNG"), ("o.webp", "WEBP"), ("o.tiff", "TIFF")]:
         assert run(capsys, "--checkpoint", model_file, "--in-path", source, "--out-path", tmp_path / name)[0] == 0
         assert loaded(tmp_path / name).format == fmt
+
+
+def test_phone_photos_in_heic_come_out_as_jpeg(tmp_path, capsys, model_file):
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    heic(folder / "IMG_0001.HEIC", photo(20, 30).astype(np.uint8), orientation=6)
+    save(folder / "IMG_0001.jpg", 20, 30)  # an edited copy beside it keeps its own result
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", folder, "--out-path", tmp_path / "out")
+    assert status == 0, err
+    assert sorted(os.listdir(tmp_path / "out")) == ["IMG_0001.HEIC.jpg", "IMG_0001.jpg"]
+    assert loaded(tmp_path / "out" / "IMG_0001.HEIC.jpg").size == (20, 30)  # upright, as the phone showed it
+    assert "IMG_0001.HEIC: cannot write that format; writing IMG_0001.HEIC.jpg" in err
+    # One photo into a folder: named after it, as JPEG; into a .heic file: refused before any work.
+    one = f"{tmp_path / 'one'}{os.sep}"  # a folder, to be made
+    assert run(capsys, "--checkpoint", model_file, "--in-path", folder / "IMG_0001.HEIC", "--out-path", one)[0] == 0
+    assert os.listdir(tmp_path / "one") == ["IMG_0001.jpg"]
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", folder / "IMG_0001.HEIC", "--out-path", tmp_path / "o.heic")
+    assert status == 2 and "cannot write images with extension '.heic'" in err
 
 
 def test_missing_output_folders_are_created(tmp_path, capsys, model_file):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from src.images import ImageError, output_format, peek_size, read_image, write_image
-from tests.fixtures import loaded
+from src.images import ImageError, output_format, peek_size, read_image, writable_suffix, write_image
+from tests.fixtures import heic, loaded
 
 
 def gradient(height=12, width=20):
@@ -104,6 +104,21 @@ def test_exif_orientation_is_applied(tmp_path):
     rgb = read_image(tmp_path / "o.jpg").rgb
     assert rgb.shape == (20, 12, 3)
     assert np.abs(rgb - np.rot90(gradient(12, 20), -1)).mean() < 3
+
+
+def test_heic_photos_are_read_upright(tmp_path):
+    flat = read_image(heic(tmp_path / "IMG_0001.HEIC", gradient(12, 20)))
+    assert flat.rgb.shape == (12, 20, 3) and np.abs(flat.rgb - gradient(12, 20)).mean() < 4
+    turned = heic(tmp_path / "IMG_0002.heic", gradient(12, 20), orientation=6)  # held upright
+    assert peek_size(turned) == (20, 12)
+    assert np.abs(read_image(turned).rgb - np.rot90(gradient(12, 20), -1)).mean() < 4
+
+
+@pytest.mark.parametrize(
+    ("name", "suffix"), [("a.png", ".png"), ("b.JPG", ".jpg"), ("IMG_1.HEIC", ".jpg"), ("c.heif", ".jpg"), ("d.psd", ".png")]
+)
+def test_results_of_unwritable_formats_are_jpeg_for_photos_and_png_for_the_rest(name, suffix):
+    assert writable_suffix(name) == suffix
 
 
 def test_icc_profile_is_kept(tmp_path):
