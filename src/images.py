@@ -2,10 +2,10 @@
 
 Reading honours EXIF orientation and turns every Pillow mode into float32 RGB 0..255 (see
 src/pixels.py): grayscale, palette, CMYK and 16-bit images included, and phones' HEIC photos
-where pi-heif (requirements.txt) is installed. Alpha is split off and
-carried beside the pixels unchanged, and so is an RGB image's ICC colour profile. Writing picks
-the format from the file extension and is atomic: the image is written under a temporary name in
-the same folder and renamed into place, so a crash never leaves a half-written output.
+where pi-heif (requirements.txt) is installed. Alpha is split off and carried beside the pixels
+unchanged, and so is an RGB image's ICC colour profile. Writing picks the format from the file
+extension and is atomic: the image is written under a temporary name in the same folder and
+renamed into place, so a crash never leaves a half-written output.
 """
 
 import errno
