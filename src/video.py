@@ -79,6 +79,17 @@ CONTAINERS = {
 }
 # Demuxers that read single pictures: an image is not a video (evaluate.py stylizes it).
 _IMAGE_DEMUXER = re.compile(r"^image2$|_pipe$")
+# HDR transfer functions, as ffmpeg names them in a stream's colour description (phones record
+# HLG; HDR10 is PQ).
+_HDR_TRANSFERS = {"arib-std-b67": "HLG", "smpte2084": "PQ"}
+# HDR frames to the SDR (BT.709) RGB the network was trained on: linear light with 100 nits as
+# white, BT.2020 primaries to BT.709, then Mobius tone mapping, which leaves the SDR range nearly
+# as it is (linear up to 0.7) and rolls the highlights off instead of clipping them
+# (bench/README.md, "HDR video"). Decoded as it is, HDR comes out grey and flat.
+_TONE_MAP = (
+    "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
+    "tonemap=tonemap=mobius:param=0.7:desat=0,zscale=t=bt709,format=gbrp"
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,7 @@ class VideoInfo:
     audio_codecs: tuple  # one per sound track
     variable_rate: bool  # the average rate differs from frame_rate
     subtitles: int  # subtitle tracks (not carried over)
+    hdr: str | None = None  # "HLG" or "PQ": tone-mapped to SDR when read
 
     @property
     def frame_estimate(self):
@@ -165,7 +177,15 @@ def _video_info(path, dump, header, stderr):
         audio_codecs=tuple(codec for kind, codec, _ in streams if kind == "Audio"),
         variable_rate=_variable_rate(videos[0]),
         subtitles=sum(kind == "Subtitle" for kind, _, _ in streams),
+        hdr=_hdr(videos[0]),
     )
+
+
+def _hdr(stream_line):
+    """The HDR transfer ("HLG" or "PQ") named in a video stream's colour description, as in
+    "yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67, progressive)"; None for SDR."""
+    match = re.search(r"[(/ ](arib-std-b67|smpte2084)[,/)]", stream_line)
+    return _HDR_TRANSFERS[match.group(1)] if match else None
 
 
 def _duration(dump):
@@ -239,6 +259,8 @@ class FrameReader:
     def __init__(self, path, info, max_frames=None):
         self.info, self.max_frames = info, max_frames
         arguments = ["-nostdin", "-i", str(path), "-map", "0:V:0", "-fps_mode", "cfr", "-r", str(info.frame_rate)]
+        if info.hdr:
+            arguments += ["-vf", _TONE_MAP]
         if max_frames:
             arguments += ["-frames:v", str(max_frames)]
         arguments += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
@@ -308,6 +330,8 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
         raise VideoError(f"--crf for {codec.encoder} must be between 0 and {codec.max_crf}, got {crf}")
     _check_writable(target)
     pixel_format, notes = _pixel_format(codec, info)
+    if info.hdr:
+        notes.append(f"HDR video ({info.hdr}): tone-mapped to SDR, which the network paints; the result is SDR (BT.709)")
     video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate, live)
     return Output(target, container, video_arguments, tuple(notes))
 
