@@ -6,6 +6,7 @@ from an ffmpeg process, upright (ffmpeg applies rotation metadata, so a phone cl
 comes out at its displayed size). Frames come at a constant rate: the input's own, as ffmpeg
 guesses it (30000/1001 stays exact). A variable-rate input has frames repeated or dropped by
 ffmpeg to that rate, as ffmpeg does in its own conversions, so picture and sound stay in sync.
+HDR video (HLG, PQ) is tone-mapped to SDR on the way (its zscale and tonemap filters).
 
 Writing streams frames into an ffmpeg process that encodes them and muxes in the input's sound
 tracks unchanged (stream copy), or re-encoded when the container cannot hold them. The output
