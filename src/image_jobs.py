@@ -37,12 +37,9 @@ def plan_jobs(in_path, out_path):
         raise OutPathError(f"--in-path {source} does not exist")
     if source.is_dir():
         return _plan_folder(source, Path(out_path))
-    suffix, note = writable_suffix(source), ""
-    if into_folder(out_path) and suffix != source.suffix.lower():
-        target = output_file(source, out_path, suffix)
-        note = f"{source.name}: cannot write that format; writing {target.name}"
-    else:
-        target = output_file(source, out_path)
+    suffix = _fallback_suffix(source) if into_folder(out_path) else None  # a named out path is the user's
+    target = output_file(source, out_path, suffix)
+    note = _fallback_note(source, target) if suffix else ""
     try:
         output_format(target)
     except ImageError as error:
@@ -71,18 +68,28 @@ def _plan_folder(source, target):
     names = {path.name for path in paths}
     for path in paths:
         output, note = target / path.name, ""
-        suffix = writable_suffix(path)
-        if suffix != path.suffix.lower():
-            # Formats Pillow reads but cannot write (HEIF, PSD, ...) come out as JPEG or PNG, under
-            # a name no other input's output takes (x.psd beside x.png becomes x.psd.png).
+        suffix = _fallback_suffix(path)
+        if suffix:
+            # Under a name no other input's output takes (x.psd beside x.png becomes x.psd.png).
             name = path.with_suffix(suffix).name
             name = f"{path.name}{suffix}" if name in names else name
             names.add(name)
             output = target / name
-            note = f"{path.name}: cannot write that format; writing {output.name}"
+            note = _fallback_note(path, output)
         check_not_input(output, path)
         jobs.append(Job(path, output, note))
     return jobs
+
+
+def _fallback_suffix(path):
+    """The extension of path's result where Pillow reads its format but cannot write it (HEIF,
+    PSD, ...: src/images.py writable_suffix), else None."""
+    suffix = writable_suffix(path)
+    return suffix if suffix != path.suffix.lower() else None
+
+
+def _fallback_note(source, output):
+    return f"{source.name}: cannot write that format; writing {output.name}"
 
 
 def run_jobs(jobs, stylizer, batch_size=4, progress=True, stop=None):
