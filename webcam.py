@@ -82,7 +82,7 @@ def main(argv=None):
         plan_recording(parser, args, 640, 480, 30)
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # our messages say what went wrong, not its probes
     try:
-        import cv2  # noqa: F401  (OpenCV reads the camera)
+        import cv2  # noqa: F401  (OpenCV reads the camera and shows the window)
     except ImportError:
         parser.error("webcam.py needs OpenCV: pip install opencv-python (bash setup.sh installs the headless one)")
     # While frames flow, a Ctrl-C or `kill` ends the loop like q and the recording is kept
@@ -97,13 +97,15 @@ def _run(parser, args):
     from src.stabilize import FrameSteadier
 
     try:
-        capture, is_file = open_source(args.camera, args.size)
+        source, is_file = open_source(args.camera, args.size)
     except CameraError as error:
         parser.error(f"--camera: {error}")
+    if source.note:
+        log(f"note: {source.note}")
     # Read from now on: a camera or stream's frames that come while the models load are dropped
     # as they come rather than queued and timed late; a file is held at its first frame until
     # the networks are ready.
-    frames = NewestFrame(capture, paced=is_file, size=args.size, held=is_file)
+    frames = NewestFrame(source, paced=is_file, size=args.size, held=is_file)
     window = steadier = None
     try:
         styles = styles_from_args(parser, args)

@@ -14,7 +14,8 @@ stream that reports no rate still plays at the speed it was shot.
 Against flicker, each stylized frame is blended with the previous output carried along the
 camera's motion, as transform_video.py --stabilize does (src/stabilize.py, FrameSteadier): a
 webcam's sensor noise alone makes a network paint its strokes anew every frame.
-OpenCV (cv2) reads the camera and shows the window; ffmpeg writes the recording (src/video.py).
+OpenCV (cv2) reads the camera or stream and shows the window; ffmpeg reads a video file as
+transform_video.py does and writes the recording (src/video.py).
 """
 
 import threading
@@ -79,14 +80,17 @@ class Controls:
 
 
 def open_source(source, size=None):
-    """A camera index ("0"), a video file or a stream URL -> (cv2.VideoCapture, is_file); size:
-    (width, height) asked of a camera. CameraError when it cannot be opened."""
-    import cv2
-
+    """A camera index ("0"), a video file or a stream URL -> (frames, is_file), frames being
+    CaptureFrames or FileFrames; size: (width, height) asked of a camera. CameraError when it
+    cannot be opened."""
     is_camera = str(source).isdigit()
     is_file = not is_camera and Path(source).exists()
     if not is_camera and not is_file and "://" not in str(source):
         raise CameraError(f"{source}: no such file (give a camera number, a video file or a stream URL)")
+    if is_file:
+        return FileFrames(source), True
+    import cv2
+
     capture = cv2.VideoCapture(int(source) if is_camera else str(source))
     if is_camera and size:
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
@@ -94,7 +98,51 @@ def open_source(source, size=None):
     if not capture.isOpened():
         what = f"camera {source}" if is_camera else str(source)
         raise CameraError(f"cannot open {what}" + (": is it connected, and free?" if is_camera else ""))
-    return capture, is_file
+    return CaptureFrames(capture), False
+
+
+class CaptureFrames:
+    """A camera or stream through OpenCV: read() -> the next frame, RGB uint8, or None at its end."""
+
+    note = None
+
+    def __init__(self, capture):
+        import cv2
+
+        self._capture = capture
+        self.frame_rate = capture.get(cv2.CAP_PROP_FPS)  # 0 where the source reports none
+
+    def read(self):
+        ok, bgr = self._capture.read()
+        return np.ascontiguousarray(bgr[..., ::-1]) if ok and bgr is not None else None
+
+    def release(self):
+        self._capture.release()
+
+
+class FileFrames:
+    """A video file decoded as transform_video.py decodes it (src/video.py, ffmpeg): upright,
+    HDR tone-mapped to SDR (OpenCV would show a phone's HLG clip grey and flat), at a constant
+    frame rate. read() -> the next frame, RGB uint8, or None at its end."""
+
+    def __init__(self, path):
+        from src.video import FrameReader, VideoError, probe
+
+        try:
+            info = probe(path)
+        except VideoError as error:
+            raise CameraError(str(error)) from None
+        self.frame_rate = float(info.frame_rate)
+        self.note = f"HDR video ({info.hdr}): tone-mapped to SDR as it is read" if info.hdr else None
+        self._reader = FrameReader(path, info)
+        self._batches = self._reader.batches(1)
+
+    def read(self):
+        batch = next(self._batches, None)
+        return None if batch is None else batch[0].copy()  # writable, as a camera's frames are
+
+    def release(self):
+        self._reader.close()
 
 
 def recording_copies(frames, stands_for, since_first, recorded):
@@ -109,16 +157,14 @@ def recording_copies(frames, stands_for, since_first, recorded):
 
 
 class NewestFrame:
-    """Reads a capture in a thread, keeping only the newest frame (RGB uint8) and its time.
-    A file is read at its own frame rate, as a camera would deliver it. `held`: the first frame
-    is read and the rest wait for start(), so that a file does not play on unseen while the
-    networks compile and race on that frame."""
+    """Reads a source (CaptureFrames, FileFrames) in a thread, keeping only the newest frame
+    (RGB uint8) and its time. A file is read at its own frame rate, as a camera would deliver
+    it. `held`: the first frame is read and the rest wait for start(), so that a file does not
+    play on unseen while the networks compile and race on that frame."""
 
-    def __init__(self, capture, paced, size=None, held=False):
-        import cv2
-
-        self._cv2, self._capture, self._size, self.paced = cv2, capture, size, paced
-        rate = capture.get(cv2.CAP_PROP_FPS)
+    def __init__(self, source, paced, size=None, held=False):
+        self._source, self._size, self.paced = source, size, paced
+        rate = source.frame_rate
         self.frame_rate = rate if rate and MIN_FRAME_RATE <= rate <= MAX_FRAME_RATE else 30.0
         self._interval = 1.0 / self.frame_rate if paced else 0.0
         self._condition = threading.Condition()
@@ -133,12 +179,11 @@ class NewestFrame:
         due = time.perf_counter()
         try:
             while not self._stop:
-                ok, bgr = self._capture.read()
-                if not ok or bgr is None:
+                rgb = self._source.read()
+                if rgb is None:
                     break
-                rgb = self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
                 if self._size and rgb.shape[1::-1] != tuple(self._size):
-                    rgb = self._cv2.resize(rgb, self._size, interpolation=self._cv2.INTER_AREA)
+                    rgb = _resized(rgb, self._size)
                 with self._condition:
                     self.count += 1
                     self._newest = (self.count, time.perf_counter(), rgb)
@@ -186,7 +231,13 @@ class NewestFrame:
         # A read still hanging on a silent camera: releasing the capture under it could crash
         # OpenCV, so it is left to the end of the process (the thread is a daemon).
         if not self._thread.is_alive():
-            self._capture.release()
+            self._source.release()
+
+
+def _resized(rgb, size):
+    import cv2
+
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import time
 from fractions import Fraction
 
 import imageio_ffmpeg
+import numpy as np
 
 from src.cli import ROOT
 
@@ -36,6 +37,24 @@ def make_clip(path, size="338x190", rate="10", seconds=2, sound="aac", video=FAS
         outputs += ["-map", "1:a", "-c:a", sound]
     ffmpeg("-y", *before, *inputs, *outputs, str(path))
     return path
+
+
+# The transfer function of each HDR format, as ffmpeg names it.
+HDR_TRANSFERS = {"HLG": "arib-std-b67", "PQ": "smpte2084"}
+
+
+def make_hdr_clip(path, name, size="96x64"):
+    """testsrc2 written as 10-bit HDR video (`name`: "HLG" or "PQ"), as phones record it ->
+    (path, the SDR picture's frames as uint8 RGB (N, H, W, 3))."""
+    width, height = map(int, size.split("x"))
+    source = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=10:duration=0.5"]
+    sdr = np.frombuffer(ffmpeg(*source, "-pix_fmt", "rgb24", "-f", "rawvideo", "-", stdout=subprocess.PIPE), np.uint8)
+    transfer = HDR_TRANSFERS[name]
+    to_hdr = f"zscale=tin=bt709:min=bt709:pin=bt709:rin=full:t={transfer}:m=bt2020nc:p=bt2020:r=tv:npl=100,format=yuv420p10le"
+    hdr = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=none"]
+    hdr += ["-color_trc", transfer, "-color_primaries", "bt2020", "-colorspace", "bt2020nc"]
+    ffmpeg("-y", *source, "-vf", to_hdr, *hdr, str(path))
+    return path, sdr.reshape(-1, height, width, 3)
 
 
 def _framemd5_rows(text):

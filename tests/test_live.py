@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from src.live import CameraError, Controls, LiveLoop, NewestFrame, Report, fastest
+from src.live import CameraError, CaptureFrames, Controls, LiveLoop, NewestFrame, Report, fastest, open_source
+from tests.clips import make_clip, make_hdr_clip
 
 
 class FakeCapture:
@@ -81,7 +82,7 @@ def test_keys_cycle_styles_clamp_strength_and_toggle_colour():
 
 
 def test_the_reader_keeps_only_the_newest_frame():
-    frames = NewestFrame(FakeCapture(50, delay=0.002), paced=False)
+    frames = NewestFrame(CaptureFrames(FakeCapture(50, delay=0.002)), paced=False)
     first = frames.after(0)
     time.sleep(0.05)  # busy: the reader goes on meanwhile
     later = frames.after(first[0])
@@ -94,7 +95,7 @@ def test_the_reader_keeps_only_the_newest_frame():
 
 
 def test_a_failing_capture_ends_the_stream_with_its_error():
-    frames = NewestFrame(FakeCapture(50, fail_at=3), paced=False)
+    frames = NewestFrame(CaptureFrames(FakeCapture(50, fail_at=3)), paced=False)
     seen = 0
     while (newest := frames.after(seen)) is not None:
         seen = newest[0]
@@ -117,7 +118,7 @@ def test_a_file_is_recorded_frame_for_frame_and_the_controls_apply(tmp_path):
     stylizers = [FakeStylizer(0.01), FakeStylizer(0.01)]
     controls = Controls(style=1, strength=0.5, preserve_color=True)
     recorder = Recorder()
-    frames = NewestFrame(Rated(40, rate=200.0), paced=True)
+    frames = NewestFrame(CaptureFrames(Rated(40, rate=200.0)), paced=True)
     report = LiveLoop(stylizers, ["a", "b"], controls, recorder=recorder, snapshot_dir=tmp_path, log=lambda m: None).run(frames)
     frames.close()
     assert len(recorder.frames) == report.recorded == report.read == 40  # every source frame stands in the recording
@@ -133,7 +134,7 @@ def test_a_camera_is_recorded_by_the_clock_whatever_rate_it_reports(reported, re
     # It delivers 25 frames a second: fewer than it reports (as in dim light), more, or a stream
     # that reports no rate (0) or a wrong one.
     recorder, camera = Recorder(), Rated(15, rate=reported, delay=0.04)
-    frames = NewestFrame(camera, paced=False)
+    frames = NewestFrame(CaptureFrames(camera), paced=False)
     report = LiveLoop([FakeStylizer(0.005)], ["a"], Controls(), recorder=recorder, log=lambda m: None).run(frames)
     frames.close()
     assert frames.frame_rate == recorded_at and report.read == 15
@@ -146,7 +147,7 @@ def test_a_camera_is_recorded_by_the_clock_whatever_rate_it_reports(reported, re
 
 def test_max_frames_snapshots_and_quit(tmp_path):
     controls = Controls(snapshots=2)
-    frames = NewestFrame(FakeCapture(100, delay=0.001), paced=False)
+    frames = NewestFrame(CaptureFrames(FakeCapture(100, delay=0.001)), paced=False)
     report = LiveLoop([FakeStylizer()], ["a"], controls, snapshot_dir=tmp_path, log=lambda m: None).run(frames, max_frames=3)
     assert report.shown == 3 and len(report.snapshots) == 2 and all(p.exists() for p in report.snapshots)
     controls.quit = True
@@ -186,7 +187,7 @@ class FakeWindow:
 
 def test_keys_and_seconds_work_while_the_camera_is_silent():
     camera, window, controls = Stalling(10), FakeWindow(polls=4), Controls()
-    frames = NewestFrame(camera, paced=False)
+    frames = NewestFrame(CaptureFrames(camera), paced=False)
     report = LiveLoop([FakeStylizer()], ["a"], controls, window=window, log=lambda m: None).run(frames)
     # q worked while the camera was silent: the loop did not wait for it to end.
     assert controls.quit and not frames.ended and 1 <= report.shown == window.shown <= 2
@@ -194,7 +195,7 @@ def test_keys_and_seconds_work_while_the_camera_is_silent():
     frames.close()
 
     camera = Stalling(10)
-    frames = NewestFrame(camera, paced=False)
+    frames = NewestFrame(CaptureFrames(camera), paced=False)
     report = LiveLoop([FakeStylizer()], ["a"], Controls(), log=lambda m: None).run(frames, seconds=0.3)
     assert not frames.ended and report.shown <= 2
     assert report.seconds >= 0.3  # the run's time, silence included
@@ -210,14 +211,14 @@ def test_ctrl_c_ends_the_loop_like_quit():
             return super().__call__(images)
 
     recorder, controls = Recorder(), Controls()
-    frames = NewestFrame(Rated(100, rate=200.0), paced=True)
+    frames = NewestFrame(CaptureFrames(Rated(100, rate=200.0)), paced=True)
     report = LiveLoop([Interrupting()], ["a"], controls, recorder=recorder, log=lambda m: None).run(frames)
     frames.close()
     assert controls.quit and report.shown == 2 and len(recorder.frames) >= 2
 
 
 def test_a_paced_file_is_read_at_its_frame_rate():
-    frames = NewestFrame(Rated(10, rate=50.0), paced=True)
+    frames = NewestFrame(CaptureFrames(Rated(10, rate=50.0)), paced=True)
     began, seen = time.perf_counter(), 0
     while (newest := frames.after(seen)) is not None:
         seen = newest[0]
@@ -227,7 +228,7 @@ def test_a_paced_file_is_read_at_its_frame_rate():
 
 def test_a_held_file_waits_at_its_first_frame_until_started():
     capture = Rated(10, rate=50.0)
-    frames = NewestFrame(capture, paced=True, held=True)
+    frames = NewestFrame(CaptureFrames(capture), paced=True, held=True)
     number, read_at, _ = frames.after(0)
     time.sleep(0.3)  # the networks compile and race on that frame
     assert number == 1 and frames.after(1, timeout=0.01) is None and capture.index == 1
@@ -244,10 +245,42 @@ def test_a_held_file_waits_at_its_first_frame_until_started():
 
 def test_a_held_reader_closes_without_being_started():
     capture = Rated(10, rate=50.0)
-    frames = NewestFrame(capture, paced=True, held=True)
+    frames = NewestFrame(CaptureFrames(capture), paced=True, held=True)
     assert frames.after(0)[0] == 1
     frames.close()
     assert capture.released and capture.index == 1
+
+
+@pytest.mark.parametrize("name", ["HLG", "PQ"])
+def test_a_file_is_read_as_transform_video_reads_it_hdr_tone_mapped(tmp_path, name):
+    clip, sdr = make_hdr_clip(tmp_path / f"{name}.mp4", name, size="320x240")
+    source, is_file = open_source(clip)
+    assert is_file and source.frame_rate == 10.0
+    frames = []
+    while (rgb := source.read()) is not None:
+        frames.append(rgb)
+    source.release()
+    # As OpenCV reads it (HDR's codes taken for SDR), 51 to 65 levels off on average (bench/README.md).
+    assert len(frames) == len(sdr) and np.abs(np.array(frames, float) - sdr).mean() < 35
+    frames[0][0, 0] = 0  # writable, as a camera's frames are
+    assert f"HDR video ({name})" in source.note
+
+
+def test_a_rotated_file_is_read_upright_and_closes_mid_way(tmp_path):
+    rotated = ("-display_rotation", "90")
+    clip = make_clip(tmp_path / "phone.mp4", size="64x48", rate="25", seconds=2, sound=None, before=rotated)
+    source, _ = open_source(clip)
+    frames = NewestFrame(source, paced=True, held=True)
+    number, _, rgb = frames.after(0)
+    assert number == 1 and rgb.shape == (64, 48, 3) and frames.frame_rate == 25.0 and source.note is None
+    frames.close()  # long before its 50 frames: ffmpeg is stopped, not left running
+    assert source._reader._ffmpeg.process.poll() is not None
+
+
+def test_a_file_that_is_no_video_is_a_camera_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a video")
+    with pytest.raises(CameraError, match="notes.txt"):
+        open_source(tmp_path / "notes.txt")
 
 
 def test_the_window_says_what_to_do_where_opencv_has_no_gui():

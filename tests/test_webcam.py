@@ -116,6 +116,7 @@ def test_auto_races_openvino_against_tensorflow_on_the_first_frame(model_file, c
     [
         (["--camera", "missing.mp4", "--no-window", "--seconds", "1"], "--camera: missing.mp4: no such file"),
         (["--camera", "9", "--no-window", "--seconds", "1"], "cannot open camera 9"),
+        (["--camera", "{tmp}/notes.avi", "--no-window", "--seconds", "1"], "--camera: {tmp}/notes.avi: not a readable video"),
         (["--camera", "0", "--no-window"], "with --no-window nothing would be seen"),
         (["--size", "640"], "expected WIDTHxHEIGHT"),
         (["--strength", "2"], "--strength: must be between 0 and 1"),
@@ -128,7 +129,9 @@ def test_auto_races_openvino_against_tensorflow_on_the_first_frame(model_file, c
 def test_bad_inputs_are_a_message(model_file, clip, tmp_path, capsys, argv, message):
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"PK\x03\x04 broken")
+    (tmp_path / "notes.avi").write_text("a text, not a video")
     argv = [a.format(clip=clip, tmp=tmp_path, broken=broken) for a in argv]
+    message = message.format(tmp=tmp_path)
     if "--checkpoint" not in argv:
         argv += ["--checkpoint", str(model_file)]
     with pytest.raises(SystemExit) as exit_info:
