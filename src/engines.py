@@ -91,20 +91,24 @@ def graph_key(arrays):
 class OpenVinoForward:
     """images (B, H, W, 3) float32 -> numpy (B, H, W, 3): a TensorFlow concrete function (the
     forward pass of src/stylize.py, with its constants; `make_function` builds it) converted
-    once, or read from the cache under `key`, and compiled per shape."""
+    once, or read from the cache under `key`, and compiled per shape; `fallback()` gives
+    TensorFlow's own forward pass, for a CPU where OpenVINO cannot compile the network."""
 
-    def __init__(self, make_function, precision, key=None):
+    def __init__(self, make_function, precision, fallback, key=None):
         self._ov = import_openvino()
         self.core = self._ov.Core()
+        self.config = {"INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[precision]}
+        self._compiled, self._fallback, self.instead = {}, fallback, None
         folder = cache_dir() / "openvino"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self.core.set_property({"CACHE_DIR": str(folder)})
         except (OSError, RuntimeError):  # a read-only home: compile every time instead
             folder = None
-        self.model = self._converted(make_function, folder / f"{key}.xml" if folder and key else None)
-        self.config = {"INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[precision]}
-        self._compiled = {}
+        try:
+            self.model = self._converted(make_function, folder / f"{key}.xml" if folder and key else None)
+        except RuntimeError as error:
+            self._give_up(error)
 
     def _converted(self, make_function, path):
         """The OpenVINO model: read from `path` when an earlier run saved it, else converted
@@ -129,10 +133,25 @@ class OpenVinoForward:
 
     def __call__(self, images):
         images = np.ascontiguousarray(images, np.float32)
+        if self.instead is not None:
+            return self.instead(images)
         shape = images.shape
         if shape not in self._compiled:
             model = self.model.clone()
             model.reshape({model.inputs[0]: self._ov.PartialShape(list(shape))})
-            self._compiled[shape] = self.core.compile_model(model, "CPU", self.config)
+            try:
+                self._compiled[shape] = self.core.compile_model(model, "CPU", self.config)
+            except RuntimeError as error:
+                self._give_up(error)
+                return self.instead(images)
         compiled = self._compiled[shape]
         return np.asarray(compiled(images)[compiled.outputs[0]])
+
+    def _give_up(self, error):
+        """OpenVINO cannot convert or compile the network on this CPU (its oneDNN lacking a
+        kernel, say): `fallback()`, TensorFlow's forward pass, runs instead, said once, rather
+        than a traceback."""
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = (lines[-1] if lines else type(error).__name__).split(". ")[0].rstrip(".")
+        print(f"note: OpenVINO cannot run this network here ({reason}); TensorFlow runs it instead", file=sys.stderr)
+        self.instead = self._fallback()

@@ -244,10 +244,9 @@ class Network:
         run in `precision` (src/engines.py: it places its own bfloat16 conversions), cached on
         disk under a hash of the checkpoint's bytes and the style weights when the network came
         as a Checkpoint, which is then not even loaded on a later run; else of its weights and
-        constants."""
-        graph_precision = "float32" if self.engine == "openvino" else precision
+        constants. Where OpenVINO cannot compile it on this CPU, TensorFlow runs it (with a note)."""
 
-        def function():
+        def function(graph_precision):
             model, parameters = self._transform_net(), self._norms()
             from src import inference
 
@@ -257,16 +256,19 @@ class Network:
                 signature=[((None, None, None, 3), "float32")],
             )
 
-        if self.engine != "openvino":
-            compiled = function()
+        def on_tensorflow():
+            compiled = function(precision)
             return lambda images: np.asarray(compiled(images))
+
+        if self.engine != "openvino":
+            return on_tensorflow()
         from src.engines import OpenVinoForward, graph_key
 
         if isinstance(self.model, Checkpoint):
             arrays = [np.frombuffer(bytes.fromhex(self.model.digest), np.uint8), self.style_weights]
         else:
             arrays = self.model.get_weights() + [value for pair in self._norms().values() for value in pair]
-        return OpenVinoForward(function, precision, key=graph_key(arrays))
+        return OpenVinoForward(lambda: function("float32"), precision, on_tensorflow, key=graph_key(arrays))
 
 
 def normalize_style_weights(weights, num_styles, expected=None):

@@ -48,6 +48,35 @@ def test_openvino_compiles_each_size_once_and_tiles_stay_on_tensorflow(model):
     assert psnr(tiled, Stylizer(model, precision="float32", tile_size=4096)(large)) > 60
 
 
+@openvino
+def test_where_openvino_cannot_compile_the_network_tensorflow_runs_it_with_a_note(model, tmp_path, monkeypatch, capsys):
+    import openvino
+
+    monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path))
+    # What OpenVINO's CPU plugin says where its oneDNN has no kernel for a layer.
+    said = (
+        "Exception from src/inference/src/cpp/core.cpp:117:\nException from src/inference/src/dev/plugin.cpp:54:\n"
+        "could not create a primitive descriptor for the deconvolution forward propagation primitive. "
+        "Run workload with environment variable ONEDNN_VERBOSE=all to get additional diagnostic information.\n"
+    )
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError(said)
+
+    monkeypatch.setattr(openvino.Core, "compile_model", refuse)
+    images = noise_images(20, 24, count=2)
+    stylizer = Stylizer(model, precision="float32", engine="openvino")
+    first, second = stylizer(images), stylizer(images[:1])
+    assert psnr(first, Stylizer(model, precision="float32")(images)) > 60 and second.shape == (1, 20, 24, 3)
+    err = capsys.readouterr().err
+    note = "OpenVINO cannot run this network here (could not create a primitive descriptor for the deconvolution"
+    assert err.count(note) == 1 and "TensorFlow runs it instead" in err and "ONEDNN_VERBOSE" not in err
+    monkeypatch.setattr(openvino, "convert_model", refuse)  # another style mix: converted afresh
+    other = Stylizer(model, style_weights=[0, 1], precision="float32", engine="openvino")(images)
+    assert psnr(other, Stylizer(model, style_weights=[0, 1], precision="float32")(images)) > 60
+    assert capsys.readouterr().err.count(note) == 1
+
+
 def test_engine_choice(monkeypatch):
     monkeypatch.setattr(engines, "openvino_installed", lambda: True)
     from src import devices
