@@ -272,13 +272,13 @@ def stylizer_options(parser, args):
     if nvidia_driver_present():
         import_keras()  # TensorFlow looks for the GPUs, quietly; without the driver there are none
     try:
-        precision = resolve_precision(args.precision, args.device)
-    except ValueError as error:
-        parser.error(f"--precision: {error}")
-    try:
         engine = resolve_engine(args.engine, args.device)
     except EngineError as error:
         parser.error(f"--engine: {error}")
+    try:
+        precision = resolve_precision(args.precision, args.device, engine)
+    except ValueError as error:
+        parser.error(f"--precision: {error}")
     return {
         "batch_size": getattr(args, "batch_size", 1),
         "precision": precision,

@@ -112,6 +112,19 @@ def gpu_compute_capabilities():
 # /proc/cpuinfo flags of CPUs with bfloat16 instructions: AMX tiles, or AVX512-BF16 alone.
 BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
+
+def onednn_off():
+    """TensorFlow's oneDNN kernels turned off (TF_ENABLE_ONEDNN_OPTS=0, which TensorFlow's own
+    start-up notice suggests): its bfloat16 convolutions are then emulated, slower than float32
+    even on a CPU with bfloat16 instructions (bench/README.md)."""
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+    return setting in ("0", "false") and keras_backend() == "tensorflow"
+
+
+def fast_cpu_bfloat16(engine="tensorflow"):
+    """Whether bfloat16 convolutions pay on this CPU, run by `engine` (src/engines.py)."""
+    return bool(BFLOAT16_FLAGS & cpu_flags()) and (engine == "openvino" or not onednn_off())
+
 TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 
 
@@ -129,7 +142,7 @@ def resolve_training_precision(precision="auto"):
     if precision != "auto":
         return precision
     gpus = gpu_compute_capabilities()
-    fast = all(capability >= (8, 0) for capability in gpus) if gpus else bool(BFLOAT16_FLAGS & cpu_flags())
+    fast = all(capability >= (8, 0) for capability in gpus) if gpus else fast_cpu_bfloat16()
     return "mixed_bfloat16" if fast else "float32"
 
 
@@ -137,9 +150,9 @@ def resolve_training_precision(precision="auto"):
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
-def resolve_precision(precision="auto", device="auto"):
-    """The precision to run: "auto" becomes "bfloat16" where that is both fast and faithful, else
-    "float32"; "bfloat16" on a CPU that cannot run it is a ValueError.
+def resolve_precision(precision="auto", device="auto", engine="tensorflow"):
+    """The precision to run on `engine`: "auto" becomes "bfloat16" where that is both fast and
+    faithful, else "float32"; "bfloat16" on a CPU that cannot run it is a ValueError.
 
     bfloat16 convolutions pay where the CPU has bfloat16 instructions: AMX tiles (Intel Sapphire
     Rapids and later) and AVX512-BF16 (AMD Zen 4 and later), both measured faster than float32
@@ -159,4 +172,4 @@ def resolve_precision(precision="auto", device="auto"):
         if on_cpu and not BFLOAT16_FLAGS & cpu_flags():
             raise ValueError("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16): use --precision float32")
         return precision
-    return "bfloat16" if on_cpu and BFLOAT16_FLAGS & cpu_flags() else "float32"
+    return "bfloat16" if on_cpu and fast_cpu_bfloat16(engine) else "float32"

@@ -172,9 +172,9 @@ class Network:
         self.style_weights = normalize_style_weights(
             model.default_style_weights() if style_weights is None else style_weights, model.num_styles, names
         )
-        self.precision = resolve_precision(precision)
-        self.tile_size = memory.check_tile_size(tile_size)
         self.engine = resolve_engine(engine) if engine != "tensorflow" else engine
+        self.precision = resolve_precision(precision, engine=self.engine)
+        self.tile_size = memory.check_tile_size(tile_size)
         self._compiled = {}
         self._parameters = None
 

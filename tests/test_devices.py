@@ -22,6 +22,20 @@ def test_auto_precision_follows_the_cpu(monkeypatch):
         devices.resolve_precision("float16")
 
 
+def test_auto_precision_is_float32_where_tensorflow_runs_without_onednn(monkeypatch):
+    # TF_ENABLE_ONEDNN_OPTS=0 leaves TensorFlow's bfloat16 convolutions emulated, slower than
+    # float32 (bench/README.md); OpenVINO has its own kernels.
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [])
+    for setting, expected in (("0", "float32"), ("False", "float32"), ("1", "bfloat16"), ("", "bfloat16")):
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", setting)
+        assert devices.resolve_precision("auto", "cpu") == expected
+        assert devices.resolve_precision("auto", "cpu", "openvino") == "bfloat16"
+        assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"  # asked for: as asked
+        training = "mixed_bfloat16" if expected == "bfloat16" else "float32"
+        assert devices.resolve_training_precision("auto") == training
+
+
 def test_training_precision_auto(monkeypatch):
     monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [(9, 0)])
     assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
