@@ -318,10 +318,10 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
     cannot: the input itself, an unwritable folder).
     An existing folder as target receives a file named like the input (.mp4 if its container is
     not one we write), and so does a target ending in a path separator, as in evaluate.py."""
-    named = output_file(source, target)
-    if named != Path(target) and named.suffix.lower() not in CONTAINERS:
-        named = named.with_suffix(".mp4")  # into a folder, under the input's name
-    source, target = Path(source), named
+    # Into a folder, under the input's name: .mp4 where its container is not one we write, so
+    # that clip.avi can go into its own folder as clip.mp4.
+    suffix = None if Path(source).suffix.lower() in CONTAINERS else ".mp4"
+    source, target = Path(source), output_file(source, target, suffix)
     container = CONTAINERS.get(target.suffix.lower())
     if container is None:
         extension, supported = target.suffix or "(none)", ", ".join(CONTAINERS)

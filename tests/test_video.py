@@ -164,6 +164,12 @@ def test_plan_output_folder_target_and_missing_parents(clips, tmp_path):
     (tmp_path / "folder").mkdir()
     assert plan_output(clips["silent"], tmp_path / "folder", info).path == tmp_path / "folder" / "silent.mp4"
     assert plan_output(tmp_path / "clip.avi", tmp_path / "folder", info).path == tmp_path / "folder" / "clip.mp4"
+    # A container we do not write goes into its own folder under a name that is not the input's.
+    for name in ("old.avi", "silent.mp4"):
+        (tmp_path / "folder" / name).write_bytes(b"")
+    assert plan_output(tmp_path / "folder" / "old.avi", tmp_path / "folder", info).path == tmp_path / "folder" / "old.mp4"
+    with pytest.raises(OutPathError, match="is the input itself"):
+        plan_output(tmp_path / "folder" / "silent.mp4", tmp_path / "folder", info)
     plan = plan_output(clips["silent"], tmp_path / "new" / "deeper" / "out.mov", info)
     assert plan.container.muxer == "mov" and not (tmp_path / "new").exists()  # created at the first write
     assert "yuv420p" in " ".join(plan.video_arguments) and "-crf 18" in " ".join(plan.video_arguments)
