@@ -115,7 +115,8 @@ def _run(parser, args):
         if first is None:
             return _fail(f"{args.camera} sent no frames" + (f": {frames.error}" if frames.error else ""))
         height, width = first[2].shape[:2]
-        with recording(parser, args, width, height, frames.frame_rate) as recorder:
+        sound = source.info if is_file else None
+        with recording(parser, args, width, height, frames.frame_rate, sound) as recorder:
             if not args.no_window:
                 try:
                     window = Window()
@@ -180,18 +181,28 @@ def stylizers_for(styles, options, engines, frame):
     return [first, *others]
 
 
-def recording(parser, args, width, height, frame_rate):
-    """A context manager with the VideoWriter of --out-path (or None), made atomically."""
+def recording(parser, args, width, height, frame_rate, sound=None):
+    """A context manager with the VideoWriter of --out-path (or None), made atomically. `sound`:
+    the VideoInfo of the video file read as the camera, whose sound (and metadata) the recording
+    carries: it has the file's frames one for one, so they stay in step, and the sound stops
+    where the recording does."""
     import contextlib
 
-    from src.video import writing
+    from src.video import audio_arguments, writing
 
     if not args.out_path:
         return contextlib.nullcontext()
     output, info = plan_recording(parser, args, width, height, frame_rate)
-    for note in output.notes:  # as transform_video.py says them: an odd size, say
+    notes = list(output.notes)  # as transform_video.py says them: an odd size, say
+    audio, source = (), None
+    if sound is not None:
+        source = args.camera
+        audio, audio_note = audio_arguments(source, sound, output.container)
+        if audio_note:
+            notes.append(audio_note)
+    for note in notes:
         log(f"note: {note}")
-    return writing(output, info, None)
+    return writing(output, info, source, audio, shortest=True)
 
 
 def plan_recording(parser, args, width, height, frame_rate):

@@ -7,7 +7,7 @@ its own frame rate, so that it is dropped from the same way (and tests need no c
 
 The recording plays in real time. From a video file, each stylized frame is written once for
 every source frame it stands for (the dropped ones repeat it), which keeps the file's rate and
-length exactly. A camera or stream is recorded from the first stylized frame on, at its reported
+length exactly, and so its sound in step (webcam.py carries it over). A camera or stream is recorded from the first stylized frame on, at its reported
 frame rate (30 where it reports none), by the clock: each stylized frame fills the recording up
 to its arrival time, so a webcam that delivers fewer frames than it reports (in dim light) or a
 stream that reports no rate still plays at the speed it was shot.
@@ -132,7 +132,7 @@ class FileFrames:
             info = probe(path)
         except VideoError as error:
             raise CameraError(str(error)) from None
-        self.frame_rate = float(info.frame_rate)
+        self.info, self.frame_rate = info, float(info.frame_rate)
         self.note = f"HDR video ({info.hdr}): tone-mapped to SDR as it is read" if info.hdr else None
         self._reader = FrameReader(path, info)
         self._batches = self._reader.batches(1)

@@ -398,14 +398,14 @@ def _can_copy_audio(source, container):
 
 
 @contextlib.contextmanager
-def writing(output, info, source, audio=(), duration=None):
+def writing(output, info, source, audio=(), duration=None, shortest=False):
     """A VideoWriter for output.path (a planned Output), as a context manager: leaving it normally
     finishes the file and renames it into place; leaving it through an exception (Ctrl-C
     included) stops ffmpeg and deletes the partial file (src/atomic.py)."""
     output.path.parent.mkdir(parents=True, exist_ok=True)  # planned, created once there is output
     try:
         with atomic_path(output.path) as temporary:
-            writer = VideoWriter(temporary, output, info, source, audio, duration)
+            writer = VideoWriter(temporary, output, info, source, audio, duration, shortest)
             try:
                 yield writer
                 writer.finish()
@@ -417,10 +417,11 @@ def writing(output, info, source, audio=(), duration=None):
 
 class VideoWriter:
     """Encodes uint8 RGB frames (B, H, W, 3), with the sound of `source` (None: no sound, as from a
-    camera), into `path` as `output` (a planned Output) asks. Use it through `writing`, which
-    makes the file appear atomically."""
+    camera), into `path` as `output` (a planned Output) asks. The sound stops at `duration`
+    seconds where given, or, with `shortest`, where the frames do (a live recording stopped
+    early). Use it through `writing`, which makes the file appear atomically."""
 
-    def __init__(self, path, output, info, source, audio=(), duration=None):
+    def __init__(self, path, output, info, source, audio=(), duration=None, shortest=False):
         self.output = output
         size = f"{info.width}x{info.height}"
         frames = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", str(info.frame_rate), "-i", "pipe:0"]
@@ -430,6 +431,8 @@ class VideoWriter:
         arguments += [*output.video_arguments, "-fps_mode", "passthrough"]
         if duration is not None:
             arguments += ["-t", f"{float(duration):.6f}"]
+        if shortest:
+            arguments += ["-shortest"]
         arguments += [*output.container.options, "-f", output.container.muxer, str(path)]
         self._ffmpeg = _Ffmpeg(arguments, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
 

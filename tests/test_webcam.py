@@ -17,7 +17,7 @@ import pytest
 import webcam
 from src.checkpoints import save_model
 from src.cli import ROOT
-from tests.clips import make_clip, mjpeg_stream, video_facts
+from tests.clips import audio_facts, make_clip, mjpeg_stream, video_facts
 from tests.fixtures import random_network, signal_while_writing
 
 
@@ -45,6 +45,21 @@ def test_a_file_as_the_camera_is_recorded_in_real_time(model_file, clip, tmp_pat
     facts, source = video_facts(out), video_facts(clip)
     assert (facts["width"], facts["height"], facts["frames"]) == (96, 64, 30)
     assert facts["rate"] == source["rate"]
+
+
+def test_a_file_as_the_camera_lends_the_recording_its_sound_up_to_where_it_stops(model_file, tmp_path, capsys):
+    camera = make_clip(tmp_path / "song.mp4", size="96x64", rate="20", seconds=2, sound="aac")
+    whole, early = tmp_path / "whole.mp4", tmp_path / "early.webm"  # WebM: the sound re-encoded
+    assert run("--checkpoint", model_file, "--camera", camera, "--no-window", "--out-path", whole) == 0
+    assert run("--checkpoint", model_file, "--camera", camera, "--no-window", "--out-path", early, "--max-frames", "8") == 0
+    assert "re-encoding it with libopus" in capsys.readouterr().err
+    source = audio_facts(camera)
+    for out in (whole, early):
+        video, sound = video_facts(out), audio_facts(out)
+        # In step with the frames: as long as the recording's pictures, to within an audio frame.
+        assert sound is not None and abs(sound["samples"] / sound["sample_rate"] - video["duration"]) < 0.05
+    assert audio_facts(whole)["packets"] == source["packets"]  # carried unchanged into MP4
+    assert video_facts(early)["duration"] < 1.5
 
 
 def test_a_still_noisy_camera_is_recorded_steady_unless_stabilize_is_0(model_file, tmp_path, capsys):
