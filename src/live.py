@@ -81,14 +81,14 @@ class Controls:
 
 def open_source(source, size=None):
     """A camera index ("0"), a video file or a stream URL -> (frames, is_file), frames being
-    CaptureFrames or FileFrames; size: (width, height) asked of a camera. CameraError when it
-    cannot be opened."""
+    CaptureFrames or FileFrames; size: (width, height) asked of a camera, or a file's frames
+    scaled to. CameraError when it cannot be opened."""
     is_camera = str(source).isdigit()
     is_file = not is_camera and Path(source).exists()
     if not is_camera and not is_file and "://" not in str(source):
         raise CameraError(f"{source}: no such file (give a camera number, a video file or a stream URL)")
     if is_file:
-        return FileFrames(source), True
+        return FileFrames(source, size), True
     import cv2
 
     capture = cv2.VideoCapture(int(source) if is_camera else str(source))
@@ -123,9 +123,10 @@ class CaptureFrames:
 class FileFrames:
     """A video file decoded as transform_video.py decodes it (src/video.py, ffmpeg): upright,
     HDR tone-mapped to SDR (OpenCV would show a phone's HLG clip grey and flat), at a constant
-    frame rate. read() -> the next frame, RGB uint8, or None at its end."""
+    frame rate, scaled to `size` (width, height) where given. read() -> the next frame, RGB
+    uint8, or None at its end."""
 
-    def __init__(self, path):
+    def __init__(self, path, size=None):
         from src.video import FrameReader, VideoError, probe
 
         try:
@@ -134,7 +135,7 @@ class FileFrames:
             raise CameraError(str(error)) from None
         self.info, self.frame_rate = info, float(info.frame_rate)
         self.note = f"HDR video ({info.hdr}): tone-mapped to SDR as it is read" if info.hdr else None
-        self._reader = FrameReader(path, info)
+        self._reader = FrameReader(path, info, size=size)
         self._batches = self._reader.batches(1)
 
     def read(self):

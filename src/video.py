@@ -257,18 +257,22 @@ class FrameReader:
     """Batches of decoded frames, uint8 RGB (B, H, W, 3), streamed from ffmpeg; close(), or
     leaving it as a context manager, stops it even when not every frame was read."""
 
-    def __init__(self, path, info, max_frames=None):
+    def __init__(self, path, info, max_frames=None, size=None):
         self.info, self.max_frames = info, max_frames
+        self.size = tuple(size) if size else (info.width, info.height)  # (width, height) of the frames
         arguments = ["-nostdin", "-i", str(path), "-map", "0:V:0", "-fps_mode", "cfr", "-r", str(info.frame_rate)]
-        if info.hdr:
-            arguments += ["-vf", _TONE_MAP]
+        filters = [_TONE_MAP] if info.hdr else []
+        if size:  # scaled by ffmpeg, in its own process, rather than piped whole (bench/README.md)
+            filters.append(f"scale={self.size[0]}:{self.size[1]}:flags=area")
+        if filters:
+            arguments += ["-vf", ",".join(filters)]
         if max_frames:
             arguments += ["-frames:v", str(max_frames)]
         arguments += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         self._ffmpeg = _Ffmpeg(arguments, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
     def batches(self, batch_size):
-        shape = (self.info.height, self.info.width, 3)
+        shape = (self.size[1], self.size[0], 3)
         frame_bytes = int(np.prod(shape))
         count = 0
         while True:

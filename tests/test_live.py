@@ -275,6 +275,13 @@ def test_a_rotated_file_is_read_upright_and_closes_mid_way(tmp_path):
     assert number == 1 and rgb.shape == (64, 48, 3) and frames.frame_rate == 25.0 and source.note is None
     frames.close()  # long before its 50 frames: ffmpeg is stopped, not left running
     assert source._reader._ffmpeg.process.poll() is not None
+    # --size: scaled by ffmpeg, upright, as the whole frame shrunk by area would be.
+    small, _ = open_source(clip, (24, 32))
+    shrunk = small.read()
+    small.release()
+    cv2 = pytest.importorskip("cv2")
+    assert shrunk.shape == (32, 24, 3)
+    assert np.abs(shrunk.astype(float) - cv2.resize(rgb, (24, 32), interpolation=cv2.INTER_AREA)).mean() < 4
 
 
 def test_a_file_that_is_no_video_is_a_camera_error(tmp_path):
