@@ -125,6 +125,7 @@ def fast_cpu_bfloat16(engine="tensorflow"):
     """Whether bfloat16 convolutions pay on this CPU, run by `engine` (src/engines.py)."""
     return bool(BFLOAT16_FLAGS & cpu_flags()) and (engine == "openvino" or not onednn_off())
 
+
 TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 
 
