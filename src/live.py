@@ -9,8 +9,9 @@ The recording plays in real time. From a video file, each stylized frame is writ
 every source frame it stands for (the dropped ones repeat it), which keeps the file's rate and
 length exactly, and so its sound in step (webcam.py carries it over). A camera or stream is
 recorded from the first stylized frame on, at its reported frame rate (30 where it reports
-none), by the clock: each stylized frame fills the recording up to its arrival time, so a webcam that delivers fewer frames than it reports (in dim light) or a
-stream that reports no rate still plays at the speed it was shot.
+none), by the clock: each stylized frame fills the recording up to its arrival time, so a
+webcam that delivers fewer frames than it reports (in dim light) or a stream that reports no
+rate still plays at the speed it was shot.
 Against flicker, each stylized frame is blended with the previous output carried along the
 camera's motion, as transform_video.py --stabilize does (src/stabilize.py, FrameSteadier): a
 webcam's sensor noise alone makes a network paint its strokes anew every frame.
