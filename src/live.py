@@ -36,13 +36,27 @@ POLL_SECONDS = 0.1
 CLOSE_SECONDS = 2.0
 # Frame rates a capture may report; outside them (0 from many streams) the recording takes 30.
 MIN_FRAME_RATE, MAX_FRAME_RATE = 1.0, 240.0
-# What the window's keys do (cv2.waitKeyEx codes; the arrows as OpenCV reports them with GTK).
+# What the window's keys do, by cv2.waitKeyEx code: characters as themselves; the right and left
+# arrows as OpenCV reports them with GTK or Qt on Linux (X keysyms), on Windows, and with Cocoa
+# on macOS.
 KEYS = {
-    ord("n"): "next", 65363: "next",
-    ord("p"): "previous", 65361: "previous",
+    ord("n"): "next", 65363: "next", 2555904: "next", 63235: "next",
+    ord("p"): "previous", 65361: "previous", 2424832: "previous", 63234: "previous",
     ord("+"): "stronger", ord("="): "stronger", ord("-"): "weaker",
     ord("c"): "color", ord("f"): "steady", ord("s"): "snapshot", ord("q"): "quit", 27: "quit",
 }  # fmt: skip
+
+
+def key_action(code):
+    """A cv2.waitKeyEx code -> what the key does ("next", ...), or None. GTK adds the modifier
+    keys held (Num Lock, Caps Lock) above the key's own 16 bits, and Caps Lock gives capitals:
+    both are ignored, so that the keys work whichever lock is on."""
+    if code in KEYS:
+        return KEYS[code]
+    key = code & 0xFFFF
+    if ord("A") <= key <= ord("Z"):
+        key += ord("a") - ord("A")
+    return KEYS.get(key)
 HELP = "keys: n/p next/previous style, +/- strength, c colour, f steady (less flicker) on/off, s snapshot, q quit"
 
 
@@ -424,9 +438,9 @@ class Window:
         cv2.imshow(self.title, bgr)
 
     def actions(self):
-        key = self._cv2.waitKeyEx(1)
-        if key in KEYS or (key & 0xFF) in KEYS and key < 0x10000:
-            yield KEYS.get(key) or KEYS[key & 0xFF]
+        action = key_action(self._cv2.waitKeyEx(1))
+        if action:
+            yield action
         if self._cv2.getWindowProperty(self.title, self._cv2.WND_PROP_VISIBLE) < 1:
             yield "quit"  # the window was closed
 

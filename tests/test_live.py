@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from src.live import CameraError, CaptureFrames, Controls, LiveLoop, NewestFrame, Report, fastest, open_source
+from src.live import CameraError, CaptureFrames, Controls, LiveLoop, NewestFrame, Report, fastest, key_action, open_source
 from tests.clips import make_clip, make_hdr_clip
 
 
@@ -79,6 +79,21 @@ def test_keys_cycle_styles_clamp_strength_and_toggle_colour():
     assert controls.steady
     controls.press("steady", 3)
     assert not controls.steady
+
+
+@pytest.mark.parametrize(
+    "code, action",
+    [
+        (ord("n"), "next"), (0x100000 | ord("n"), "next"),  # GTK with Num Lock on
+        (ord("Q"), "quit"), (0x20000 | ord("Q"), "quit"),  # Caps Lock: a capital, and GTK's lock bit
+        (65363, "next"), (0x100000 | 65363, "next"), (2555904, "next"), (63235, "next"),  # X11, Windows, Cocoa
+        (65361, "previous"), (2424832, "previous"), (63234, "previous"),
+        (ord("+"), "stronger"), (27, "quit"),
+        (-1, None), (0, None), (ord("x"), None), (0x100000 | ord("x"), None),
+    ],
+)  # fmt: skip
+def test_keys_are_read_on_every_opencv_backend_whatever_lock_is_on(code, action):
+    assert key_action(code) == action
 
 
 def test_the_reader_keeps_only_the_newest_frame():
