@@ -268,7 +268,12 @@ class Network:
             arrays = [np.frombuffer(bytes.fromhex(self.model.digest), np.uint8), self.style_weights]
         else:
             arrays = self.model.get_weights() + [value for pair in self._norms().values() for value in pair]
-        return OpenVinoForward(lambda: function("float32"), precision, on_tensorflow, key=graph_key(arrays))
+
+        def instead():  # OpenVINO cannot run it here: TensorFlow from now on, every precision too
+            self.engine = "tensorflow"
+            return on_tensorflow()
+
+        return OpenVinoForward(lambda: function("float32"), precision, instead, key=graph_key(arrays))
 
 
 def normalize_style_weights(weights, num_styles, expected=None):
