@@ -6,6 +6,7 @@ from src import devices
 
 
 def test_auto_precision_follows_the_cpu(monkeypatch):
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)  # its effect has a test of its own
     monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "amx_bf16"})
     assert devices.resolve_precision("auto", "cpu") == "bfloat16"
     assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"
@@ -37,6 +38,7 @@ def test_auto_precision_is_float32_where_tensorflow_runs_without_onednn(monkeypa
 
 
 def test_training_precision_auto(monkeypatch):
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)  # its effect has a test of its own
     monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [(9, 0)])
     assert devices.resolve_training_precision("auto") == "mixed_bfloat16"
     monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [(7, 0)])  # V100: no bfloat16 units
