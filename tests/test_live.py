@@ -1,7 +1,7 @@
 """src/live.py: the keys' effects, the newest-frame reader dropping what arrives while the
 network is busy, the loop's recording in real time (a file frame for frame, a camera by the
-clock), snapshots, and the window's message where OpenCV has no GUI. Fake captures and
-stylizers: no camera, no network."""
+clock), snapshots, the window's keys and its message where OpenCV has no GUI, and video files
+read through ffmpeg (HDR, rotation, --size). Fake captures and stylizers: no camera, no network."""
 
 import re
 import threading
@@ -15,7 +15,7 @@ from tests.clips import make_clip, make_hdr_clip
 
 
 class FakeCapture:
-    """cv2.VideoCapture's read(): `count` BGR frames (frame i filled with i), then nothing; an
+    """cv2.VideoCapture's read(): `count` BGR frames (frame i red at level i), then nothing; an
     exception instead of frame `fail_at`."""
 
     def __init__(self, count, size=(12, 16), fail_at=None, delay=0.0):
@@ -30,7 +30,9 @@ class FakeCapture:
             return False, None
         self.index += 1
         self.delivered.append(time.perf_counter())
-        return True, np.full((*self.size, 3), self.index % 256, np.uint8)
+        bgr = np.zeros((*self.size, 3), np.uint8)
+        bgr[..., 2] = self.index % 256  # red, which OpenCV gives last
+        return True, bgr
 
     def get(self, prop):
         return 0.0
@@ -102,7 +104,7 @@ def test_the_reader_keeps_only_the_newest_frame():
     time.sleep(0.05)  # busy: the reader goes on meanwhile
     later = frames.after(first[0])
     assert later[0] > first[0] + 1  # frames in between were dropped
-    assert int(later[2][0, 0, 0]) == later[0]  # and its pixels are that frame's, in RGB
+    assert later[2][0, 0].tolist() == [later[0], 0, 0]  # and its pixels are that frame's, in RGB
     while frames.after(later[0]) is not None:
         later = frames.after(later[0])
     assert frames.ended and frames.count == 50 and frames.after(50) is None
