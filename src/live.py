@@ -143,14 +143,14 @@ class FileFrames:
     uint8, or None at its end."""
 
     def __init__(self, path, size=None):
-        from src.video import FrameReader, VideoError, probe
+        from src.video import FrameReader, VideoError, hdr_note, probe
 
         try:
             info = probe(path)
         except VideoError as error:
             raise CameraError(str(error)) from None
         self.info, self.frame_rate = info, float(info.frame_rate)
-        self.note = f"HDR video ({info.hdr}): tone-mapped to SDR as it is read" if info.hdr else None
+        self.note = hdr_note(info)
         self._reader = FrameReader(path, info, size=size)
         self._batches = self._reader.batches(1)
 

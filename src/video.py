@@ -189,6 +189,13 @@ def _hdr(stream_line):
     return _HDR_TRANSFERS[match.group(1)] if match else None
 
 
+def hdr_note(info):
+    """What a run says of HDR video, which FrameReader tone-maps (None for SDR)."""
+    if info.hdr:
+        return f"HDR video ({info.hdr}): tone-mapped to SDR, which the network paints; the result is SDR (BT.709)"
+    return None
+
+
 def _duration(dump):
     match = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", dump)
     if match is None:
@@ -336,7 +343,7 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
     _check_writable(target)
     pixel_format, notes = _pixel_format(codec, info)
     if info.hdr:
-        notes.append(f"HDR video ({info.hdr}): tone-mapped to SDR, which the network paints; the result is SDR (BT.709)")
+        notes.append(hdr_note(info))
     video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate, live)
     return Output(target, container, video_arguments, tuple(notes))
 
