@@ -173,8 +173,8 @@ def stylizers_for(styles, options, engines, frame):
 
     engine, first, seconds = on_fastest_engine(lambda engine: make(styles[0], engine), engines, frame)
     if seconds:
-        others = ", ".join(f"{other} {seconds[other] * 1000:.0f} ms" for other in engines if other != engine)
-        log(f"engine: {engine}, {seconds[engine] * 1000:.0f} ms a frame ({others})")
+        others = ", ".join(f"{other} {seconds[other] * 1000:.0f} ms" for other in seconds if other != engine)
+        log(f"engine: {engine}, {seconds[engine] * 1000:.0f} ms a frame" + (f" ({others})" if others else ""))
     others = [make(style, engine) for style in styles[1:]]
     for stylizer in others:  # compiled now, rather than as a pause the first time n or p picks it
         stylizer(frame[None])

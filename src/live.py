@@ -406,14 +406,20 @@ def engines_to_race(asked, resolved):
 
 
 def on_fastest_engine(make, engines, frame):
-    """make(engine) -> a Stylizer; -> (the engine, its Stylizer, {engine: median seconds}, or
-    None where there was only one engine to run)."""
+    """make(engine) -> a Stylizer; -> (the engine, its Stylizer, {engine: median seconds} of
+    the engines that ran, or None where there was only one engine to run). An engine that could
+    not compile the network here (OpenVINO on some CPUs: its Stylizer went over to TensorFlow,
+    with a note) is left out of the result, so that the log and the later styles name the one
+    that ran."""
     candidates = {engine: make(engine) for engine in engines}
     if len(candidates) == 1:
         [(engine, stylizer)] = candidates.items()
         return engine, stylizer, None
     engine, seconds = fastest(candidates, frame)
-    return engine, candidates[engine], seconds
+    ran = {label: value for label, value in seconds.items() if candidates[label].engine == label}
+    if engine not in ran:
+        engine = min(ran, key=ran.get)
+    return engine, candidates[engine], ran
 
 
 class Window:

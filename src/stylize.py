@@ -133,6 +133,13 @@ class Stylizer:
                 release(buffer)
         return result
 
+    @property
+    def engine(self):
+        """What runs its networks now: "openvino", or "tensorflow" (asked, chosen, or where
+        OpenVINO could not compile them on this CPU and TensorFlow took over)."""
+        engines = {network.engine for _, network in self._networks}
+        return "openvino" if engines == {"openvino"} else "tensorflow"
+
     def tiles(self, height, width):
         """Whether a height x width image is too large to run whole (and is tiled)."""
         return self._tiles(*self._working(height, width))

@@ -126,6 +126,20 @@ def test_auto_races_openvino_against_tensorflow_on_the_first_frame(model_file, c
     assert "engine:" not in capsys.readouterr().err
 
 
+
+def test_where_openvino_cannot_compile_the_race_names_tensorflow(model_file, clip, tmp_path, capsys, monkeypatch):
+    openvino = pytest.importorskip("openvino")
+    monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path))
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("could not create a primitive descriptor for the convolution forward propagation primitive")
+
+    monkeypatch.setattr(openvino.Core, "compile_model", refuse)
+    assert run("--checkpoint", model_file, "--camera", clip, "--no-window", "--max-frames", "2") == 0
+    err = capsys.readouterr().err
+    assert re.search(r"engine: tensorflow, \d+ ms a frame\n", err), err
+    assert err.count("OpenVINO cannot run this network here") == 1 and "engine: openvino" not in err
+
 @pytest.mark.parametrize(
     "argv, message",
     [
