@@ -36,6 +36,8 @@ POLL_SECONDS = 0.1
 CLOSE_SECONDS = 2.0
 # Frame rates a capture may report; outside them (0 from many streams) the recording takes 30.
 MIN_FRAME_RATE, MAX_FRAME_RATE = 1.0, 240.0
+# Where Linux lists its video devices; /dev/videoN is what OpenCV opens as camera N.
+VIDEO4LINUX = Path("/sys/class/video4linux")
 # What the window's keys do, by cv2.waitKeyEx code: characters as themselves; the right and left
 # arrows as OpenCV reports them with GTK or Qt on Linux (X keysyms), on Windows, and with Cocoa
 # on macOS.
@@ -57,6 +59,8 @@ def key_action(code):
     if ord("A") <= key <= ord("Z"):
         key += ord("a") - ord("A")
     return KEYS.get(key)
+
+
 HELP = "keys: n/p next/previous style, +/- strength, c colour, f steady (less flicker) on/off, s snapshot, q quit"
 
 
@@ -111,9 +115,44 @@ def open_source(source, size=None):
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
     if not capture.isOpened():
-        what = f"camera {source}" if is_camera else str(source)
-        raise CameraError(f"cannot open {what}" + (": is it connected, and free?" if is_camera else ""))
+        if is_camera:
+            raise CameraError(f"cannot open camera {source}: {camera_hint(int(source), linux_cameras())}")
+        raise CameraError(f"cannot open {source}")
     return CaptureFrames(capture), False
+
+
+def linux_cameras(root=VIDEO4LINUX):
+    """{N: name} of the cameras Linux lists, N being what --camera takes; None where this is not
+    Linux. A webcam makes a second device beside its picture's, for metadata (/dev/video1 beside
+    /dev/video0, its sysfs `index` 1), which gives no frames: left out, so that the list names
+    what a user can open."""
+    if not root.parent.is_dir():
+        return None
+    found = {}
+    for node in root.glob("video*") if root.is_dir() else ():
+        number = node.name.removeprefix("video")
+        if number.isdigit() and _read(node / "index", "0") == "0":
+            found[int(number)] = _read(node / "name", "unnamed")
+    return found
+
+
+def _read(path, default):
+    try:
+        return path.read_text().strip() or default
+    except OSError:
+        return default
+
+
+def camera_hint(number, cameras):
+    """What to tell a user whose camera `number` did not open, from linux_cameras()."""
+    if cameras is None:
+        return "is it connected, and free?"
+    if not cameras:
+        return "no camera was found on this machine (/dev/video* is absent)"
+    listed = ", ".join(f"{n} ({name})" for n, name in sorted(cameras.items()))
+    if number in cameras:
+        return f"is another program using it? The cameras here: {listed}"
+    return f"the cameras here: {listed}"
 
 
 class CaptureFrames:

@@ -10,7 +10,19 @@ import time
 import numpy as np
 import pytest
 
-from src.live import CameraError, CaptureFrames, Controls, LiveLoop, NewestFrame, Report, fastest, key_action, open_source
+from src.live import (
+    CameraError,
+    CaptureFrames,
+    Controls,
+    LiveLoop,
+    NewestFrame,
+    Report,
+    camera_hint,
+    fastest,
+    key_action,
+    linux_cameras,
+    open_source,
+)
 from tests.clips import make_clip, make_hdr_clip
 
 
@@ -96,6 +108,24 @@ def test_keys_cycle_styles_clamp_strength_and_toggle_colour():
 )  # fmt: skip
 def test_keys_are_read_on_every_opencv_backend_whatever_lock_is_on(code, action):
     assert key_action(code) == action
+
+
+def test_a_camera_that_does_not_open_is_told_which_cameras_there_are(tmp_path):
+    sysfs = tmp_path / "class" / "video4linux"
+    assert linux_cameras(tmp_path / "elsewhere" / "video4linux") is None  # not Linux: nothing to list
+    sysfs.parent.mkdir()
+    assert linux_cameras(sysfs) == {}  # Linux, no video device at all
+    for number, name, index in [(0, "Integrated Camera", 0), (1, "Integrated Camera", 1), (2, "C920", 0), (3, "", 0)]:
+        node = sysfs / f"video{number}"
+        node.mkdir(parents=True)
+        (node / "name").write_text(name + "\n")
+        (node / "index").write_text(f"{index}\n")
+    (sysfs / "v4l-subdev0").mkdir()
+    cameras = linux_cameras(sysfs)
+    assert cameras == {0: "Integrated Camera", 2: "C920", 3: "unnamed"}  # video1: the webcam's metadata
+    assert camera_hint(1, cameras) == "the cameras here: 0 (Integrated Camera), 2 (C920), 3 (unnamed)"
+    assert camera_hint(2, cameras).startswith("is another program using it? The cameras here: 0 (")
+    assert "no camera was found" in camera_hint(0, {}) and camera_hint(0, None) == "is it connected, and free?"
 
 
 def test_the_reader_keeps_only_the_newest_frame():
