@@ -5,8 +5,8 @@
     python webcam.py --camera clip.mp4 --no-window --seconds 10   # a video file as the camera
 
 Keys in the window: n / p (or the arrows) next / previous style, + / - strength, c colour
-preservation, f steadiness against flicker (--stabilize) on / off, s snapshot (a PNG in
---snapshot-dir), q or Esc quit. The window and the camera need OpenCV with its GUI (pip install
+preservation, f steadiness against flicker (--stabilize) on / off, m mirror on / off, s snapshot
+(a PNG in --snapshot-dir), q or Esc quit. The window and the camera need OpenCV with its GUI (pip install
 opencv-python); --no-window runs without a display. The slim students (style.py --distill-from)
 are what make this real time on a CPU.
 """
@@ -49,6 +49,13 @@ def build_parser():
         default=LIVE_STRENGTH,
         help="against flicker, as in transform_video.py: the share of the previous output carried along the "
         "camera's motion, 0 to below 1; 0 starts with it off (the f key toggles it) (default: %(default)s)",
+    )
+    add(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        help="show the picture mirrored, as video calls show their own camera (the m key toggles it); the "
+        "recording and snapshots keep the camera's view (default: on for a camera number, off for a file or "
+        "stream)",
     )
     add("--device", type=cli.device, default="auto", help="auto, cpu or gpu (default: %(default)s)")
     add("--precision", choices=PRECISIONS, default="auto", help="number format, as in evaluate.py (default: %(default)s)")
@@ -123,7 +130,8 @@ def _run(parser, args):
                 except CameraError as error:
                     parser.error(str(error))
                 log(HELP)
-            controls = Controls(strength=args.strength, preserve_color=args.preserve_color, steady=args.stabilize > 0)
+            controls = Controls(strength=args.strength, preserve_color=args.preserve_color)
+            controls.steady, controls.mirror = args.stabilize > 0, mirrored(args)
             steadier = FrameSteadier(args.stabilize or LIVE_STRENGTH)
             steady = f"steadied against flicker (--stabilize {args.stabilize:g})"
             log(steady if args.stabilize else "each frame painted on its own (--stabilize 0)")
@@ -148,6 +156,12 @@ def _run(parser, args):
         reason = f": {frames.error}" if frames.error else ""
         return _fail(f"camera {args.camera} stopped sending frames{reason}; what came before it is kept")
     return 0
+
+
+def mirrored(args):
+    """Whether the window starts mirrored: --mirror / --no-mirror, else for a camera (a person
+    facing it) and not for a file or a stream (a scene)."""
+    return args.camera.isdigit() if args.mirror is None else args.mirror
 
 
 def styles_from_args(parser, args):

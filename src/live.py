@@ -45,7 +45,7 @@ KEYS = {
     ord("n"): "next", 65363: "next", 2555904: "next", 63235: "next",
     ord("p"): "previous", 65361: "previous", 2424832: "previous", 63234: "previous",
     ord("+"): "stronger", ord("="): "stronger", ord("-"): "weaker",
-    ord("c"): "color", ord("f"): "steady", ord("s"): "snapshot", ord("q"): "quit", 27: "quit",
+    ord("c"): "color", ord("f"): "steady", ord("m"): "mirror", ord("s"): "snapshot", ord("q"): "quit", 27: "quit",
 }  # fmt: skip
 
 
@@ -61,7 +61,10 @@ def key_action(code):
     return KEYS.get(key)
 
 
-HELP = "keys: n/p next/previous style, +/- strength, c colour, f steady (less flicker) on/off, s snapshot, q quit"
+HELP = (
+    "keys: n/p next/previous style, +/- strength, c colour, f steady (less flicker) on/off, m mirror on/off, "
+    "s snapshot, q quit"
+)
 
 
 class CameraError(Exception):
@@ -76,6 +79,9 @@ class Controls:
     strength: float = 1.0
     preserve_color: bool = False
     steady: bool = True  # blend with the previous output along the motion, where there is a steadier
+    # The window shows the picture as a mirror would, as video calls show their own camera; the
+    # recording and snapshots keep the camera's view, as phones keep a selfie's.
+    mirror: bool = False
     snapshots: int = 0  # asked for, not yet written
     quit: bool = False
 
@@ -92,6 +98,8 @@ class Controls:
             self.preserve_color = not self.preserve_color
         elif action == "steady":
             self.steady = not self.steady
+        elif action == "mirror":
+            self.mirror = not self.mirror
         elif action == "snapshot":
             self.snapshots += 1
         elif action == "quit":
@@ -364,7 +372,7 @@ class LiveLoop:
             report.latencies.append(tick - arrived)
             report.shown += 1
             if self.window is not None:
-                self.window.show(picture, self.caption(report, began, tick))
+                self.window.show(picture, self.caption(report, began, tick), mirror=self.controls.mirror)
             self.read_keys()
             self.take_snapshots(picture, report)
 
@@ -476,9 +484,11 @@ class Window:
                 "pip install opencv-python for the window, or run with --no-window"
             ) from None
 
-    def show(self, rgb, caption):
+    def show(self, rgb, caption, mirror=False):
         cv2 = self._cv2
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        if mirror:
+            bgr = cv2.flip(bgr, 1)  # before the caption, which reads the right way round
         cv2.putText(bgr, caption, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(bgr, caption, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
         cv2.imshow(self.title, bgr)

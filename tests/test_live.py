@@ -93,6 +93,9 @@ def test_keys_cycle_styles_clamp_strength_and_toggle_colour():
     assert controls.steady
     controls.press("steady", 3)
     assert not controls.steady
+    assert not controls.mirror
+    controls.press("mirror", 3)
+    assert controls.mirror
 
 
 @pytest.mark.parametrize(
@@ -102,7 +105,7 @@ def test_keys_cycle_styles_clamp_strength_and_toggle_colour():
         (ord("Q"), "quit"), (0x20000 | ord("Q"), "quit"),  # Caps Lock: a capital, and GTK's lock bit
         (65363, "next"), (0x100000 | 65363, "next"), (2555904, "next"), (63235, "next"),  # X11, Windows, Cocoa
         (65361, "previous"), (2424832, "previous"), (63234, "previous"),
-        (ord("+"), "stronger"), (27, "quit"),
+        (ord("+"), "stronger"), (27, "quit"), (ord("m"), "mirror"), (ord("M"), "mirror"),
         (-1, None), (0, None), (ord("x"), None), (0x100000 | ord("x"), None),
     ],
 )  # fmt: skip
@@ -222,7 +225,7 @@ class FakeWindow:
     def __init__(self, polls):
         self.polls, self.shown = polls, 0
 
-    def show(self, rgb, caption):
+    def show(self, rgb, caption, mirror=False):
         self.shown += 1
 
     def actions(self):
@@ -345,6 +348,40 @@ def test_the_window_says_what_to_do_where_opencv_has_no_gui():
 
     with pytest.raises(CameraError, match="--no-window"):
         Window()
+
+
+def test_the_mirror_flips_what_the_window_shows_not_the_recording_nor_the_snapshots(tmp_path, monkeypatch):
+    cv2 = pytest.importorskip("cv2")
+    from PIL import Image
+
+    from src.live import Window
+
+    shown = []
+    monkeypatch.setattr(cv2, "namedWindow", lambda *args: None)
+    monkeypatch.setattr(cv2, "imshow", lambda title, bgr: shown.append(bgr.copy()))
+    monkeypatch.setattr(cv2, "waitKeyEx", lambda delay: -1)
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda *args: 1.0)
+
+    class Ramp(FakeStylizer):  # dark on the left, bright on the right
+        def __call__(self, images):
+            ramp = np.linspace(0, 255, images.shape[2], dtype=np.float32)
+            return np.broadcast_to(ramp[None, None, :, None], images.shape).copy()
+
+    recorder, controls = Recorder(), Controls(mirror=True, snapshots=1)
+    frames = NewestFrame(CaptureFrames(FakeCapture(3, size=(8, 40))), paced=False)
+    loop = LiveLoop([Ramp()], ["a"], controls, Window(), recorder, tmp_path, log=lambda m: None)
+    loop.run(frames, max_frames=2)
+    frames.close()
+    [snapshot] = [np.asarray(Image.open(path)) for path in tmp_path.glob("snapshot_*.png")]
+    for kept in (recorder.frames[0], snapshot):  # the camera's view: dark on the left
+        assert kept[4, 0, 0] < 10 and kept[4, -1, 0] > 245
+    # The window: bright on the left (the caption is drawn on its top rows only).
+    assert len(shown) == 2 and shown[0][-1, 0, 0] > 245 and shown[0][-1, -1, 0] < 10
+    controls.press("mirror", 1)
+    frames = NewestFrame(CaptureFrames(FakeCapture(3, size=(8, 40))), paced=False)
+    loop.run(frames, max_frames=1)
+    frames.close()
+    assert shown[-1][-1, 0, 0] < 10  # mirror off: as the camera sees it
 
 
 def test_an_empty_report_summarises():

@@ -291,6 +291,15 @@ def test_ctrl_c_before_the_first_frame_is_one_line(model_file, clip, tmp_path, c
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "argv, mirrored",
+    [([], True), (["--camera", "2"], True), (["--camera", "clip.mp4"], False), (["--camera", "http://cam/video"], False),
+     (["--no-mirror"], False), (["--camera", "clip.mp4", "--mirror"], True)],
+)  # fmt: skip
+def test_a_camera_starts_mirrored_and_a_file_or_stream_does_not(argv, mirrored):
+    assert webcam.mirrored(webcam.build_parser().parse_args(argv)) is mirrored
+
+
 def test_help_is_instant_and_imports_nothing_heavy():
     code = "import sys, webcam; webcam.build_parser(); print(sorted(m for m in ('tensorflow', 'keras', 'cv2') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
