@@ -6,8 +6,8 @@
 
 Keys in the window: n / p (or the arrows) next / previous style, + / - strength, c colour
 preservation, f steadiness against flicker (--stabilize) on / off, m mirror on / off, s snapshot
-(a PNG in --snapshot-dir), q or Esc quit. The window and the camera need OpenCV with its GUI (pip install
-opencv-python); --no-window runs without a display. The slim students (style.py --distill-from)
+(a PNG in --snapshot-dir), q or Esc quit. The window and the camera need OpenCV with its GUI
+(pip install opencv-python); --no-window runs without a display. The slim students (style.py --distill-from)
 are what make this real time on a CPU.
 """
 
@@ -130,8 +130,12 @@ def _run(parser, args):
                 except CameraError as error:
                     parser.error(str(error))
                 log(HELP)
-            controls = Controls(strength=args.strength, preserve_color=args.preserve_color)
-            controls.steady, controls.mirror = args.stabilize > 0, mirrored(args)
+            controls = Controls(
+                strength=args.strength,
+                preserve_color=args.preserve_color,
+                steady=args.stabilize > 0,
+                mirror=mirrored(args),
+            )
             steadier = FrameSteadier(args.stabilize or LIVE_STRENGTH)
             steady = f"steadied against flicker (--stabilize {args.stabilize:g})"
             log(steady if args.stabilize else "each frame painted on its own (--stabilize 0)")
