@@ -6,7 +6,8 @@
 Every model in examples/models/ and in each --models folder (style.py checkpoints, .keras files,
 the original's .ckpt files) is a style. The page stylizes photos at full resolution, makes a
 contact sheet of one photo in every style, and stylizes the browser's camera live. It listens on
-this computer only unless --host says otherwise, and never makes a public link.
+this computer only unless --host says otherwise, and never makes a public link. For the other
+computers of a room: --host 0.0.0.0 --https (their browsers open the camera only on https pages).
 """
 
 import argparse
@@ -15,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from src import cli
 from src.memory import keep_freed_memory
@@ -37,7 +39,37 @@ def build_parser():
     parser.add_argument(
         "--max-file-size", default="2gb", help="the largest upload the page accepts, photo or video (default: %(default)s)"
     )
+    parser.add_argument(
+        "--https",
+        action="store_true",
+        help="serve https, so that browsers on other computers may open their camera (the Live camera tab): with "
+        "a self-signed certificate made once by openssl (each browser asks once to accept it), or --ssl-certfile's",
+    )
+    parser.add_argument("--ssl-certfile", type=Path, metavar="PEM", help="serve https with your certificate; with --ssl-keyfile")
+    parser.add_argument("--ssl-keyfile", type=Path, metavar="PEM", help="its private key, not encrypted; with --ssl-certfile")
     return parser
+
+
+def certificate(parser, args):
+    """(certificate, key) paths for https, or None for http; a usage error where they cannot be had."""
+    from src.tls import TlsError, self_signed
+
+    given = [path for path in (args.ssl_certfile, args.ssl_keyfile) if path is not None]
+    if len(given) == 1:
+        parser.error("--ssl-certfile and --ssl-keyfile go together")
+    for path in given:
+        if not path.is_file():
+            parser.error(f"{path}: no such file")
+    if given:
+        return args.ssl_certfile, args.ssl_keyfile
+    if not args.https:
+        return None
+    from src.engines import cache_dir
+
+    try:
+        return self_signed(cache_dir() / "app-certificate", args.host)
+    except TlsError as error:
+        parser.error(f"--https: {error}")
 
 
 def main(argv=None):
@@ -46,6 +78,7 @@ def main(argv=None):
     for folder in args.models:
         if not os.path.isdir(folder):
             parser.error(f"--models {folder} is not a folder")
+    tls = certificate(parser, args)
     if importlib.util.find_spec("gradio") is None:
         print(INSTALL, file=sys.stderr)
         return 1
@@ -53,12 +86,12 @@ def main(argv=None):
 
     workspace = Workspace()
     try:
-        return _serve(args, workspace)
+        return _serve(args, workspace, tls)
     finally:
         workspace.remove()
 
 
-def _serve(args, workspace):
+def _serve(args, workspace, tls=None):
     # Before Gradio is imported: uploads go into our temporary folder, and nothing is reported home.
     os.environ["GRADIO_TEMP_DIR"] = str(workspace.uploads)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -74,15 +107,18 @@ def _serve(args, workspace):
         print("no model could be loaded: the app has no style to offer", file=sys.stderr)
         return 1
     page = build_page(catalog, workspace)
+    # Gradio checks its own address once started; a self-signed certificate fails a verified check.
+    certificates = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1]), "ssl_verify": False} if tls else {}
     try:
         page.queue(default_concurrency_limit=1).launch(
             server_name=args.host, server_port=args.port, share=False, prevent_thread_lock=True, quiet=True,
-            ssr_mode=False, theme=theme(), max_file_size=args.max_file_size, footer_links=[],
+            ssr_mode=False, theme=theme(), max_file_size=args.max_file_size, footer_links=[], **certificates,
         )  # fmt: skip
     except OSError as error:  # the port is taken
         print(f"cannot listen on {args.host}:{args.port}: {error}; choose another --port", file=sys.stderr)
         return 1
     print(f"Fast Style Transfer: {page.local_url} ({counted(len(catalog.styles), 'style')}; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    _say_where(args, tls)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
@@ -91,6 +127,26 @@ def _serve(args, workspace):
         page.close()
         print("stopped; the temporary files are removed", file=sys.stderr)
     return 0
+
+
+def _say_where(args, tls):
+    """For an app open to the network: the address other computers type, and, over http, that
+    their browsers will not open the camera."""
+    from src.tls import is_loopback, network_address
+
+    if is_loopback(args.host):
+        return
+    scheme, host = ("https" if tls else "http"), network_address() if args.host in ("0.0.0.0", "::") else args.host
+    if host:
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
+        print(f"on the network: {scheme}://{host}:{args.port}/", file=sys.stderr, flush=True)
+    if not tls:
+        print(
+            "note: browsers on other computers open their camera (the Live camera tab) only over https: "
+            "add --https (a self-signed certificate, which each browser asks once to accept)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _interrupt(signum, frame):

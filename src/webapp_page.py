@@ -7,6 +7,15 @@ import traceback
 from src.webapp import AppError, LiveFrames, StopSwitch, sheet_file, stylize_files, stylize_video_file
 
 NO_MIX = "(none)"
+# Run in the browser as the page loads: browsers open the camera only on secure pages (https, or
+# http://localhost on the computer running the app); elsewhere Gradio's own error is a bare
+# "image.no_webcam_support", so the live tab says why and what to do.
+INSECURE_NOTICE = (
+    "() => window.isSecureContext ? '' : '**The camera cannot open on this page:** browsers allow it only on "
+    "https pages, or at `http://localhost` on the computer running the app. Start the app with "
+    "`python app.py --host 0.0.0.0 --https` and open its https:// address (the browser asks once to accept "
+    "its certificate).'"
+)
 INTRO = (
     "# Fast Style Transfer\n"
     "Paint your photos and videos in the style of an artwork. Everything runs on this computer; "
@@ -37,7 +46,8 @@ def build_page(catalog, workspace):
         with gr.Tab("Contact sheet"):
             _sheet_tab(gr, catalog, workspace)
         with gr.Tab("Live camera"):
-            live = _live_tab(gr, catalog)
+            live, notice = _live_tab(gr, catalog)
+        page.load(None, None, notice, js=INSECURE_NOTICE)
 
         def gone(request: gr.Request):
             live.forget(request.session_hash)
@@ -159,6 +169,7 @@ def _live_tab(gr, catalog):
     labels = catalog.live_labels()
     live = LiveFrames(catalog)
     gr.Markdown("Your browser's camera, stylized frame by frame with the slim networks (distilled for speed).")
+    notice = gr.Markdown("", elem_id="live-insecure")
     with gr.Row():
         camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="camera")
         painted = gr.Image(label="Stylized", streaming=True, elem_id="live")
@@ -173,7 +184,7 @@ def _live_tab(gr, catalog):
 
     inputs = [camera, style, strength, colour, steady]
     camera.stream(frame, inputs, [painted], stream_every=0.1, concurrency_limit=1)
-    return live
+    return live, notice
 
 
 def _unexpected(error):

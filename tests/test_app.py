@@ -22,6 +22,7 @@ from src.cli import ROOT
 from tests.clips import audio_facts, make_clip, streams, video_facts
 from tests.fixtures import first_frame, heic, loaded, photo, random_network
 
+ELSEWHERE = "classroom.test"
 CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
@@ -341,13 +342,24 @@ def test_without_gradio_the_app_says_how_to_get_it(monkeypatch, capsys):
     assert "setup.sh --app" in capsys.readouterr().err
 
 
-def test_bad_flags_are_clear_errors(tmp_path, capsys):
+def test_bad_flags_are_clear_errors(tmp_path, capsys, monkeypatch):
     import app
+    from src import tls
 
-    for argv in (["--port", "0"], ["--models", str(tmp_path / "missing")]):
+    (tmp_path / "cert.pem").write_text("a certificate")
+    monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(tls.shutil, "which", lambda name: None)
+    for argv, message in (
+        (["--port", "0"], "--port"),
+        (["--models", str(tmp_path / "missing")], "is not a folder"),
+        (["--ssl-certfile", str(tmp_path / "cert.pem")], "--ssl-certfile and --ssl-keyfile go together"),
+        (["--ssl-certfile", str(tmp_path / "cert.pem"), "--ssl-keyfile", str(tmp_path / "key.pem")], "key.pem: no such file"),
+        (["--https"], "--https: making a certificate needs the openssl command"),
+    ):
         with pytest.raises(SystemExit) as exit_:
             app.main(argv)
-        assert exit_.value.code == 2 and "error:" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "error:" in err and message in err
 
 
 # --- in a real browser ------------------------------------------------------------------------
@@ -359,27 +371,33 @@ def free_port():
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(models, tmp_path_factory):
+def serving(models, folder, *flags):
+    """app.py started on a free port with `flags`; yields (its address, its log), then stops it."""
     pytest.importorskip("gradio", reason="the app's optional dependency (bash setup.sh --app)")
     port = free_port()
-    log = tmp_path_factory.mktemp("app_log") / "app.log"
-    env = {**os.environ, "TMPDIR": str(log.parent)}
+    log = folder / "app.log"
+    env = {**os.environ, "TMPDIR": str(folder), "FST_CACHE_DIR": str(folder / "cache")}
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--models", str(models)],
+            [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--models", str(models), *flags],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     deadline = time.monotonic() + 180
-    while f"127.0.0.1:{port}" not in log.read_text():
+    while f":{port}/ (" not in log.read_text():  # the line with the address it serves
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"app.py did not start: {log.read_text()[-2000:]}")
         time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}/", log
+    scheme = "https" if "--https" in flags else "http"
+    yield f"{scheme}://127.0.0.1:{port}/", log
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0, log.read_text()[-2000:]
-    assert not list(log.parent.glob("fst-app-*")), "the app's temporary folder is removed when it stops"
+    assert not list(folder.glob("fst-app-*")), "the app's temporary folder is removed when it stops"
+
+
+@pytest.fixture(scope="module")
+def server(models, tmp_path_factory):
+    yield from serving(models, tmp_path_factory.mktemp("app_log"))
 
 
 @pytest.fixture(scope="module")
@@ -393,6 +411,9 @@ def browser(server, tmp_path_factory):
     options = webdriver.ChromeOptions()
     # Chromium's fake camera (a moving test pattern) stands in for a webcam, allowed without asking.
     arguments = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+    # Another computer of the room, as the browser sees it: a name that is not this one's, and
+    # the app's self-signed certificate accepted, as a person accepts it once.
+    arguments += (f"--host-resolver-rules=MAP {ELSEWHERE} 127.0.0.1", "--ignore-certificate-errors")
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1100", *arguments):
         options.add_argument(argument)
     options.binary_location = CHROMIUM
@@ -593,3 +614,44 @@ def test_the_live_tab_stylizes_the_browsers_camera(browser, server):
     picture = wait_for(lambda: [i for i in driver.find_elements(By.CSS_SELECTOR, "#live img") if i.get_attribute("src")], what="a stylized frame")
     assert "/gradio_api/file=" in picture[0].get_attribute("src")
     assert driver.find_element(By.CSS_SELECTOR, "#live-steady input[type=checkbox]").is_selected()  # steady by default
+
+
+def live_tab_from_elsewhere(driver, address):
+    """The live tab of the app at `address` opened as from another computer -> (whether the page
+    is a secure context, the tab's notice)."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(address.replace("127.0.0.1", ELSEWHERE))
+    click(driver, "button[role=tab]", "Live")
+    secure = driver.execute_script("return window.isSecureContext")
+    return secure, wait_for(lambda: driver.find_element(By.ID, "live-insecure").text or "(none)", what="the notice")
+
+
+def test_over_http_from_another_computer_the_live_tab_says_the_camera_needs_https(browser, server):
+    from selenium.webdriver.common.by import By
+
+    driver, _ = browser
+    secure, notice = live_tab_from_elsewhere(driver, server[0])
+    assert not secure and notice.startswith("The camera cannot open on this page") and "--https" in notice
+    driver.get(server[0])  # this computer's own address: a secure page, no notice
+    click(driver, "button[role=tab]", "Live")
+    assert driver.execute_script("return window.isSecureContext")
+    assert wait_for(lambda: driver.find_element(By.ID, "live-insecure").text == "" and "empty", what="no notice")
+
+
+@pytest.fixture(scope="module")
+def https_server(models, tmp_path_factory):
+    yield from serving(models, tmp_path_factory.mktemp("app_https"), "--https")
+
+
+def test_over_https_from_another_computer_the_live_tab_stylizes_its_camera(browser, https_server):
+    from selenium.webdriver.common.by import By
+
+    driver, _ = browser
+    secure, notice = live_tab_from_elsewhere(driver, https_server[0])
+    assert secure and notice == "(none)"
+    click(driver, "#camera button", "Access Webcam")
+    click(driver, "#camera button", "Record")
+    picture = wait_for(lambda: [i for i in driver.find_elements(By.CSS_SELECTOR, "#live img") if i.get_attribute("src")], what="a stylized frame")
+    assert picture[0].get_attribute("src").startswith(f"https://{ELSEWHERE}:")
+    assert f"Fast Style Transfer: {https_server[0]}" in https_server[1].read_text()

@@ -1,0 +1,87 @@
+"""HTTPS for app.py: browsers open the camera only on secure pages, https ones or those of the
+computer itself (http://localhost), so the Live camera tab works on another computer of the
+room only when the app serves https. Without a certificate of the user's own, one is made,
+self-signed, by the `openssl` command: every browser asks once to accept it.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+CERTIFICATE, KEY = "certificate.pem", "key.pem"
+# Made again when older than this, before browsers' limit of 825 days is near.
+RENEW_DAYS = 365
+VALID_DAYS = 400
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+class TlsError(Exception):
+    """A certificate that cannot be made or read, with what to do instead."""
+
+
+def is_loopback(host):
+    """Whether only this computer reaches an app listening on `host` (its pages secure over http)."""
+    return host in LOOPBACK or host.startswith("127.") or host.endswith(".localhost")
+
+
+def network_address():
+    """This computer's address on its network (what another computer types), or None. Connecting
+    a UDP socket sends nothing: it only asks the system which interface a route would take."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routed like the internet, never reached
+            return probe.getsockname()[0]
+        except OSError:
+            return None
+
+
+def self_signed(folder, host=None):
+    """(certificate path, key path) in `folder`: kept from an earlier run while younger than
+    RENEW_DAYS, else made now (an EC P-256 key, this computer's names and addresses), both
+    written under temporary names and renamed, the certificate last. TlsError without openssl."""
+    folder = Path(folder)
+    certificate, key = folder / CERTIFICATE, folder / KEY
+    if certificate.exists() and key.exists() and time.time() - certificate.stat().st_mtime < RENEW_DAYS * 86400:
+        return certificate, key
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise TlsError("making a certificate needs the openssl command; install it, or give --ssl-certfile and --ssl-keyfile")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as work:
+        new_certificate, new_key = Path(work) / CERTIFICATE, Path(work) / KEY
+        command = [
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", str(new_key), "-out", str(new_certificate), "-days", str(VALID_DAYS),
+            "-subj", "/CN=Fast Style Transfer", "-addext", f"subjectAltName={_alt_names(host)}",
+        ]  # fmt: skip
+        made = subprocess.run(command, capture_output=True, text=True)
+        if made.returncode != 0:
+            reason = (made.stderr.strip().splitlines() or ["no reason given"])[-1]
+            raise TlsError(f"openssl could not make a certificate ({reason}); give --ssl-certfile and --ssl-keyfile")
+        os.chmod(new_key, 0o600)  # the private key is for this user only
+        os.replace(new_key, key)
+        os.replace(new_certificate, certificate)
+    return certificate, key
+
+
+def _alt_names(host):
+    """The names and addresses the certificate is for: this computer's, and `host` where given."""
+    names = {"localhost", socket.gethostname()}
+    addresses = {"127.0.0.1", "::1", network_address()}
+    if host and host not in ("0.0.0.0", "::"):
+        (addresses if _is_address(host) else names).add(host)
+    return ",".join([f"DNS:{name}" for name in sorted(names) if name] + [f"IP:{a}" for a in sorted(addresses - {None})])
+
+
+def _is_address(text):
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+            return True
+        except OSError:
+            pass
+    return False

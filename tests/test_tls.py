@@ -1,0 +1,51 @@
+"""src/tls.py: the self-signed certificate of app.py --https, made once, kept, renewed, and a
+clear error without openssl."""
+
+import os
+import shutil
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from src import tls
+
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
+
+
+@needs_openssl
+def test_a_certificate_is_made_once_kept_and_renewed_when_old(tmp_path):
+    certificate, key = tls.self_signed(tmp_path / "made", host="192.0.2.7")
+    ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certificate, key)  # a pair a server can use
+    assert key.stat().st_mode & 0o077 == 0  # the private key: this user's alone
+    text = subprocess.run(["openssl", "x509", "-in", str(certificate), "-noout", "-text"], capture_output=True, text=True).stdout
+    assert "DNS:localhost" in text and "IP Address:127.0.0.1" in text and "IP Address:192.0.2.7" in text
+    assert sorted(p.name for p in certificate.parent.iterdir()) == [tls.CERTIFICATE, tls.KEY]  # no leftovers
+    first = certificate.read_bytes()
+    assert tls.self_signed(tmp_path / "made") == (certificate, key) and certificate.read_bytes() == first  # kept
+    old = time.time() - (tls.RENEW_DAYS + 1) * 86400
+    os.utime(certificate, (old, old))
+    tls.self_signed(tmp_path / "made")
+    assert certificate.read_bytes() != first  # renewed
+
+
+def test_without_openssl_the_error_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(tls.shutil, "which", lambda name: None)
+    with pytest.raises(tls.TlsError, match="openssl.*--ssl-certfile and --ssl-keyfile"):
+        tls.self_signed(tmp_path)
+    assert not (tmp_path / tls.CERTIFICATE).exists()
+
+
+@pytest.mark.parametrize(
+    "host, loopback",
+    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.1.1", True), ("app.localhost", True),
+     ("0.0.0.0", False), ("::", False), ("192.168.1.20", False), ("classroom.example", False)],
+)  # fmt: skip
+def test_only_this_computers_own_addresses_are_loopback(host, loopback):
+    assert tls.is_loopback(host) is loopback
+
+
+def test_the_network_address_is_an_address_or_none():
+    address = tls.network_address()
+    assert address is None or tls._is_address(address)
