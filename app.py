@@ -66,10 +66,13 @@ def certificate(parser, args):
         return None
     from src.engines import cache_dir
 
+    folder = cache_dir() / "app-certificate"
     try:
-        return self_signed(cache_dir() / "app-certificate", args.host)
+        return self_signed(folder, args.host)
     except TlsError as error:
         parser.error(f"--https: {error}")
+    except OSError as error:  # a read-only cache folder
+        parser.error(f"--https: cannot keep a certificate in {folder} ({error.strerror}); set FST_CACHE_DIR elsewhere")
 
 
 def main(argv=None):

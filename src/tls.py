@@ -47,10 +47,10 @@ def self_signed(folder, host=None):
     certificate, key = folder / CERTIFICATE, folder / KEY
     if certificate.exists() and key.exists() and time.time() - certificate.stat().st_mtime < RENEW_DAYS * 86400:
         return certificate, key
+    folder.mkdir(parents=True, exist_ok=True)
     openssl = shutil.which("openssl")
     if openssl is None:
         raise TlsError("making a certificate needs the openssl command; install it, or give --ssl-certfile and --ssl-keyfile")
-    folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as work:
         new_certificate, new_key = Path(work) / CERTIFICATE, Path(work) / KEY
         command = [

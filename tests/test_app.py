@@ -360,6 +360,10 @@ def test_bad_flags_are_clear_errors(tmp_path, capsys, monkeypatch):
             app.main(argv)
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and "error:" in err and message in err
+    monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path / "cert.pem"))  # a file where the folder would go
+    with pytest.raises(SystemExit):
+        app.main(["--https"])
+    assert "cannot keep a certificate in" in capsys.readouterr().err
 
 
 # --- in a real browser ------------------------------------------------------------------------
