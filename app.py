@@ -52,7 +52,7 @@ def build_parser():
 
 def certificate(parser, args):
     """(certificate, key) paths for https, or None for http; a usage error where they cannot be had."""
-    from src.tls import TlsError, self_signed
+    from src.tls import TlsError, check_pair, self_signed
 
     given = [path for path in (args.ssl_certfile, args.ssl_keyfile) if path is not None]
     if len(given) == 1:
@@ -61,6 +61,10 @@ def certificate(parser, args):
         if not path.is_file():
             parser.error(f"{path}: no such file")
     if given:
+        try:
+            check_pair(args.ssl_certfile, args.ssl_keyfile)
+        except TlsError as error:
+            parser.error(str(error))
         return args.ssl_certfile, args.ssl_keyfile
     if not args.https:
         return None

@@ -7,6 +7,7 @@ self-signed, by the `openssl` command: every browser asks once to accept it.
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -21,6 +22,21 @@ LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 class TlsError(Exception):
     """A certificate that cannot be made or read, with what to do instead."""
+
+
+def check_pair(certificate, key):
+    """TlsError unless `certificate` and `key` are a PEM certificate and its unencrypted private
+    key, said before the server starts rather than as a traceback from its thread."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+
+    def no_password():  # rather than a prompt on the terminal
+        raise TlsError(f"{key} is encrypted: give the private key without a password")
+
+    try:
+        context.load_cert_chain(certificate, key, password=no_password)
+    except ssl.SSLError as error:
+        reason = (error.reason or "not PEM").replace("_", " ").lower()  # KEY_VALUES_MISMATCH -> key values mismatch
+        raise TlsError(f"{certificate} and {key} are not a certificate and its private key ({reason})") from None
 
 
 def is_loopback(host):

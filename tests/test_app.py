@@ -355,6 +355,7 @@ def test_bad_flags_are_clear_errors(tmp_path, capsys, monkeypatch):
         (["--ssl-certfile", str(tmp_path / "cert.pem")], "--ssl-certfile and --ssl-keyfile go together"),
         (["--ssl-certfile", str(tmp_path / "cert.pem"), "--ssl-keyfile", str(tmp_path / "key.pem")], "key.pem: no such file"),
         (["--https"], "--https: making a certificate needs the openssl command"),
+        (["--ssl-certfile", str(tmp_path / "cert.pem"), "--ssl-keyfile", str(tmp_path / "cert.pem")], "not a certificate"),
     ):
         with pytest.raises(SystemExit) as exit_:
             app.main(argv)

@@ -49,3 +49,19 @@ def test_only_this_computers_own_addresses_are_loopback(host, loopback):
 def test_the_network_address_is_an_address_or_none():
     address = tls.network_address()
     assert address is None or tls._is_address(address)
+
+
+@needs_openssl
+def test_a_pair_that_is_not_a_certificate_and_its_key_is_said_before_the_server_starts(tmp_path):
+    certificate, key = tls.self_signed(tmp_path / "one")
+    other_certificate, _ = tls.self_signed(tmp_path / "two")
+    tls.check_pair(certificate, key)
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    with pytest.raises(tls.TlsError, match="junk.pem and .* are not a certificate and its private key"):
+        tls.check_pair(tmp_path / "junk.pem", key)
+    with pytest.raises(tls.TlsError, match="key values mismatch"):
+        tls.check_pair(other_certificate, key)
+    encrypted = tmp_path / "encrypted.pem"
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-out", str(encrypted), "-aes256", "-passout", "pass:secret"], check=True)
+    with pytest.raises(tls.TlsError, match="encrypted.pem is encrypted"):
+        tls.check_pair(certificate, encrypted)
