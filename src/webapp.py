@@ -29,6 +29,9 @@ LIVE_SUFFIX = "_0.25"
 PREVIEW_SIDE = 1024  # the longer side of the pictures shown in the page; downloads keep full size
 KEEP_RUNS = 20  # finished requests whose files stay downloadable
 LIVE_SESSIONS = 64  # browser sessions whose last live picture is kept
+# Live frames are painted with their longer side at most this: the page asks the browser for
+# 640x480, and a camera that sends more would slow every frame for detail the page scales away.
+LIVE_SIDE = 640
 
 
 class AppError(Exception):
@@ -365,6 +368,8 @@ class LiveFrames:
 
     def _paint(self, frame, label, strength, preserve_color, steady, session):
         rgb = np.asarray(frame)[..., :3]
+        if max(rgb.shape[:2]) > LIVE_SIDE:
+            rgb = to_uint8(fit_within(rgb, LIVE_SIDE))
         if label not in self._stylizers:
             self._stylizers[label] = self._stylizer(rgb, label)
         # Strength and colour are set on the style's Stylizer, as webcam.py's keys do: a new

@@ -171,7 +171,10 @@ def _live_tab(gr, catalog):
     gr.Markdown("Your browser's camera, stylized frame by frame with the slim networks (distilled for speed).")
     notice = gr.Markdown("", elem_id="live-insecure")
     with gr.Row():
-        camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="camera")
+        # The camera at 640x480, as webcam.py's measurements: Gradio asks browsers for 1920x1440.
+        size = {"width": {"ideal": 640}, "height": {"ideal": 480}}
+        options = gr.WebcamOptions(constraints={"video": size})
+        camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="camera", webcam_options=options)
         painted = gr.Image(label="Stylized", streaming=True, elem_id="live")
     with gr.Row():
         style = gr.Dropdown(labels, value=labels[0], label="Style", elem_id="live-style")

@@ -267,6 +267,21 @@ def test_a_busy_network_shows_each_session_only_its_own_last_picture(catalog):
         assert live(photo(8, 8).astype(np.uint8), "style_1", session="a") is None, "only the newest sessions are kept"
 
 
+def test_a_camera_frame_larger_than_the_page_asks_is_painted_at_640_on_its_longer_side(catalog, monkeypatch):
+    from src import webapp
+
+    seen = []
+    stylizer = catalog.stylizer("mine")
+    monkeypatch.setattr(catalog, "stylizer", lambda *args, **kwargs: stylizer)
+    painting = stylizer.__class__.__call__
+    monkeypatch.setattr(stylizer.__class__, "__call__", lambda self, images, *a: seen.append(images.shape) or painting(self, images, *a))
+    live = webapp.LiveFrames(catalog)
+    assert live(photo(720, 1280).astype(np.uint8), "mine", session="a").shape == (360, 640, 3)
+    assert live(photo(962, 721).astype(np.uint8), "mine", session="b").shape == (640, 480, 3)  # a phone held upright
+    assert live(photo(480, 640).astype(np.uint8), "mine", session="c").shape == (480, 640, 3)  # as asked: unchanged
+    assert seen[-3:] == [(1, 360, 640, 3), (1, 640, 480, 3), (1, 480, 640, 3)]
+
+
 def test_live_frames_are_steadied_per_session_and_afresh_after_a_change(catalog):
     pytest.importorskip("cv2", reason="OpenCV (opencv-python-headless, requirements.txt) is not installed")
     from scipy.ndimage import gaussian_filter
@@ -619,6 +634,9 @@ def test_the_live_tab_stylizes_the_browsers_camera(browser, server):
     picture = wait_for(lambda: [i for i in driver.find_elements(By.CSS_SELECTOR, "#live img") if i.get_attribute("src")], what="a stylized frame")
     assert "/gradio_api/file=" in picture[0].get_attribute("src")
     assert driver.find_element(By.CSS_SELECTOR, "#live-steady input[type=checkbox]").is_selected()  # steady by default
+    # The camera as the page asks for it (Gradio's own default, 1920x1440, ran at a frame or two a second).
+    size = "const v = document.querySelector('#camera video'); return v && [v.videoWidth, v.videoHeight]"
+    assert driver.execute_script(size) == [640, 480]
 
 
 def live_tab_from_elsewhere(driver, address):
