@@ -19,6 +19,7 @@ from pathlib import Path
 from src import cli
 from src.devices import PRECISIONS
 from src.memory import keep_freed_memory
+from src.out_paths import into_folder, new_file
 from src.stabilize import LIVE_STRENGTH
 
 MODELS = cli.ROOT / "examples" / "models"
@@ -36,7 +37,11 @@ def build_parser():
     )
     add("--camera", default="0", help="camera number, video file or stream URL (default: %(default)s)")
     add("--size", type=_size, metavar="WxH", help="stylize frames at this size, e.g. 640x480 (default: the source's)")
-    add("--out-path", type=Path, help="record the stylized frames to this video (.mp4, .mkv, .mov, .webm)")
+    add(
+        "--out-path",
+        help="record the stylized frames to this video (.mp4, .mkv, .mov, .webm), or into this folder (a new "
+        "take_<date>_<time>.mp4 each run)",
+    )
     add("--snapshot-dir", type=Path, default=Path("."), help="folder for the s key's snapshots (default: %(default)s)")
     add("--no-window", action="store_true", help="show nothing (no display needed): record, or measure")
     add("--max-frames", type=cli.positive_int, help="stop after stylizing this many frames")
@@ -85,6 +90,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.no_window and not (args.out_path or args.max_frames or args.seconds) and args.camera.isdigit():
         parser.error("with --no-window nothing would be seen: give --out-path, --max-frames or --seconds")
+    if args.out_path and into_folder(args.out_path):  # a folder of takes, each run a new one
+        args.out_path = str(new_file(args.out_path, "take", ".mp4"))
     if args.out_path:  # before anything loads; the frame's size and rate are checked again then
         plan_recording(parser, args, 640, 480, 30)
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # our messages say what went wrong, not its probes
@@ -233,7 +240,7 @@ def plan_recording(parser, args, width, height, frame_rate):
 
     info = VideoInfo(width, height, Fraction(frame_rate).limit_denominator(1001), Fraction(1), None, (), False, 0)
     try:
-        output = plan_output(Path("webcam.mp4"), args.out_path, info, live=True)
+        output = plan_output(Path("take.mp4"), args.out_path, info, live=True)
         check_not_input(output.path, args.camera)
     except (VideoError, OutPathError) as error:
         message = str(error)

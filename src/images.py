@@ -157,8 +157,10 @@ def output_format(path):
     """The Pillow format an output path's extension asks for; ImageError if none can be written."""
     extension = Path(path).suffix.lower()
     fmt = Image.registered_extensions().get(extension)
+    if not extension:  # a folder that does not exist yet, most likely
+        raise ImageError(f"{path}: no extension to choose the format by: give a file such as {path}.jpg, or a folder as {path}/")
     if fmt is None or fmt not in Image.SAVE or not _writes_rgb(fmt):
-        raise ImageError(f"{path}: cannot write images with extension '{extension or '(none)'}'")
+        raise ImageError(f"{path}: cannot write images with extension '{extension}'")
     if fmt in ICON_FORMATS:
         raise ImageError(f"{path}: {fmt} holds icon sizes only, not the picture's own size; use .png")
     return fmt

@@ -4,6 +4,7 @@ never the input itself, through symbolic or hard links either; and a refused run
 folders (the first write does)."""
 
 import os
+import time
 from pathlib import Path
 
 
@@ -19,6 +20,17 @@ def output_file(source, out_path, suffix=None):
     if into_folder(out_path):
         target = target / (source.with_suffix(suffix).name if suffix else source.name)
     check_not_input(target, source)
+    return target
+
+
+def new_file(folder, stem, suffix, now=None):
+    """folder/stem_YYYYmmdd_HHMMSS.suffix, for outputs that have no input to be named after (a
+    live recording): a new one each run, with _2, _3 ... where a run in the same second took it."""
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(now))
+    target, count = Path(folder) / f"{stem}_{stamp}{suffix}", 1
+    while target.exists():
+        count += 1
+        target = Path(folder) / f"{stem}_{stamp}_{count}{suffix}"
     return target
 
 

@@ -334,9 +334,11 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
     suffix = None if Path(source).suffix.lower() in CONTAINERS else ".mp4"
     source, target = Path(source), output_file(source, target, suffix)
     container = CONTAINERS.get(target.suffix.lower())
+    if not target.suffix:  # a folder that does not exist yet, most likely
+        raise VideoError(f"{target}: no extension to choose the container by: give a file such as {target}.mp4, or a folder as {target}/")
     if container is None:
-        extension, supported = target.suffix or "(none)", ", ".join(CONTAINERS)
-        raise VideoError(f"{target}: cannot write videos with extension '{extension}' (use {supported})")
+        supported = ", ".join(CONTAINERS)
+        raise VideoError(f"{target}: cannot write videos with extension '{target.suffix}' (use {supported})")
     codec = container.codec
     if crf is not None and not 0 <= crf <= codec.max_crf:
         raise VideoError(f"--crf for {codec.encoder} must be between 0 and {codec.max_crf}, got {crf}")

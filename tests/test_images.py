@@ -163,10 +163,15 @@ def test_output_format_follows_the_extension(tmp_path, extension, fmt):
     assert loaded(tmp_path / f"x{extension}").format == fmt
 
 
-@pytest.mark.parametrize("name", ["noext", "x.txt", "x.psd"])
+@pytest.mark.parametrize("name", ["x.txt", "x.psd"])
 def test_unwritable_extensions(tmp_path, name):
     with pytest.raises(ImageError, match="cannot write images with extension"):
         output_format(tmp_path / name)
+
+
+def test_no_extension_is_told_how_to_name_a_file_or_a_folder(tmp_path):
+    with pytest.raises(ImageError, match="noext: no extension to choose the format by: give a file such as .*noext.jpg, or a folder as .*noext/"):
+        output_format(tmp_path / "noext")
 
 
 def test_write_rounds_and_clips(tmp_path):

@@ -47,6 +47,15 @@ def test_a_file_as_the_camera_is_recorded_in_real_time(model_file, clip, tmp_pat
     assert facts["rate"] == source["rate"]
 
 
+def test_a_folder_as_the_out_path_gets_a_new_take_each_run(model_file, clip, tmp_path, capsys):
+    takes = tmp_path / "takes"
+    for _ in range(2):
+        assert run("--checkpoint", model_file, "--camera", clip, "--no-window", "--max-frames", "2", "--out-path", f"{takes}/") == 0
+    made = sorted(takes.glob("take_*.mp4"))
+    assert len(made) == 2 and all(video_facts(path)["frames"] >= 2 for path in made)
+    assert f"recorded {made[0]}" in capsys.readouterr().err
+
+
 def test_a_file_as_the_camera_lends_the_recording_its_sound_up_to_where_it_stops(model_file, tmp_path, capsys):
     camera = make_clip(tmp_path / "song.mp4", size="96x64", rate="20", seconds=2, sound="aac")
     whole, early = tmp_path / "whole.mp4", tmp_path / "early.webm"  # WebM: the sound re-encoded
@@ -205,16 +214,16 @@ def test_the_file_read_as_the_camera_is_never_the_recording(clip, tmp_path, caps
     monkeypatch.setattr(src.cli, "import_keras", lambda: pytest.fail("a model was loaded"))
     folder = tmp_path / "takes"
     folder.mkdir()
-    camera = folder / "webcam.mp4"  # the name a recording gets in a folder
+    camera = folder / "clip.mp4"  # (a folder as --out-path gets a new take_<time>.mp4, never an existing file)
     shutil.copy(clip, camera)
     before = camera.read_bytes()
     link = tmp_path / "link.mp4"
     link.symlink_to(camera)
-    for out in (camera, folder, link):
+    for out in (camera, link):
         with pytest.raises(SystemExit) as exit_info:
             run("--camera", str(camera), "--no-window", "--out-path", str(out))
         assert exit_info.value.code == 2 and "is the input itself" in capsys.readouterr().err
-    assert camera.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["webcam.mp4"]
+    assert camera.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["clip.mp4"]
 
 
 def test_a_camera_that_stops_keeps_the_recording(model_file, tmp_path, capsys, monkeypatch):

@@ -1,0 +1,22 @@
+"""src/out_paths.py: where outputs go."""
+
+import time
+
+from src.out_paths import into_folder, new_file
+
+
+def test_a_new_file_is_named_by_the_time_and_never_one_that_exists(tmp_path):
+    now = time.mktime((2026, 12, 7, 9, 5, 3, 0, 0, -1))
+    first = new_file(tmp_path / "takes", "take", ".mp4", now)
+    assert first == tmp_path / "takes" / "take_20261207_090503.mp4" and not first.parent.exists()  # nothing made yet
+    first.parent.mkdir()
+    first.write_bytes(b"a take")
+    second = new_file(tmp_path / "takes", "take", ".mp4", now)
+    assert second.name == "take_20261207_090503_2.mp4"
+    second.write_bytes(b"another")
+    assert new_file(tmp_path / "takes", "take", ".mp4", now).name == "take_20261207_090503_3.mp4"
+
+
+def test_a_folder_is_one_that_exists_or_ends_in_a_separator(tmp_path):
+    (tmp_path / "there").mkdir()
+    assert into_folder(tmp_path / "there") and into_folder(f"{tmp_path}/new/") and not into_folder(tmp_path / "new")
