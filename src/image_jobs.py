@@ -14,7 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from src.images import ImageError, list_images, output_format, peek_size, read_image, write_image, writable_suffix
+from src.images import (
+    ImageError,
+    list_images,
+    named_like_an_image,
+    output_format,
+    peek_size,
+    read_image,
+    writable_suffix,
+    write_image,
+)
 from src.memory import DoesNotFit
 from src.out_paths import OutPathError, check_folder, check_not_input, into_folder, output_file
 
@@ -60,6 +69,12 @@ def folders_inside(in_path):
 def _plan_folder(source, target):
     if target.exists() and not target.is_dir():
         raise OutPathError(f"--in-path is a folder, so --out-path must be a folder, but {target} is a file")
+    if not target.exists() and named_like_an_image(target):
+        # A folder named like one image is a slip more often than a wish.
+        raise OutPathError(
+            f"--in-path is a folder, so --out-path must be a folder, but {target} is named like an image; "
+            f"give a folder such as {target.with_suffix('')}/"
+        )
     if target.exists() and target.samefile(source):
         raise OutPathError("--out-path is the input folder: the outputs would overwrite the inputs")
     check_folder(target)

@@ -153,6 +153,11 @@ def _wide_gray_to_rgb(image):
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
+def named_like_an_image(path):
+    """Whether a path's extension is one Pillow knows as an image's (.jpg, .png, ...)."""
+    return Path(path).suffix.lower() in Image.registered_extensions()
+
+
 def output_format(path):
     """The Pillow format an output path's extension asks for; ImageError if none can be written."""
     extension = Path(path).suffix.lower()

@@ -186,6 +186,7 @@ def test_grayscale_and_cmyk_inputs(tmp_path, capsys, model_file):
         (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.xyz"], "cannot write images with extension '.xyz'"),
         (["--in-path", "{tmp}", "--out-path", "{tmp}"], "would overwrite the inputs"),
         (["--in-path", "{tmp}", "--out-path", "{tmp}/in.jpg"], "must be a folder"),
+        (["--in-path", "{tmp}", "--out-path", "{tmp}/new/one.jpg"], "{tmp}/new/one.jpg is named like an image; give a folder such as {tmp}/new/one/"),
         (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--batch-size", "0"], "must be at least 1"),
         (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--device", "tpu"], "invalid device 'tpu'"),
         (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--checkpoint", "{tmp}/in.jpg"], "is not a checkpoint"),
@@ -199,6 +200,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, capsys, argv, message):
     assert status == 2
     assert message.format(tmp=tmp_path) in err
     assert (tmp_path / "in.jpg").read_bytes() == before
+    assert not (tmp_path / "new").exists()  # a refused run makes no folder
 
 
 def test_empty_folder(tmp_path, capsys):
