@@ -31,9 +31,9 @@ def build_parser():
     add(
         "--checkpoint",
         action="append",
-        help="a model to use (any checkpoint evaluate.py reads); give several to switch between them with "
-        "n / p, every style of a multi-style model included (default: the quarter-width models in "
-        "examples/models/, *_0.25.keras)",
+        help="a model to use (any checkpoint evaluate.py reads), or a folder of them; give several to switch "
+        "between them with n / p, every style of a multi-style model included (default: the quarter-width "
+        "models in examples/models/, *_0.25.keras)",
     )
     add("--camera", default="0", help="camera number, video file or stream URL (default: %(default)s)")
     add("--size", type=_size, metavar="WxH", help="stylize frames at this size, e.g. 640x480 (default: the source's)")
@@ -176,10 +176,17 @@ def mirrored(args):
 
 
 def styles_from_args(parser, args):
-    """(model, style weights, name) for every style of each --checkpoint."""
+    """(model, style weights, name) for every style of each --checkpoint (a folder of models: each
+    model in it, as evaluate.py --sheet takes them)."""
+    from src.sheet import model_paths
+
     cli.import_keras()
+    try:
+        paths = model_paths(args.checkpoint or default_checkpoints())
+    except ValueError as error:
+        parser.error(f"--checkpoint: {error}")
     styles = []
-    for path in args.checkpoint or default_checkpoints():
+    for path in paths:
         model = cli.load_model(parser, path)
         for index, name in enumerate(model.style_names):
             weights = [1.0 if i == index else 0.0 for i in range(model.num_styles)]

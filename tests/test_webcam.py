@@ -125,6 +125,21 @@ def test_size_max_frames_and_every_style_of_each_model(model_file, two_styles, c
     assert [p.shape for p in pictures] == [(1, 32, 48, 3)] * 3 and not np.array_equal(pictures[1], pictures[2])
 
 
+def test_a_folder_of_models_gives_every_style_of_each(model_file, two_styles, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(model_file, folder / "a.keras")
+    shutil.copy(two_styles, folder / "b.keras")
+    (folder / "notes.txt").write_text("not a model")
+    parser = webcam.build_parser()
+    styles = webcam.styles_from_args(parser, parser.parse_args(["--checkpoint", str(folder)]))
+    assert [name for _, _, name in styles] == ["a", "style_0", "style_1"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit):
+        webcam.styles_from_args(parser, parser.parse_args(["--checkpoint", str(tmp_path / "empty")]))
+    assert "holds no models" in capsys.readouterr().err
+
+
 def test_auto_races_openvino_against_tensorflow_on_the_first_frame(model_file, clip, capsys):
     pytest.importorskip("openvino")
     argv = ["--checkpoint", model_file, "--camera", clip, "--no-window", "--max-frames", "2"]
