@@ -107,7 +107,8 @@ def main(argv=None):
 
 def _run(parser, args):
     from src.devices import device_scope
-    from src.live import HELP, CameraError, Controls, LiveLoop, NewestFrame, Window, engines_to_race, open_source
+    from src.live import HELP, Controls, LiveLoop, Window, engines_to_race
+    from src.live_sources import CameraError, NewestFrame, open_source
     from src.stabilize import FrameSteadier
 
     try:

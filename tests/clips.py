@@ -1,6 +1,6 @@
 """Short test clips made with the bundled ffmpeg, a live MJPEG stream served over HTTP (a camera
-for webcam.py), and facts about video files measured with ffmpeg directly (not through
-src/video.py, which is what the tests check)."""
+for webcam.py), fake OpenCV captures (cameras without a camera), and facts about video files
+measured with ffmpeg directly (not through src/video.py, which is what the tests check)."""
 
 import contextlib
 import io
@@ -144,3 +144,41 @@ def serve_mjpeg(frames, rate):
         print(server.server_address[1], flush=True)
         server.handle_request()
     print(sent[-1] - sent[0], flush=True)
+
+
+class FakeCapture:
+    """cv2.VideoCapture's read(): `count` BGR frames (frame i red at level i), then nothing; an
+    exception instead of frame `fail_at`."""
+
+    def __init__(self, count, size=(12, 16), fail_at=None, delay=0.0):
+        self.count, self.size, self.fail_at, self.delay, self.index = count, size, fail_at, delay, 0
+        self.released, self.delivered = False, []  # delivered: when each frame was read
+
+    def read(self):
+        time.sleep(self.delay)
+        if self.index == self.fail_at:
+            raise RuntimeError("the driver went away")
+        if self.index >= self.count:
+            return False, None
+        self.index += 1
+        self.delivered.append(time.perf_counter())
+        bgr = np.zeros((*self.size, 3), np.uint8)
+        bgr[..., 2] = self.index % 256  # red, which OpenCV gives last
+        return True, bgr
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        self.released = True
+
+
+class Rated(FakeCapture):
+    """A capture that reports `rate` frames per second, whatever it delivers."""
+
+    def __init__(self, count, rate, **kwargs):
+        super().__init__(count, **kwargs)
+        self.rate = rate
+
+    def get(self, prop):
+        return self.rate

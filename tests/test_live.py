@@ -1,7 +1,6 @@
-"""src/live.py: the keys' effects, the newest-frame reader dropping what arrives while the
-network is busy, the loop's recording in real time (a file frame for frame, a camera by the
-clock), snapshots, the window's keys and its message where OpenCV has no GUI, and video files
-read through ffmpeg (HDR, rotation, --size). Fake captures and stylizers: no camera, no network."""
+"""src/live.py: the keys' effects, the loop's recording in real time (a file frame for frame, a
+camera by the clock), snapshots, the window's keys, mirror and message where OpenCV has no GUI,
+the engine race, and steadied frames. Fake captures and stylizers: no camera, no network."""
 
 import re
 import threading
@@ -10,47 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from src.live import (
-    CameraError,
-    CaptureFrames,
-    Controls,
-    LiveLoop,
-    NewestFrame,
-    Report,
-    camera_hint,
-    fastest,
-    key_action,
-    linux_cameras,
-    open_source,
-)
-from tests.clips import make_clip, make_hdr_clip
-
-
-class FakeCapture:
-    """cv2.VideoCapture's read(): `count` BGR frames (frame i red at level i), then nothing; an
-    exception instead of frame `fail_at`."""
-
-    def __init__(self, count, size=(12, 16), fail_at=None, delay=0.0):
-        self.count, self.size, self.fail_at, self.delay, self.index = count, size, fail_at, delay, 0
-        self.released, self.delivered = False, []  # delivered: when each frame was read
-
-    def read(self):
-        time.sleep(self.delay)
-        if self.index == self.fail_at:
-            raise RuntimeError("the driver went away")
-        if self.index >= self.count:
-            return False, None
-        self.index += 1
-        self.delivered.append(time.perf_counter())
-        bgr = np.zeros((*self.size, 3), np.uint8)
-        bgr[..., 2] = self.index % 256  # red, which OpenCV gives last
-        return True, bgr
-
-    def get(self, prop):
-        return 0.0
-
-    def release(self):
-        self.released = True
+from src.live import Controls, LiveLoop, Report, fastest, key_action
+from src.live_sources import CameraError, CaptureFrames, NewestFrame
+from tests.clips import FakeCapture, Rated
 
 
 class FakeStylizer:
@@ -111,57 +72,6 @@ def test_keys_cycle_styles_clamp_strength_and_toggle_colour():
 )  # fmt: skip
 def test_keys_are_read_on_every_opencv_backend_whatever_lock_is_on(code, action):
     assert key_action(code) == action
-
-
-def test_a_camera_that_does_not_open_is_told_which_cameras_there_are(tmp_path):
-    sysfs = tmp_path / "class" / "video4linux"
-    assert linux_cameras(tmp_path / "elsewhere" / "video4linux") is None  # not Linux: nothing to list
-    sysfs.parent.mkdir()
-    assert linux_cameras(sysfs) == {}  # Linux, no video device at all
-    for number, name, index in [(0, "Integrated Camera", 0), (1, "Integrated Camera", 1), (2, "C920", 0), (3, "", 0)]:
-        node = sysfs / f"video{number}"
-        node.mkdir(parents=True)
-        (node / "name").write_text(name + "\n")
-        (node / "index").write_text(f"{index}\n")
-    (sysfs / "v4l-subdev0").mkdir()
-    cameras = linux_cameras(sysfs)
-    assert cameras == {0: "Integrated Camera", 2: "C920", 3: "unnamed"}  # video1: the webcam's metadata
-    assert camera_hint(1, cameras) == "the cameras here: 0 (Integrated Camera), 2 (C920), 3 (unnamed)"
-    assert camera_hint(2, cameras).startswith("is another program using it? The cameras here: 0 (")
-    assert "no camera was found" in camera_hint(0, {}) and camera_hint(0, None) == "is it connected, and free?"
-
-
-def test_the_reader_keeps_only_the_newest_frame():
-    frames = NewestFrame(CaptureFrames(FakeCapture(50, delay=0.002)), paced=False)
-    first = frames.after(0)
-    time.sleep(0.05)  # busy: the reader goes on meanwhile
-    later = frames.after(first[0])
-    assert later[0] > first[0] + 1  # frames in between were dropped
-    assert later[2][0, 0].tolist() == [later[0], 0, 0]  # and its pixels are that frame's, in RGB
-    while frames.after(later[0]) is not None:
-        later = frames.after(later[0])
-    assert frames.ended and frames.count == 50 and frames.after(50) is None
-    frames.close()
-
-
-def test_a_failing_capture_ends_the_stream_with_its_error():
-    frames = NewestFrame(CaptureFrames(FakeCapture(50, fail_at=3)), paced=False)
-    seen = 0
-    while (newest := frames.after(seen)) is not None:
-        seen = newest[0]
-    assert frames.ended and seen == 3 and "went away" in str(frames.error)
-    frames.close()
-
-
-class Rated(FakeCapture):
-    """A capture that reports `rate` frames per second, whatever it delivers."""
-
-    def __init__(self, count, rate, **kwargs):
-        super().__init__(count, **kwargs)
-        self.rate = rate
-
-    def get(self, prop):
-        return self.rate
 
 
 def test_a_file_is_recorded_frame_for_frame_and_the_controls_apply(tmp_path):
@@ -265,79 +175,6 @@ def test_ctrl_c_ends_the_loop_like_quit():
     report = LiveLoop([Interrupting()], ["a"], controls, recorder=recorder, log=lambda m: None).run(frames)
     frames.close()
     assert controls.quit and report.shown == 2 and len(recorder.frames) >= 2
-
-
-def test_a_paced_file_is_read_at_its_frame_rate():
-    frames = NewestFrame(CaptureFrames(Rated(10, rate=50.0)), paced=True)
-    began, seen = time.perf_counter(), 0
-    while (newest := frames.after(seen)) is not None:
-        seen = newest[0]
-    assert seen == 10 and time.perf_counter() - began >= 9 / 50 * 0.9 and frames.frame_rate == 50.0
-    frames.close()
-
-
-def test_a_held_file_waits_at_its_first_frame_until_started():
-    capture = Rated(10, rate=50.0)
-    frames = NewestFrame(CaptureFrames(capture), paced=True, held=True)
-    number, read_at, _ = frames.after(0)
-    time.sleep(0.3)  # the networks compile and race on that frame
-    assert number == 1 and frames.after(1, timeout=0.01) is None and capture.index == 1
-    started = time.perf_counter()
-    frames.start()
-    assert frames.after(0)[1] >= started > read_at  # the first frame counts as delivered now
-    seen = 1
-    while (newest := frames.after(seen)) is not None:
-        seen = newest[0]
-    # Every frame, at the file's pace from the start (9 intervals of 1/50 s), none skipped by the wait.
-    assert seen == 10 and capture.delivered[1] - started < 0.5 and time.perf_counter() - started >= 9 / 50 * 0.9
-    frames.close()
-
-
-def test_a_held_reader_closes_without_being_started():
-    capture = Rated(10, rate=50.0)
-    frames = NewestFrame(CaptureFrames(capture), paced=True, held=True)
-    assert frames.after(0)[0] == 1
-    frames.close()
-    assert capture.released and capture.index == 1
-
-
-@pytest.mark.parametrize("name", ["HLG", "PQ"])
-def test_a_file_is_read_as_transform_video_reads_it_hdr_tone_mapped(tmp_path, name):
-    clip, sdr = make_hdr_clip(tmp_path / f"{name}.mp4", name, size="320x240")
-    source, is_file = open_source(clip)
-    assert is_file and source.frame_rate == 10.0
-    frames = []
-    while (rgb := source.read()) is not None:
-        frames.append(rgb)
-    source.release()
-    # As OpenCV reads it (HDR's codes taken for SDR), 51 to 65 levels off on average (bench/README.md).
-    assert len(frames) == len(sdr) and np.abs(np.array(frames, float) - sdr).mean() < 35
-    frames[0][0, 0] = 0  # writable, as a camera's frames are
-    assert f"HDR video ({name})" in source.note
-
-
-def test_a_rotated_file_is_read_upright_and_closes_mid_way(tmp_path):
-    rotated = ("-display_rotation", "90")
-    clip = make_clip(tmp_path / "phone.mp4", size="64x48", rate="25", seconds=2, sound=None, before=rotated)
-    source, _ = open_source(clip)
-    frames = NewestFrame(source, paced=True, held=True)
-    number, _, rgb = frames.after(0)
-    assert number == 1 and rgb.shape == (64, 48, 3) and frames.frame_rate == 25.0 and source.note is None
-    frames.close()  # long before its 50 frames: ffmpeg is stopped, not left running
-    assert source._reader._ffmpeg.process.poll() is not None
-    # --size: scaled by ffmpeg, upright, as the whole frame shrunk by area would be.
-    small, _ = open_source(clip, (24, 32))
-    shrunk = small.read()
-    small.release()
-    cv2 = pytest.importorskip("cv2")
-    assert shrunk.shape == (32, 24, 3)
-    assert np.abs(shrunk.astype(float) - cv2.resize(rgb, (24, 32), interpolation=cv2.INTER_AREA)).mean() < 4
-
-
-def test_a_file_that_is_no_video_is_a_camera_error(tmp_path):
-    (tmp_path / "notes.txt").write_text("not a video")
-    with pytest.raises(CameraError, match="notes.txt"):
-        open_source(tmp_path / "notes.txt")
 
 
 def test_the_window_says_what_to_do_where_opencv_has_no_gui():
