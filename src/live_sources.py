@@ -40,7 +40,7 @@ def open_source(source, size=None):
     if not capture.isOpened():
         if is_camera:
             raise CameraError(f"cannot open camera {source}: {camera_hint(int(source), linux_cameras())}")
-        raise CameraError(f"cannot open {source}")
+        raise CameraError(f"cannot open {source}: is the address right, and is the camera sending?")
     return CaptureFrames(capture), False
 
 

@@ -150,7 +150,6 @@ def test_auto_races_openvino_against_tensorflow_on_the_first_frame(model_file, c
     assert "engine:" not in capsys.readouterr().err
 
 
-
 def test_where_openvino_cannot_compile_the_race_names_tensorflow(model_file, clip, tmp_path, capsys, monkeypatch):
     openvino = pytest.importorskip("openvino")
     monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path))
@@ -164,10 +163,12 @@ def test_where_openvino_cannot_compile_the_race_names_tensorflow(model_file, cli
     assert re.search(r"engine: tensorflow, \d+ ms a frame\n", err), err
     assert err.count("OpenVINO cannot run this network here") == 1 and "engine: openvino" not in err
 
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["--camera", "missing.mp4", "--no-window", "--seconds", "1"], "--camera: missing.mp4: no such file"),
+        (["--camera", "http://127.0.0.1:9/video", "--no-window", "--seconds", "1"], "cannot open http://127.0.0.1:9/video: is the address right"),
         (["--camera", "9", "--no-window", "--seconds", "1"], "cannot open camera 9"),
         (["--camera", "{tmp}/notes.avi", "--no-window", "--seconds", "1"], "--camera: {tmp}/notes.avi: not a readable video"),
         (["--camera", "0", "--no-window"], "with --no-window nothing would be seen"),
