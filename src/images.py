@@ -20,6 +20,7 @@ from PIL import Image, ImageCms, ImageOps
 
 from src.atomic import atomic_path
 from src.errors import first_line
+from src.out_paths import no_extension
 from src.pixels import to_uint8
 
 # Pillow refuses images above ~179 megapixels as decompression bombs; tiled stylization handles
@@ -161,9 +162,9 @@ def named_like_an_image(path):
 def output_format(path):
     """The Pillow format an output path's extension asks for; ImageError if none can be written."""
     extension = Path(path).suffix.lower()
+    if not extension:
+        raise ImageError(no_extension(path, "format", ".jpg"))
     fmt = Image.registered_extensions().get(extension)
-    if not extension:  # a folder that does not exist yet, most likely
-        raise ImageError(f"{path}: no extension to choose the format by: give a file such as {path}.jpg, or a folder as {path}/")
     if fmt is None or fmt not in Image.SAVE or not _writes_rgb(fmt):
         raise ImageError(f"{path}: cannot write images with extension '{extension}'")
     if fmt in ICON_FORMATS:

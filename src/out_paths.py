@@ -34,6 +34,12 @@ def new_file(folder, stem, suffix, now=None):
     return target
 
 
+def no_extension(path, what, example):
+    """What to tell of an --out-path without an extension, most likely a folder not there yet;
+    `what` the extension would choose ("format"), `example` one that would do (".jpg")."""
+    return f"{path}: no extension to choose the {what} by: give a file such as {path}{example}, or a folder as {path}/"
+
+
 def into_folder(out_path):
     """Whether --out-path names a folder: an existing one, or one written with a trailing separator."""
     return Path(out_path).is_dir() or str(out_path).endswith(os.sep)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from src.atomic import atomic_path
-from src.out_paths import OutPathError, check_folder, output_file
+from src.out_paths import OutPathError, check_folder, no_extension, output_file
 from src.wording import counted
 
 
@@ -333,9 +333,9 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
     # that clip.avi can go into its own folder as clip.mp4.
     suffix = None if Path(source).suffix.lower() in CONTAINERS else ".mp4"
     source, target = Path(source), output_file(source, target, suffix)
+    if not target.suffix:
+        raise VideoError(no_extension(target, "container", ".mp4"))
     container = CONTAINERS.get(target.suffix.lower())
-    if not target.suffix:  # a folder that does not exist yet, most likely
-        raise VideoError(f"{target}: no extension to choose the container by: give a file such as {target}.mp4, or a folder as {target}/")
     if container is None:
         supported = ", ".join(CONTAINERS)
         raise VideoError(f"{target}: cannot write videos with extension '{target.suffix}' (use {supported})")
