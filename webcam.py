@@ -7,8 +7,8 @@
 Keys in the window: n / p (or the arrows) next / previous style, + / - strength, c colour
 preservation, f steadiness against flicker (--stabilize) on / off, m mirror on / off, s snapshot
 (a PNG in --snapshot-dir), q or Esc quit. The window and the camera need OpenCV with its GUI
-(pip install opencv-python); --no-window runs without a display. The slim students (style.py --distill-from)
-are what make this real time on a CPU.
+(pip install opencv-python); --no-window runs without a display. The slim students (style.py
+--distill-from) are what make this real time on a CPU.
 """
 
 import argparse
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from src import cli
 from src.devices import PRECISIONS
+from src.live_sources import is_camera
 from src.memory import keep_freed_memory
 from src.out_paths import into_folder, new_file
 from src.stabilize import LIVE_STRENGTH
@@ -88,7 +89,7 @@ def default_checkpoints():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.no_window and not (args.out_path or args.max_frames or args.seconds) and args.camera.isdigit():
+    if args.no_window and not (args.out_path or args.max_frames or args.seconds) and is_camera(args.camera):
         parser.error("with --no-window nothing would be seen: give --out-path, --max-frames or --seconds")
     if args.out_path and into_folder(args.out_path):  # a folder of takes, each run a new one
         args.out_path = str(new_file(args.out_path, "take", ".mp4"))
@@ -173,7 +174,7 @@ def _run(parser, args):
 def mirrored(args):
     """Whether the window starts mirrored: --mirror / --no-mirror, else for a camera (a person
     facing it) and not for a file or a stream (a scene)."""
-    return args.camera.isdigit() if args.mirror is None else args.mirror
+    return is_camera(args.camera) if args.mirror is None else args.mirror
 
 
 def styles_from_args(parser, args):

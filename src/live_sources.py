@@ -21,24 +21,29 @@ class CameraError(Exception):
     """A camera or stream that cannot be opened, or that stops sending frames."""
 
 
+def is_camera(source):
+    """Whether --camera names a camera (its number), rather than a video file or a stream."""
+    return str(source).isdigit()
+
+
 def open_source(source, size=None):
     """A camera index ("0"), a video file or a stream URL -> (frames, is_file), frames being
     CaptureFrames or FileFrames; size: (width, height) asked of a camera, or a file's frames
     scaled to. CameraError when it cannot be opened."""
-    is_camera = str(source).isdigit()
-    is_file = not is_camera and Path(source).exists()
-    if not is_camera and not is_file and "://" not in str(source):
+    camera = is_camera(source)
+    is_file = not camera and Path(source).exists()
+    if not camera and not is_file and "://" not in str(source):
         raise CameraError(f"{source}: no such file (give a camera number, a video file or a stream URL)")
     if is_file:
         return FileFrames(source, size), True
     import cv2
 
-    capture = cv2.VideoCapture(int(source) if is_camera else str(source))
-    if is_camera and size:
+    capture = cv2.VideoCapture(int(source) if camera else str(source))
+    if camera and size:
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
     if not capture.isOpened():
-        if is_camera:
+        if camera:
             raise CameraError(f"cannot open camera {source}: {camera_hint(int(source), linux_cameras())}")
         raise CameraError(f"cannot open {source}: is the address right, and is the camera sending?")
     return CaptureFrames(capture), False
