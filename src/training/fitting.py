@@ -65,8 +65,9 @@ class _Progress(keras.callbacks.Callback):
 
 def fit_with_progress(objective, feed, run: FitRun, start, total, every, log):
     """objective.fit over `feed` (one epoch of its steps) with a progress bar -> (the last iteration,
-    whether a stop was asked for). Ctrl-C or SIGTERM stops after the current step; the last
-    iteration always ends in a checkpoint."""
+    whether it stopped before `total`). Ctrl-C or SIGTERM stops after the current step; the last
+    iteration always ends in a checkpoint. A stop asked for during the last step is no stop: the
+    run is finished, and saying "the same command resumes" would send the user to do nothing."""
     with stop_requests(log) as stop:
         monitor = _Progress(run, start, total, every, stop)
         try:
@@ -75,7 +76,7 @@ def fit_with_progress(objective, feed, run: FitRun, start, total, every, log):
             monitor.close()
     if monitor.saved != monitor.iteration:
         run.checkpoint(monitor.iteration, objective)
-    return monitor.iteration, stop.requested
+    return monitor.iteration, stop.requested and monitor.iteration < total
 
 
 class StopRequest:
