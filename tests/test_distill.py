@@ -179,7 +179,7 @@ def test_distill_trains_resumes_and_the_student_works_everywhere(training_data, 
     assert "resumed from iteration 3" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         style.main([*argv[:-6], "--width", "0.5", "--epochs", "3"])
-    assert exit_info.value.code == 2 and "width was 0.25, now 0.5" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--width was 0.25, now 0.5" in capsys.readouterr().err
 
     # The student is a TransformNet like any other: evaluate.py, mixing its two styles, tiles.
     out = tmp_path / "out.png"
@@ -222,7 +222,7 @@ def test_distill_refines_a_student_from_start_from_with_a_texture_loss(training_
         np.testing.assert_allclose(a, b, atol=1e-6)
     with pytest.raises(SystemExit) as exit_info:  # a resume with another start is another run
         style.main([*distill_args(training_data, teacher_file, second, *vgg, "--epochs", "2")])
-    assert exit_info.value.code == 2 and "start was" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--start-from is another network" in capsys.readouterr().err
 
 
 def test_start_from_must_paint_the_teachers_styles(training_data, teacher_file, tmp_path, capsys):

@@ -58,4 +58,40 @@ def test_model_without_state_and_damaged_state(tmp_path):
 def test_mismatches():
     state = TrainingState(5, SETTINGS)
     assert mismatches(state, SETTINGS) == []
-    assert mismatches(state, {**SETTINGS, "batch_size": 8}) == ["batch_size was 4, now 8"]
+    assert mismatches(state, {**SETTINGS, "batch_size": 8}) == ["--batch-size was 4, now 8"]
+
+
+def test_mismatches_name_the_flags_in_the_words_of_the_command_line():
+    saved = {
+        "styles": ["wave"],
+        "style_images": ["aaaa"],
+        "loss_weights": [7.5, 100.0, 200.0],
+        "style_layers": ["relu1_1", "relu2_1"],
+        "loss_network": "VGG19 1234",
+    }
+    state = TrainingState(5, saved)
+    same_names = {**saved, "style_images": ["bbbb"], "loss_weights": [15.0, 100.0, 200.0], "loss_network": "VGG19 5678"}
+    assert mismatches(state, same_names) == [
+        "the --style images are other pictures than the run's, under the same names",
+        "--content-weight was 7.5, now 15",
+        "--vgg-path holds other VGG19 weights than the run's",
+    ]
+    other = {**saved, "styles": ["udnie"], "style_images": ["cccc"], "style_layers": ["relu3_1"], "loss_network": "VGG16 1"}
+    assert mismatches(state, other) == [  # the pictures' fingerprints go unsaid when the names differ
+        "--style was wave, now udnie",
+        "--style-layers was relu1_1 relu2_1, now relu3_1",
+        "--vgg-path was VGG19, now VGG16",
+    ]
+
+
+def test_mismatches_of_a_distillation():
+    saved = {"teacher": "t1", "loss_weights": [1.0, 0.0], "loss_network": None, "start": None}
+    state = TrainingState(5, saved)
+    now = {"teacher": "t2", "loss_weights": [1.0, 15.0, 0.05], "loss_network": "VGG16 9", "start": "s"}
+    assert mismatches(state, now) == [
+        "--distill-from is another network than the run's",
+        "--content-weight was 0, now 15",
+        "--style-weight was 0, now 0.05",
+        "--vgg-path was none, now VGG16",
+        "--start-from is another network than the run's",
+    ]

@@ -93,14 +93,55 @@ def read_state(directory):
     return TrainingState(meta["iteration"], meta["settings"], model, optimizer)
 
 
+# The recorded settings by the flag that sets each, so that a refused resume names what to pass.
+_FLAGS = {
+    "image_size": "--image-size",
+    "batch_size": "--batch-size",
+    "seed": "--seed",
+    "width": "--width",
+    "residual_blocks": "--residual-blocks",
+    "styles": "--style",
+    "style_layers": "--style-layers",
+    "content_layer": "--content-layer",
+    "temporal_weight": "--temporal-weight",
+}
+# Settings recorded as fingerprints: what changed, in words, since the digits say nothing.
+_FILES = {
+    "style_images": "the --style images are other pictures than the run's, under the same names",
+    "teacher": "--distill-from is another network than the run's",
+    "start": "--start-from is another network than the run's",
+}
+
+
 def mismatches(state, settings):
-    """Human-readable differences between a saved run's settings and this run's. A setting the
-    saved run did not record (written by an older version) is not compared."""
-    return [
-        f"{name} was {state.settings.get(name)!r}, now {value!r}"
-        for name, value in settings.items()
-        if name in state.settings and state.settings[name] != value
-    ]
+    """The differences between a saved run's settings and this run's, each naming its flag. A
+    setting the saved run did not record (written by an older version) is not compared."""
+    changed = {name for name, value in settings.items() if name in state.settings and state.settings[name] != value}
+    if "styles" in changed:
+        changed.discard("style_images")  # other names say it already
+    distilling = "teacher" in settings
+    return [text for name in settings if name in changed for text in _worded(name, state.settings[name], settings[name], distilling)]
+
+
+def _worded(name, old, new, distilling):
+    if name in _FILES:
+        return [_FILES[name]]
+    if name == "loss_network":  # "VGG16 <fingerprint>", or None for a distillation without one
+        old, new = (value.split()[0] if value else "none" for value in (old, new))
+        return [f"--vgg-path holds other {new} weights than the run's" if old == new else f"--vgg-path was {old}, now {new}"]
+    if name == "loss_weights":  # one per flag; a distillation records its texture weight only when not 0
+        flags = ("--pixel-weight", "--content-weight", "--style-weight") if distilling else ("--content-weight", "--style-weight", "--tv-weight")
+        old, new = ([*weights, 0.0, 0.0][: len(flags)] for weights in (old, new))
+        return [f"{flag} was {_value(a)}, now {_value(b)}" for flag, a, b in zip(flags, old, new) if a != b]
+    return [f"{_FLAGS.get(name, name)} was {_value(old)}, now {_value(new)}"]
+
+
+def _value(value):
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(_value, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def write_checkpoint(directory, state, model):
