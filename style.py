@@ -265,7 +265,8 @@ def check_model_flags(parser, args):
             ("--temporal-weight", args.temporal_weight), ("--style-scale", args.style_scale != 1.0),
         ) if value]  # fmt: skip
         if given:
-            parser.error(f"--distill-from learns the teacher's pictures; {', '.join(given)} belong to learning a style")
+            verb = "belongs" if len(given) == 1 else "belong"
+            parser.error(f"--distill-from learns the teacher's pictures; {', '.join(given)} {verb} to learning a style")
         for flag, value in (("--content-weight", args.content_weight), ("--style-weight", args.style_weight),
                             ("--style-layers", args.style_layers)):  # fmt: skip
             if value is not None and not args.vgg_path:

@@ -237,9 +237,10 @@ def test_start_from_must_paint_the_teachers_styles(training_data, teacher_file, 
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--style", "x.jpg"], "--style belong to learning a style"),
-        (["--tv-weight", "1"], "--tv-weight belong to learning a style"),
-        (["--temporal-weight", "1"], "--temporal-weight belong"),
+        (["--style", "x.jpg"], "--style belongs to learning a style"),
+        (["--tv-weight", "1"], "--tv-weight belongs to learning a style"),
+        (["--temporal-weight", "1"], "--temporal-weight belongs"),
+        (["--slow", "--tv-weight", "1"], "--slow, --tv-weight belong to learning a style"),
         (["--content-weight", "2"], "--content-weight is for a loss through the network of --vgg-path: give both"),
         (["--style-weight", "2"], "--style-weight is for a loss through the network of --vgg-path: give both"),
         (["--style-layers", "relu1_2"], "--style-layers is for a loss through"),
