@@ -105,6 +105,7 @@ _FLAGS = {
     "content_layer": "--content-layer",
     "temporal_weight": "--temporal-weight",
 }
+_LOSS_WEIGHT_FLAGS = ("--content-weight", "--style-weight", "--tv-weight")
 # Settings recorded as fingerprints: what changed, in words, since the digits say nothing.
 _FILES = {
     "style_images": "the --style images are other pictures than the run's, under the same names",
@@ -120,7 +121,8 @@ def mismatches(state, settings):
     if "styles" in changed:
         changed.discard("style_images")  # other names say it already
     distilling = "teacher" in settings
-    return [text for name in settings if name in changed for text in _worded(name, state.settings[name], settings[name], distilling)]
+    worded = (_worded(name, state.settings[name], settings[name], distilling) for name in settings if name in changed)
+    return [text for texts in worded for text in texts]
 
 
 def _worded(name, old, new, distilling):
@@ -128,9 +130,11 @@ def _worded(name, old, new, distilling):
         return [_FILES[name]]
     if name == "loss_network":  # "VGG16 <fingerprint>", or None for a distillation without one
         old, new = (value.split()[0] if value else "none" for value in (old, new))
-        return [f"--vgg-path holds other {new} weights than the run's" if old == new else f"--vgg-path was {old}, now {new}"]
+        if old == new:
+            return [f"--vgg-path holds other {new} weights than the run's"]
+        return [f"--vgg-path was {old}, now {new}"]
     if name == "loss_weights":  # one per flag; a distillation records its texture weight only when not 0
-        flags = ("--pixel-weight", "--content-weight", "--style-weight") if distilling else ("--content-weight", "--style-weight", "--tv-weight")
+        flags = ("--pixel-weight", "--content-weight", "--style-weight") if distilling else _LOSS_WEIGHT_FLAGS
         old, new = ([*weights, 0.0, 0.0][: len(flags)] for weights in (old, new))
         return [f"{flag} was {_value(a)}, now {_value(b)}" for flag, a, b in zip(flags, old, new) if a != b]
     return [f"{_FLAGS.get(name, name)} was {_value(old)}, now {_value(new)}"]
