@@ -88,13 +88,9 @@ def default_checkpoints():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.no_window and not (args.out_path or args.max_frames or args.seconds) and is_camera(args.camera):
-        parser.error("with --no-window nothing would be seen: give --out-path, --max-frames or --seconds")
-    if args.out_path and into_folder(args.out_path):  # a folder of takes, each run a new one
-        args.out_path = str(new_file(args.out_path, "take", ".mp4"))
-    if args.out_path:  # before anything loads; the frame's size and rate are checked again then
-        plan_recording(parser, args, 640, 480, 30)
+    settings = settings_from_args(parser, parser.parse_args(argv))
+    if settings.out_path:  # before anything loads; the frame's size and rate are checked again then
+        plan_recording(parser, settings, 640, 480, 30)
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # our messages say what went wrong, not its probes
     try:
         import cv2  # noqa: F401  (OpenCV reads the camera and shows the window)
@@ -102,18 +98,48 @@ def main(argv=None):
         parser.error("webcam.py needs OpenCV: pip install opencv-python (bash setup.sh installs the headless one)")
     # While frames flow, a Ctrl-C or `kill` ends the loop like q and the recording is kept
     # (src/live.py); before that, or while the recording is being finished, nothing is kept.
-    nothing = f"nothing was recorded to {args.out_path}" if args.out_path else "nothing was shown"
-    return cli.run_interruptibly(lambda: _run(parser, args), nothing)
+    nothing = f"nothing was recorded to {settings.out_path}" if settings.out_path else "nothing was shown"
+    return cli.run_interruptibly(lambda: _run(parser, settings), nothing)
 
 
-def _run(parser, args):
+def settings_from_args(parser, args):
+    """LiveSettings from the flags: a usage error for a run that would show nothing; a folder of
+    takes becomes this run's new file in it; the mirror defaults to on for a camera number (a
+    person facing it) and off for a file or a stream (a scene)."""
+    from src.live import LiveSettings
+
+    if args.no_window and not (args.out_path or args.max_frames or args.seconds) and is_camera(args.camera):
+        parser.error("with --no-window nothing would be seen: give --out-path, --max-frames or --seconds")
+    out_path = args.out_path
+    if out_path and into_folder(out_path):
+        out_path = str(new_file(out_path, "take", ".mp4"))
+    return LiveSettings(
+        camera=args.camera,
+        checkpoints=tuple(args.checkpoint or default_checkpoints()),
+        size=args.size,
+        out_path=out_path,
+        snapshot_dir=args.snapshot_dir,
+        window=not args.no_window,
+        max_frames=args.max_frames,
+        seconds=args.seconds,
+        strength=args.strength,
+        preserve_color=args.preserve_color,
+        stabilize=args.stabilize,
+        mirror=is_camera(args.camera) if args.mirror is None else args.mirror,
+        device=args.device,
+        precision=args.precision,
+        engine=args.engine,
+    )
+
+
+def _run(parser, settings):
     from src.devices import device_scope
     from src.live import HELP, Controls, LiveLoop, Window, engines_to_race
     from src.live_sources import CameraError, NewestFrame, open_source
     from src.stabilize import FrameSteadier
 
     try:
-        source, is_file = open_source(args.camera, args.size)
+        source, is_file = open_source(settings.camera, settings.size)
     except CameraError as error:
         parser.error(f"--camera: {error}")
     if source.note:
@@ -121,40 +147,40 @@ def _run(parser, args):
     # Read from now on: a camera or stream's frames that come while the models load are dropped
     # as they come rather than queued and timed late; a file is held at its first frame until
     # the networks are ready.
-    frames = NewestFrame(source, paced=is_file, size=args.size, held=is_file)
+    frames = NewestFrame(source, paced=is_file, size=settings.size, held=is_file)
     window = steadier = None
     try:
-        styles = styles_from_args(parser, args)
-        options = cli.stylizer_options(parser, args)
+        styles = load_styles(parser, settings.checkpoints)
+        options = cli.stylizer_options(parser, settings)
         keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
         first = frames.after(0)
         if first is None:
-            return _fail(f"{args.camera} sent no frames" + (f": {frames.error}" if frames.error else ""))
+            return _fail(f"{settings.camera} sent no frames" + (f": {frames.error}" if frames.error else ""))
         height, width = first[2].shape[:2]
         sound = source.info if is_file else None
-        with recording(parser, args, width, height, frames.frame_rate, sound) as recorder:
-            if not args.no_window:
+        with recording(parser, settings, width, height, frames.frame_rate, sound) as recorder:
+            if settings.window:
                 try:
                     window = Window()
                 except CameraError as error:
                     parser.error(str(error))
                 log(HELP)
             controls = Controls(
-                strength=args.strength,
-                preserve_color=args.preserve_color,
-                steady=args.stabilize > 0,
-                mirror=mirrored(args),
+                strength=settings.strength,
+                preserve_color=settings.preserve_color,
+                steady=settings.stabilize > 0,
+                mirror=settings.mirror,
             )
-            steadier = FrameSteadier(args.stabilize or LIVE_STRENGTH)
-            steady = f"steadied against flicker (--stabilize {args.stabilize:g})"
-            log(steady if args.stabilize else "each frame painted on its own (--stabilize 0)")
-            with device_scope(args.device):
-                stylizers = stylizers_for(styles, options, engines_to_race(args.engine, options["engine"]), first[2])
+            steadier = FrameSteadier(settings.stabilize or LIVE_STRENGTH)
+            steady = f"steadied against flicker (--stabilize {settings.stabilize:g})"
+            log(steady if settings.stabilize else "each frame painted on its own (--stabilize 0)")
+            with device_scope(settings.device):
+                stylizers = stylizers_for(styles, options, engines_to_race(settings.engine, options["engine"]), first[2])
                 names = [name for _, _, name in styles]
-                loop = LiveLoop(stylizers, names, controls, window, recorder, args.snapshot_dir, log, steadier)
+                loop = LiveLoop(stylizers, names, controls, window, recorder, settings.snapshot_dir, log, steadier)
                 loop.stylize(first[2])  # compiles the network before the clock starts
                 frames.start()  # a file plays from its first frame only now
-                report = loop.run(frames, args.max_frames, args.seconds)
+                report = loop.run(frames, settings.max_frames, settings.seconds)
     finally:
         frames.close()
         if steadier is not None:
@@ -162,29 +188,23 @@ def _run(parser, args):
         if window is not None:
             window.close()
     log(report.summary())
-    if args.out_path:
-        log(f"recorded {args.out_path}")
+    if settings.out_path:
+        log(f"recorded {settings.out_path}")
     stopped = frames.ended and not is_file and not controls.quit
     if stopped or frames.error:
         reason = f": {frames.error}" if frames.error else ""
-        return _fail(f"camera {args.camera} stopped sending frames{reason}; what came before it is kept")
+        return _fail(f"camera {settings.camera} stopped sending frames{reason}; what came before it is kept")
     return 0
 
 
-def mirrored(args):
-    """Whether the window starts mirrored: --mirror / --no-mirror, else for a camera (a person
-    facing it) and not for a file or a stream (a scene)."""
-    return is_camera(args.camera) if args.mirror is None else args.mirror
-
-
-def styles_from_args(parser, args):
-    """(model, style weights, name) for every style of each --checkpoint (a folder of models: each
-    model in it, as evaluate.py --sheet takes them)."""
+def load_styles(parser, checkpoints):
+    """(model, style weights, name) for every style of each of `checkpoints` (a folder of models:
+    each model in it, as evaluate.py --sheet takes them)."""
     from src.sheet import model_paths
 
     cli.import_keras()
     try:
-        paths = model_paths(args.checkpoint or default_checkpoints())
+        paths = model_paths(checkpoints)
     except ValueError as error:
         parser.error(f"--checkpoint: {error}")
     styles = []
@@ -215,7 +235,7 @@ def stylizers_for(styles, options, engines, frame):
     return [first, *others]
 
 
-def recording(parser, args, width, height, frame_rate, sound=None):
+def recording(parser, settings, width, height, frame_rate, sound=None):
     """A context manager with the VideoWriter of --out-path (or None), made atomically. `sound`:
     the VideoInfo of the video file read as the camera, whose sound (and metadata) the recording
     carries: it has the file's frames one for one, so they stay in step, and the sound stops
@@ -224,13 +244,13 @@ def recording(parser, args, width, height, frame_rate, sound=None):
 
     from src.video import audio_arguments, writing
 
-    if not args.out_path:
+    if not settings.out_path:
         return contextlib.nullcontext()
-    output, info = plan_recording(parser, args, width, height, frame_rate)
+    output, info = plan_recording(parser, settings, width, height, frame_rate)
     notes = list(output.notes)  # as transform_video.py says them: an odd size, say
     audio, source = (), None
     if sound is not None:
-        source = args.camera
+        source = settings.camera
         audio, audio_note = audio_arguments(source, sound, output.container)
         if audio_note:
             notes.append(audio_note)
@@ -239,7 +259,7 @@ def recording(parser, args, width, height, frame_rate, sound=None):
     return writing(output, info, source, audio, shortest=True)
 
 
-def plan_recording(parser, args, width, height, frame_rate):
+def plan_recording(parser, settings, width, height, frame_rate):
     """(Output, VideoInfo) of --out-path for frames of that size and rate; a usage error for a
     path that cannot work, and for the file that --camera reads, which is never overwritten."""
     from fractions import Fraction
@@ -249,8 +269,8 @@ def plan_recording(parser, args, width, height, frame_rate):
 
     info = VideoInfo(width, height, Fraction(frame_rate).limit_denominator(1001), Fraction(1), None, (), False, 0)
     try:
-        output = plan_output(Path("take.mp4"), args.out_path, info, live=True)
-        check_not_input(output.path, args.camera)
+        output = plan_output(Path("take.mp4"), settings.out_path, info, live=True)
+        check_not_input(output.path, settings.camera)
     except (VideoError, OutPathError) as error:
         message = str(error)
         parser.error(message if message.startswith("--out-path") else f"--out-path: {message}")

@@ -264,8 +264,9 @@ def stylizer_from_args(parser, args):
 
 
 def stylizer_options(parser, args):
-    """The Stylizer's keyword arguments from the model arguments, with --precision and --engine
-    resolved for --device (a message through the parser where they cannot run)."""
+    """The Stylizer's keyword arguments from the model arguments (the parsed flags, or settings
+    with their names: webcam.py's LiveSettings), with --precision and --engine resolved for
+    --device (a message through the parser where they cannot run)."""
     from src.devices import resolve_precision
     from src.engines import EngineError, resolve_engine
 

@@ -112,15 +112,15 @@ def test_size_max_frames_and_every_style_of_each_model(model_file, two_styles, c
     facts = video_facts(out)
     assert (facts["width"], facts["height"]) == (48, 32) and facts["frames"] >= 3
     parser = webcam.build_parser()
-    args = parser.parse_args(argv + ["--precision", "float32", "--engine", "tensorflow"])
-    styles = webcam.styles_from_args(parser, args)
+    settings = webcam.settings_from_args(parser, parser.parse_args(argv + ["--precision", "float32", "--engine", "tensorflow"]))
+    styles = webcam.load_styles(parser, settings.checkpoints)
     assert [(name, weights) for _, weights, name in styles] == [
         ("random", [1.0]),
         ("style_0", [1.0, 0.0]),
         ("style_1", [0.0, 1.0]),
     ]
     frame = np.zeros((32, 48, 3), np.uint8)
-    stylizers = webcam.stylizers_for(styles, webcam.cli.stylizer_options(parser, args), ("tensorflow",), frame)
+    stylizers = webcam.stylizers_for(styles, webcam.cli.stylizer_options(parser, settings), ("tensorflow",), frame)
     pictures = [stylizer(frame[None]) for stylizer in stylizers]
     assert [p.shape for p in pictures] == [(1, 32, 48, 3)] * 3 and not np.array_equal(pictures[1], pictures[2])
 
@@ -132,11 +132,11 @@ def test_a_folder_of_models_gives_every_style_of_each(model_file, two_styles, tm
     shutil.copy(two_styles, folder / "b.keras")
     (folder / "notes.txt").write_text("not a model")
     parser = webcam.build_parser()
-    styles = webcam.styles_from_args(parser, parser.parse_args(["--checkpoint", str(folder)]))
+    styles = webcam.load_styles(parser, [folder])
     assert [name for _, _, name in styles] == ["a", "style_0", "style_1"]
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit):
-        webcam.styles_from_args(parser, parser.parse_args(["--checkpoint", str(tmp_path / "empty")]))
+        webcam.load_styles(parser, [tmp_path / "empty"])
     assert "holds no models" in capsys.readouterr().err
 
 
@@ -322,7 +322,8 @@ def test_ctrl_c_before_the_first_frame_is_one_line(model_file, clip, tmp_path, c
      (["--no-mirror"], False), (["--camera", "clip.mp4", "--mirror"], True)],
 )  # fmt: skip
 def test_a_camera_starts_mirrored_and_a_file_or_stream_does_not(argv, mirrored):
-    assert webcam.mirrored(webcam.build_parser().parse_args(argv)) is mirrored
+    parser = webcam.build_parser()
+    assert webcam.settings_from_args(parser, parser.parse_args(argv)).mirror is mirrored
 
 
 def test_help_is_instant_and_imports_nothing_heavy():
