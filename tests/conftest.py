@@ -21,9 +21,9 @@ def pytest_configure(config):
 def pytest_runtest_setup(item):
     """Tests of the bfloat16 arithmetic itself run where the CPU has it (Intel Sapphire Rapids and
     later, AMD Zen 4 and later), and are skipped with the reason elsewhere."""
-    from src.devices import cpu_flags, onednn_off
+    from src.devices import BFLOAT16_FLAGS, cpu_flags, onednn_off
 
-    if item.get_closest_marker("bfloat16") and not {"avx512_bf16", "amx_bf16"} & cpu_flags():
+    if item.get_closest_marker("bfloat16") and not BFLOAT16_FLAGS & cpu_flags():
         pytest.skip("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16)")
     if item.get_closest_marker("bfloat16") and onednn_off():
         pytest.skip("TF_ENABLE_ONEDNN_OPTS=0: TensorFlow emulates bfloat16 without its oneDNN kernels")
