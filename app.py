@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from src import cli
+from src.listen import is_loopback, listen_problem, network_address
 from src.memory import keep_freed_memory
 from src.wording import counted
 
@@ -28,7 +29,7 @@ INSTALL = "app.py needs Gradio: bash setup.sh --app (or .venv/bin/pip install -r
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for the whole network (default: %(default)s)")
-    parser.add_argument("--port", type=cli.positive_int, default=7860, help="port (default: %(default)s)")
+    parser.add_argument("--port", type=cli.port, default=7860, help="port (default: %(default)s)")
     parser.add_argument(
         "--models",
         action="append",
@@ -37,7 +38,10 @@ def build_parser():
         help="a folder of more models (style.py checkpoints, .keras, .ckpt); give it more than once for several",
     )
     parser.add_argument(
-        "--max-file-size", default="2gb", help="the largest upload the page accepts, photo or video (default: %(default)s)"
+        "--max-file-size",
+        type=cli.file_size,
+        default="2gb",
+        help="the largest upload the page accepts, photo or video, such as 500mb (default: %(default)s)",
     )
     parser.add_argument(
         "--https",
@@ -85,6 +89,9 @@ def main(argv=None):
     for folder in args.models:
         if not os.path.isdir(folder):
             parser.error(f"--models {folder} is not a folder")
+    problem = listen_problem(args.host, args.port)
+    if problem:
+        parser.error(problem)
     tls = certificate(parser, args)
     if importlib.util.find_spec("gradio") is None:
         print(INSTALL, file=sys.stderr)
@@ -121,8 +128,8 @@ def _serve(args, workspace, tls=None):
             server_name=args.host, server_port=args.port, share=False, prevent_thread_lock=True, quiet=True,
             ssr_mode=False, theme=theme(), max_file_size=args.max_file_size, footer_links=[], **certificates,
         )  # fmt: skip
-    except OSError as error:  # the port is taken
-        print(f"cannot listen on {args.host}:{args.port}: {error}; choose another --port", file=sys.stderr)
+    except OSError as error:  # taken since listen_problem looked
+        print(f"cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
     print(f"Fast Style Transfer: {page.local_url} ({counted(len(catalog.styles), 'style')}; Ctrl-C stops it)", file=sys.stderr, flush=True)
     _say_where(args, tls)
@@ -131,6 +138,11 @@ def _serve(args, workspace, tls=None):
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
+        # Closing takes a second or two: a second Ctrl-C (or kill) meanwhile would end the app
+        # with a traceback, before its temporary folder is removed.
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+        print("stopping...", file=sys.stderr, flush=True)
         page.close()
         print("stopped; the temporary files are removed", file=sys.stderr)
     return 0
@@ -139,8 +151,6 @@ def _serve(args, workspace, tls=None):
 def _say_where(args, tls):
     """For an app open to the network: the address other computers type, and, over http, that
     their browsers will not open the camera."""
-    from src.tls import is_loopback, network_address
-
     if is_loopback(args.host):
         return
     scheme, host = ("https" if tls else "http"), network_address() if args.host in ("0.0.0.0", "::") else args.host

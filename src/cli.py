@@ -42,6 +42,16 @@ positive_float = _number(float, lambda value: value > 0, "must be a positive num
 non_negative_float = _number(float, lambda value: value >= 0, "must be a number 0 or more")
 fraction = _number(float, lambda value: 0 <= value <= 1, "must be between 0 and 1")
 below_one = _number(float, lambda value: 0 <= value < 1, "must be at least 0 and below 1")
+port = _number(int, lambda value: 1 <= value <= 65535, "must be a port number from 1 to 65535")
+_BYTES = {"b": 1, "kb": 2**10, "mb": 2**20, "gb": 2**30, "tb": 2**40}
+
+
+def file_size(text):
+    """A size such as 500mb or 2gb (the units of Gradio's max_file_size, in powers of 1024) -> bytes."""
+    match = re.fullmatch(r"(\d+)\s*([kmgt]?b)", text.strip().lower())
+    if not match or int(match[1]) == 0:
+        raise argparse.ArgumentTypeError(f"not a size like 500mb or 2gb: {text!r}")
+    return int(match[1]) * _BYTES[match[2]]
 
 
 def bitrate(text):

@@ -13,11 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from src.listen import network_address
+
 CERTIFICATE, KEY = "certificate.pem", "key.pem"
 # Made again when older than this, before browsers' limit of 825 days is near.
 RENEW_DAYS = 365
 VALID_DAYS = 400
-LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 class TlsError(Exception):
@@ -37,22 +38,6 @@ def check_pair(certificate, key):
     except ssl.SSLError as error:
         reason = (error.reason or "not PEM").replace("_", " ").lower()  # KEY_VALUES_MISMATCH -> key values mismatch
         raise TlsError(f"{certificate} and {key} are not a certificate and its private key ({reason})") from None
-
-
-def is_loopback(host):
-    """Whether only this computer reaches an app listening on `host` (its pages secure over http)."""
-    return host in LOOPBACK or host.startswith("127.") or host.endswith(".localhost")
-
-
-def network_address():
-    """This computer's address on its network (what another computer types), or None. Connecting
-    a UDP socket sends nothing: it only asks the system which interface a route would take."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routed like the internet, never reached
-            return probe.getsockname()[0]
-        except OSError:
-            return None
 
 
 def self_signed(folder, host=None):

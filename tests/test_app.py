@@ -353,7 +353,7 @@ def test_without_gradio_the_app_says_how_to_get_it(monkeypatch, capsys):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))
-    assert app.main([]) == 1
+    assert app.main(["--port", str(free_port())]) == 1
     assert "setup.sh --app" in capsys.readouterr().err
 
 
@@ -364,8 +364,23 @@ def test_bad_flags_are_clear_errors(tmp_path, capsys, monkeypatch):
     (tmp_path / "cert.pem").write_text("a certificate")
     monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(tls.shutil, "which", lambda name: None)
+    port = ["--port", str(free_port())]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        for argv, message in (
+            (["--port", "0"], "--port: must be a port number from 1 to 65535"),
+            (["--port", "70000"], "--port: must be a port number from 1 to 65535"),
+            (["--port", str(taken.getsockname()[1])], "is taken by another program"),
+            (["--host", "no-such-host.invalid", *port], "--host no-such-host.invalid: no such name or address"),
+            (["--host", "203.0.113.77", *port], "--host 203.0.113.77 is not an address of this computer"),
+            (["--max-file-size", "12"], "--max-file-size: not a size like 500mb or 2gb: '12'"),
+        ):
+            with pytest.raises(SystemExit) as exit_:
+                app.main(argv)
+            err = capsys.readouterr().err
+            assert exit_.value.code == 2 and "error:" in err and message in err
     for argv, message in (
-        (["--port", "0"], "--port"),
         (["--models", str(tmp_path / "missing")], "is not a folder"),
         (["--ssl-certfile", str(tmp_path / "cert.pem")], "--ssl-certfile and --ssl-keyfile go together"),
         (["--ssl-certfile", str(tmp_path / "cert.pem"), "--ssl-keyfile", str(tmp_path / "key.pem")], "key.pem: no such file"),
@@ -373,12 +388,12 @@ def test_bad_flags_are_clear_errors(tmp_path, capsys, monkeypatch):
         (["--ssl-certfile", str(tmp_path / "cert.pem"), "--ssl-keyfile", str(tmp_path / "cert.pem")], "not a certificate"),
     ):
         with pytest.raises(SystemExit) as exit_:
-            app.main(argv)
+            app.main(argv + port)
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and "error:" in err and message in err
     monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path / "cert.pem"))  # a file where the folder would go
     with pytest.raises(SystemExit):
-        app.main(["--https"])
+        app.main(["--https", *port])
     assert "cannot keep a certificate in" in capsys.readouterr().err
 
 
@@ -391,8 +406,9 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def serving(models, folder, *flags):
-    """app.py started on a free port with `flags`; yields (its address, its log), then stops it."""
+def serving(models, folder, *flags, presses=1):
+    """app.py started on a free port with `flags`; yields (its address, its log), then stops it
+    with `presses` Ctrl-C, the later ones while it closes."""
     pytest.importorskip("gradio", reason="the app's optional dependency (bash setup.sh --app)")
     port = free_port()
     log = folder / "app.log"
@@ -410,8 +426,12 @@ def serving(models, folder, *flags):
         time.sleep(0.5)
     scheme = "https" if "--https" in flags else "http"
     yield f"{scheme}://127.0.0.1:{port}/", log
-    process.send_signal(signal.SIGINT)
+    for press in range(presses):
+        if press:
+            wait_for(lambda: "stopping..." in log.read_text(), 30, "the app to start closing")
+        process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0, log.read_text()[-2000:]
+    assert "Traceback" not in log.read_text() and "stopped; the temporary files are removed" in log.read_text()
     assert not list(folder.glob("fst-app-*")), "the app's temporary folder is removed when it stops"
 
 
@@ -666,7 +686,7 @@ def test_over_http_from_another_computer_the_live_tab_says_the_camera_needs_http
 def https_server(models, tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("app.py --https makes its certificate with the openssl command, not installed here")
-    yield from serving(models, tmp_path_factory.mktemp("app_https"), "--https")
+    yield from serving(models, tmp_path_factory.mktemp("app_https"), "--https", presses=2)  # an impatient Ctrl-C
 
 
 def test_over_https_from_another_computer_the_live_tab_stylizes_its_camera(browser, https_server):

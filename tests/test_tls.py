@@ -37,20 +37,6 @@ def test_without_openssl_the_error_says_what_to_do(tmp_path, monkeypatch):
     assert not (tmp_path / tls.CERTIFICATE).exists()
 
 
-@pytest.mark.parametrize(
-    "host, loopback",
-    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.1.1", True), ("app.localhost", True),
-     ("0.0.0.0", False), ("::", False), ("192.168.1.20", False), ("classroom.example", False)],
-)  # fmt: skip
-def test_only_this_computers_own_addresses_are_loopback(host, loopback):
-    assert tls.is_loopback(host) is loopback
-
-
-def test_the_network_address_is_an_address_or_none():
-    address = tls.network_address()
-    assert address is None or tls._is_address(address)
-
-
 @needs_openssl
 def test_a_pair_that_is_not_a_certificate_and_its_key_is_said_before_the_server_starts(tmp_path):
     certificate, key = tls.self_signed(tmp_path / "one")
