@@ -112,7 +112,7 @@ def _serve(args, workspace, tls=None):
     cli.import_keras()
     keep_freed_memory()  # each photo and live frame reuses what the last one freed (src/memory.py)
     from src.webapp import SHIPPED, Catalog
-    from src.webapp_page import build_page, theme
+    from src.webapp_page import build_page, theme, translations
 
     catalog = Catalog.load([SHIPPED, *args.models])
     for problem in catalog.problems:
@@ -126,7 +126,8 @@ def _serve(args, workspace, tls=None):
     try:
         page.queue(default_concurrency_limit=1).launch(
             server_name=args.host, server_port=args.port, share=False, prevent_thread_lock=True, quiet=True,
-            ssr_mode=False, theme=theme(), max_file_size=args.max_file_size, footer_links=[], **certificates,
+            ssr_mode=False, theme=theme(), i18n=translations(), max_file_size=args.max_file_size, footer_links=[],
+            **certificates,
         )  # fmt: skip
     except OSError as error:  # taken since listen_problem looked
         print(f"cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)

@@ -8,13 +8,17 @@ from src.webapp import AppError, LiveFrames, StopSwitch, sheet_file, stylize_fil
 
 NO_MIX = "(none)"
 # Run in the browser as the page loads: browsers open the camera only on secure pages (https, or
-# http://localhost on the computer running the app); elsewhere Gradio's own error is a bare
-# "image.no_webcam_support", so the live tab says why and what to do.
+# http://localhost on the computer running the app); elsewhere Gradio's own error, a passing
+# message (CAMERA_NEEDS_HTTPS, below), cannot say what to do, so the live tab says it.
 INSECURE_NOTICE = (
     "() => window.isSecureContext ? '' : '**The camera cannot open on this page:** browsers allow it only on "
     "https pages, or at `http://localhost` on the computer running the app. Start the app with "
     "`python app.py --host 0.0.0.0 --https` and open its https:// address (the browser asks once to accept "
     "its certificate).'"
+)
+CAMERA_NEEDS_HTTPS = (
+    "This page cannot open the camera: browsers allow it only on https pages, or at http://localhost on "
+    "the computer running the app (see the note above the camera)."
 )
 INTRO = (
     "# Fast Style Transfer\n"
@@ -28,6 +32,14 @@ def theme():
     import gradio as gr
 
     return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def translations():
+    """Words for Gradio's own messages where it has none: its webcam, refused on an insecure page,
+    shows the bare key "image.no_webcam_support" (Gradio 6), which this says in English instead."""
+    import gradio as gr
+
+    return gr.I18n(en={"image.no_webcam_support": CAMERA_NEEDS_HTTPS})
 
 
 def build_page(catalog, workspace):

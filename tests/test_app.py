@@ -676,6 +676,9 @@ def test_over_http_from_another_computer_the_live_tab_says_the_camera_needs_http
     driver, _ = browser
     secure, notice = live_tab_from_elsewhere(driver, server[0])
     assert not secure and notice.startswith("The camera cannot open on this page") and "--https" in notice
+    click(driver, "button", "Click to Access Webcam")  # Gradio's error, in words rather than its bare key
+    toast = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, ".toast-body").text, what="Gradio's error")
+    assert "This page cannot open the camera" in toast and "no_webcam_support" not in toast
     driver.get(server[0])  # this computer's own address: a secure page, no notice
     click(driver, "button[role=tab]", "Live")
     assert driver.execute_script("return window.isSecureContext")
