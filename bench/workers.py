@@ -23,7 +23,12 @@ MODELS = ROOT / "examples" / "models"
 
 
 def main(argv=None):
-    name, arguments = (argv or sys.argv[1:])[:2]
+    argv = argv or sys.argv[1:]
+    if len(argv) != 2 or argv[0] not in WORKERS:
+        names = ", ".join(WORKERS)
+        print(f"usage: python -m bench.workers NAME JSON (as bench/run.py runs it); NAME one of {names}", file=sys.stderr)
+        return 2
+    name, arguments = argv
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     result = WORKERS[name](**json.loads(arguments))
     result["worker_peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
