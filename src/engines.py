@@ -16,6 +16,7 @@ TensorFlow's tracing and the conversion, and, for a checkpoint given by its file
 imports TensorFlow at all.
 """
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -88,6 +89,15 @@ def graph_key(arrays):
     return digest.hexdigest()[:32]
 
 
+@functools.cache
+def _core():
+    """The process's one OpenVINO Core, as OpenVINO recommends. Each Core makes its own CPU
+    plugin, which sets an alternate signal stack on the thread that compiles first and, when
+    destroyed, puts back the stack it found there: Cores dropped in another order than they were
+    made leave a freed stack in place, and the next signal handled (Ctrl-C) crashed the process."""
+    return import_openvino().Core()
+
+
 class OpenVinoForward:
     """images (B, H, W, 3) float32 -> numpy (B, H, W, 3): a TensorFlow concrete function (the
     forward pass of src/stylize.py, with its constants; `make_function` builds it) converted
@@ -96,14 +106,14 @@ class OpenVinoForward:
 
     def __init__(self, make_function, precision, fallback, key=None):
         self._ov = import_openvino()
-        self.core = self._ov.Core()
+        self.core = _core()
         self.config = {"INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[precision]}
         self._compiled, self._fallback, self.instead = {}, fallback, None
         folder = cache_dir() / "openvino"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self.core.set_property({"CACHE_DIR": str(folder)})
-        except (OSError, RuntimeError):  # a read-only home: compile every time instead
+            self.config["CACHE_DIR"] = str(folder)
+        except OSError:  # a read-only home: compile every time instead
             folder = None
         try:
             self.model = self._converted(make_function, folder / f"{key}.xml" if folder and key else None)

@@ -2,6 +2,7 @@
 choice is refused clearly where it cannot run."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -198,9 +199,6 @@ def test_a_checkpoint_converted_before_runs_without_loading_it(model_file, tmp_p
 def evaluate_on_openvino(model_file, tmp_path, out_name, printed, env):
     """Run evaluate.py --engine openvino on a small photo in a fresh interpreter, which then
     prints `printed` (Python expressions, space-separated); the finished process."""
-    import subprocess
-    import sys
-
     from PIL import Image
 
     photo = tmp_path / "in.png"
@@ -241,3 +239,27 @@ def test_the_openvino_engine_sends_no_telemetry(model_file, tmp_path):
     assert run.returncode == 0, run.stderr[-500:]
     assert run.stdout.split() == ["True", "False"]
     assert not (home / "intel").exists()
+
+
+@openvino
+def test_a_ctrl_c_after_openvino_networks_come_and_go_is_handled(model_file, tmp_path):
+    """Two networks on OpenVINO, the first dropped first (the app's styles come and go so), then a
+    Ctrl-C: handled, where each network's own OpenVINO Core left a freed signal stack behind and
+    the signal crashed the process (in a child process here, so that a crash is seen as one)."""
+    script = (
+        "import gc, os, signal, sys, time\n"
+        "import numpy as np\n"
+        "from src.checkpoints import load_model\n"
+        "from src.stylize import Stylizer\n"
+        f"model = load_model({str(model_file)!r})\n"
+        "stylizers = [Stylizer(model, engine='openvino', precision='float32') for _ in range(2)]\n"
+        "[stylizer(np.zeros((1, 24, 32, 3), np.uint8)) for stylizer in stylizers]\n"
+        "del stylizers[0]; gc.collect()  # the first made, the first dropped\n"
+        "del stylizers[0]; gc.collect()\n"
+        "signal.signal(signal.SIGINT, lambda number, frame: print('handled', flush=True))\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(0.2)\n"
+    )
+    env = {**os.environ, "FST_CACHE_DIR": str(tmp_path / "cache"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert (run.returncode, run.stdout.split()) == (0, ["handled"]), run.stderr[-500:]
