@@ -120,7 +120,9 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True, stop=None):
         bar.write(f"skipped {reason}", file=sys.stderr)
         bar.update(1)
 
-    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
+    # The pool finishes the writes under way, then the bar ends its line: before the message of
+    # a Ctrl-C, which otherwise came out in the middle of the bar.
+    with bar, ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
         sized = []
         for job, size in zip(jobs, pool.map(_size_or_error, jobs)):
             if isinstance(size, ImageError):
@@ -160,7 +162,6 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True, stop=None):
                     writes.append((job, pool.submit(write_image, job.target, rgb, picture.alpha, picture.icc_profile)))
             writes = _finish_writes(writes, bar, fail, wait=len(writes) > 2 * batch_size)
         _finish_writes(writes, bar, fail, wait=True)
-    bar.close()
     return failures
 
 
