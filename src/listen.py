@@ -26,15 +26,15 @@ def network_address():
 
 def listen_problem(host, port):
     """Why nothing could listen on `host`:`port`, in the words of app.py's flags, or None where
-    it can: found by binding a socket there (then closing it), as the server will."""
-    try:
-        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except socket.gaierror:
-        return f"--host {host}: no such name or address"
-    with socket.socket(family, kind, protocol) as probe:
+    it can: found by binding a socket there (then closing it) as uvicorn will, IPv6 for an
+    address with a colon and IPv4 for anything else, so that "localhost" means 127.0.0.1 to both."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a port just freed is free
         try:
-            probe.bind(address)
+            probe.bind((host, port))
+        except socket.gaierror:
+            return f"--host {host}: no such name or address"
         except OSError as error:
             return _reason(error.errno, host, port) or f"cannot listen on {host}:{port}: {error.strerror}"
     return None
