@@ -30,6 +30,16 @@ def test_scalars_images_and_restart_read_back(tmp_path):
     assert restart.step == 2 and restart.session_log.status == 1  # START
 
 
+def test_a_large_preview_is_logged_scaled_down(tmp_path):
+    writer = EventWriter(tmp_path / "logs")
+    writer.image(1, "preview/wave", np.full((600, 3000, 3), 128.0))
+    writer.close()
+    _, image = read_events(tmp_path / "logs")
+    value = image.summary.value[0].image
+    assert (value.height, value.width) == (205, 1024)  # the longer side at IMAGE_SIDE, the shape kept
+    assert Image.open(io.BytesIO(value.encoded_image_string)).size == (1024, 205)
+
+
 def test_crc32c_known_value():
     # CRC-32C of b"123456789" is 0xE3069283 (RFC 3720); TFRecord masks it.
     crc = 0xE3069283

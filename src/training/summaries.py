@@ -27,6 +27,9 @@ from src.pixels import to_uint8
 # Flush at most this often between checkpoints, so TensorBoard sees progress without a disk
 # write per step.
 FLUSH_SECONDS = 30
+# The longest side of a preview in the log: a phone photo as --test would add tens of megabytes
+# of PNG per checkpoint; --test-dir keeps the full size.
+IMAGE_SIDE = 1024
 
 
 class EventWriter:
@@ -46,7 +49,10 @@ class EventWriter:
         self._event(step, _bytes(5, summary))
 
     def image(self, step, tag, rgb):
-        """rgb: (H, W, 3) float 0..255, stored as PNG."""
+        """rgb: (H, W, 3) float 0..255, stored as PNG, scaled to IMAGE_SIDE at most."""
+        from src.sheet import fit_within
+
+        rgb = fit_within(rgb, IMAGE_SIDE)
         png = io.BytesIO()
         Image.fromarray(to_uint8(rgb)).save(png, format="PNG")
         height, width = rgb.shape[:2]
