@@ -98,14 +98,30 @@ def main(argv=None):
         return 1
     from src.webapp import Workspace
 
-    workspace = Workspace()
+    asked = []  # the signals that asked the app to stop
+
+    def interrupt(number, frame):
+        asked.append(number)
+        raise KeyboardInterrupt
+
+    # A `kill` stops it as a Ctrl-C does, from the start: Keras, the models and Gradio's launch take
+    # seconds, and a plain SIGTERM then left the temporary folder behind.
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    workspace = None
     try:
-        return _serve(args, workspace, tls)
+        workspace = Workspace()
+        return _serve(args, workspace, tls, asked)
+    except KeyboardInterrupt:
+        print("interrupted before the app started; the temporary files are removed", file=sys.stderr)
+        return 130
     finally:
-        workspace.remove()
+        if workspace is not None:
+            workspace.remove()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
-def _serve(args, workspace, tls=None):
+def _serve(args, workspace, tls=None, asked=()):
     # Before Gradio is imported: uploads go into our temporary folder, and nothing is reported home.
     os.environ["GRADIO_TEMP_DIR"] = str(workspace.uploads)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -134,18 +150,18 @@ def _serve(args, workspace, tls=None):
         return 1
     print(f"Fast Style Transfer: {page.local_url} ({counted(len(catalog.styles), 'style')}; Ctrl-C stops it)", file=sys.stderr, flush=True)
     _say_where(args, tls)
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while True:
+        while not asked:  # a Ctrl-C that a library caught while the app started stops it now
             time.sleep(1)
     except KeyboardInterrupt:
-        # Closing takes a second or two: a second Ctrl-C (or kill) meanwhile would end the app
-        # with a traceback, before its temporary folder is removed.
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, signal.SIG_IGN)
-        print("stopping...", file=sys.stderr, flush=True)
-        page.close()
-        print("stopped; the temporary files are removed", file=sys.stderr)
+        pass
+    # Closing takes a second or two: a second Ctrl-C (or kill) meanwhile would end the app with a
+    # traceback, before its temporary folder is removed.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
+    print("stopping...", file=sys.stderr, flush=True)
+    page.close()
+    print("stopped; the temporary files are removed", file=sys.stderr)
     return 0
 
 
@@ -165,10 +181,6 @@ def _say_where(args, tls):
             file=sys.stderr,
             flush=True,
         )
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

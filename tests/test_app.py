@@ -435,6 +435,22 @@ def serving(models, folder, *flags, presses=1):
     assert not list(folder.glob("fst-app-*")), "the app's temporary folder is removed when it stops"
 
 
+def test_a_kill_while_the_app_starts_removes_its_temporary_folder(models, tmp_path):
+    """SIGTERM while Keras, the models and Gradio load (seconds): stopped as by Ctrl-C, with no
+    traceback and nothing left in $TMPDIR, where the kill had left the app's folder behind."""
+    pytest.importorskip("gradio", reason="the app's optional dependency (bash setup.sh --app)")
+    env = {**os.environ, "TMPDIR": str(tmp_path), "FST_CACHE_DIR": str(tmp_path / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(free_port()), "--models", str(models)],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    wait_for(lambda: list(tmp_path.glob("fst-app-*")), 60, "the app's temporary folder")  # it has begun
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted before the app started" in err, err[-2000:]
+    assert "Traceback" not in err and not list(tmp_path.glob("fst-app-*"))
+
+
 @pytest.fixture(scope="module")
 def server(models, tmp_path_factory):
     yield from serving(models, tmp_path_factory.mktemp("app_log"))
