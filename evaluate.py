@@ -19,7 +19,9 @@ from src.wording import counted
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_model_arguments(parser)
-    parser.add_argument("--in-path", required=True, help="an image, or a folder of images")
+    parser.add_argument(
+        "--in-path", required=True, help="an image, a folder of images, or a pattern in quotes such as 'photos/*.jpg'"
+    )
     parser.add_argument(
         "--out-path", required=True, help="output image (its extension sets the format), or a folder"
     )

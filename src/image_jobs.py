@@ -5,6 +5,7 @@ Bad inputs never stop the run: each is reported by name and skipped, and the cal
 list of failures to choose its exit status.
 """
 
+import glob
 import os
 import sys
 from collections import OrderedDict
@@ -38,10 +39,17 @@ class Job:
     note: str = ""  # said once the source has been read as an image: a text file gets no note
 
 
+# Wildcards in an --in-path that does not exist make it a pattern (glob.glob's).
+PATTERN_CHARACTERS = "*?["
+
+
 def plan_jobs(in_path, out_path):
     """(--in-path, --out-path) -> jobs. A file goes to a file, or into a folder under its own
-    name; a folder goes into a folder under the same names. Inputs are never overwritten."""
+    name; a folder, or a pattern such as photos/*.jpg, goes into a folder under the same names.
+    Inputs are never overwritten."""
     source = Path(in_path)
+    if not source.exists() and any(character in str(in_path) for character in PATTERN_CHARACTERS):
+        return _plan_pattern(str(in_path), Path(out_path))
     if not source.exists():
         raise OutPathError(f"--in-path {source} does not exist")
     if source.is_dir():
@@ -67,19 +75,33 @@ def folders_inside(in_path):
 
 
 def _plan_folder(source, target):
+    if target.is_dir() and target.samefile(source):
+        raise OutPathError("--out-path is the input folder: the outputs would overwrite the inputs")
+    return _plan_many(list_images(source), target, "a folder")
+
+
+def _plan_pattern(pattern, target):
+    """--in-path as a pattern: the shells of Windows pass one on as it is, as every shell passes
+    a quoted one, so `--in-path "photos/*.jpg"` selects rather than fails."""
+    paths = sorted(Path(path) for path in glob.glob(pattern) if Path(path).is_file())
+    if not paths:
+        raise OutPathError(f"--in-path {pattern} matches no file")
+    return _plan_many(paths, target, "a pattern")
+
+
+def _plan_many(paths, target, what):
+    """Jobs for `paths` into the folder `target`, each under its own name; `what`: what --in-path
+    is, for the messages."""
     if target.exists() and not target.is_dir():
-        raise OutPathError(f"--in-path is a folder, so --out-path must be a folder, but {target} is a file")
+        raise OutPathError(f"--in-path is {what}, so --out-path must be a folder, but {target} is a file")
     if not target.exists() and named_like_an_image(target):
         # A folder named like one image is a slip more often than a wish.
         raise OutPathError(
-            f"--in-path is a folder, so --out-path must be a folder, but {target} is named like an image; "
+            f"--in-path is {what}, so --out-path must be a folder, but {target} is named like an image; "
             f"give a folder such as {target.with_suffix('')}/"
         )
-    if target.exists() and target.samefile(source):
-        raise OutPathError("--out-path is the input folder: the outputs would overwrite the inputs")
     check_folder(target)
     jobs = []
-    paths = list_images(source)
     names = {path.name for path in paths}
     for path in paths:
         output, note = target / path.name, ""

@@ -222,6 +222,28 @@ def test_folders_inside_the_input_folder_are_named_and_not_searched(tmp_path, ca
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["top.jpg"]
 
 
+def test_a_pattern_selects_the_images_it_matches(tmp_path, capsys, model_file):
+    """As Windows' shells pass `--in-path photos\\*.jpg` on, and every shell a quoted pattern."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.jpg", "b.jpg", "c.png"):
+        save(photos / name, 20, 30)
+    (photos / "d.jpg").mkdir()  # a folder the pattern matches: not a photo
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos / "*.jpg", "--out-path", tmp_path / "o")
+    assert status == 0, err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.jpg", "b.jpg"]
+    for out_path, message in (
+        (tmp_path / "one.jpg", "--in-path is a pattern, so --out-path must be a folder, but"),
+        (photos, "is the input itself"),
+    ):
+        status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos / "[ab].jpg", "--out-path", out_path)
+        assert status == 2 and message in err
+    status, err = run(capsys, "--in-path", photos / "*.gif", "--out-path", tmp_path / "o")
+    assert status == 2 and "matches no file" in err
+    status, err = run(capsys, "--in-path", photos / "e.jpg", "--out-path", tmp_path / "o")
+    assert status == 2 and "e.jpg does not exist" in err  # no wildcard: a missing file, as before
+
+
 def test_default_model_and_compatibility_flag(tmp_path, capsys):
     source = save(tmp_path / "in.jpg", 36, 52)
     status, err = run(capsys, "--in-path", source, "--out-path", tmp_path / "o.jpg", "--allow-different-dimensions", "--device", "/cpu:0")
