@@ -86,6 +86,12 @@ def _plan_pattern(pattern, target):
     paths = sorted(Path(path) for path in glob.glob(pattern) if Path(path).is_file())
     if not paths:
         raise OutPathError(f"--in-path {pattern} matches no file")
+    seen = {}
+    for path in paths:  # photos/*/*.jpg can match 2024/a.jpg and 2025/a.jpg: one result would replace the other
+        if path.name in seen:
+            clash = f"{seen[path.name]} and {path}"
+            raise OutPathError(f"--in-path {pattern} matches {clash}, whose results would take one name")
+        seen[path.name] = path
     return _plan_many(paths, target, "a pattern")
 
 

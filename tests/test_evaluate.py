@@ -240,6 +240,10 @@ def test_a_pattern_selects_the_images_it_matches(tmp_path, capsys, model_file):
         assert status == 2 and message in err
     status, err = run(capsys, "--in-path", photos / "*.gif", "--out-path", tmp_path / "o")
     assert status == 2 and "matches no file" in err
+    (tmp_path / "more").mkdir()
+    save(tmp_path / "more" / "a.jpg", 20, 30)
+    status, err = run(capsys, "--in-path", tmp_path / "*" / "a.jpg", "--out-path", tmp_path / "o2")
+    assert status == 2 and "whose results would take one name" in err and not (tmp_path / "o2").exists()
     status, err = run(capsys, "--in-path", photos / "e.jpg", "--out-path", tmp_path / "o")
     assert status == 2 and "e.jpg does not exist" in err  # no wildcard: a missing file, as before
 
