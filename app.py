@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from src import cli
-from src.listen import is_loopback, listen_problem, network_address
+from src.listen import EVERY_ADDRESS, is_loopback, listen_problem, network_address
 from src.memory import keep_freed_memory
 from src.wording import counted
 
@@ -170,7 +170,7 @@ def _say_where(args, tls):
     their browsers will not open the camera."""
     if is_loopback(args.host):
         return
-    scheme, host = ("https" if tls else "http"), network_address() if args.host in ("0.0.0.0", "::") else args.host
+    scheme, host = ("https" if tls else "http"), network_address() if args.host in EVERY_ADDRESS else args.host
     if host:
         host = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
         print(f"on the network: {scheme}://{host}:{args.port}/", file=sys.stderr, flush=True)

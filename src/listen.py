@@ -6,6 +6,8 @@ import errno
 import socket
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+# The hosts that listen on every address of this computer (IPv4, IPv6).
+EVERY_ADDRESS = {"0.0.0.0", "::"}
 
 
 def is_loopback(host):

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from src.listen import network_address
+from src.listen import EVERY_ADDRESS, network_address
 
 CERTIFICATE, KEY = "certificate.pem", "key.pem"
 # Made again when older than this, before browsers' limit of 825 days is near.
@@ -73,7 +73,7 @@ def _alt_names(host):
     """The names and addresses the certificate is for: this computer's, and `host` where given."""
     names = {"localhost", socket.gethostname()}
     addresses = {"127.0.0.1", "::1", network_address()}
-    if host and host not in ("0.0.0.0", "::"):
+    if host and host not in EVERY_ADDRESS:
         (addresses if _is_address(host) else names).add(host)
     return ",".join([f"DNS:{name}" for name in sorted(names) if name] + [f"IP:{a}" for a in sorted(addresses - {None})])
 
