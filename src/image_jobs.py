@@ -48,9 +48,9 @@ def plan_jobs(in_path, out_path):
     name; a folder, or a pattern such as photos/*.jpg, goes into a folder under the same names.
     Inputs are never overwritten."""
     source = Path(in_path)
-    if not source.exists() and any(character in str(in_path) for character in PATTERN_CHARACTERS):
-        return _plan_pattern(str(in_path), Path(out_path))
     if not source.exists():
+        if any(character in str(in_path) for character in PATTERN_CHARACTERS):
+            return _plan_pattern(str(in_path), Path(out_path))
         raise OutPathError(f"--in-path {source} does not exist")
     if source.is_dir():
         return _plan_folder(source, Path(out_path))
