@@ -37,7 +37,12 @@ def build_parser():
         "models in examples/models/, *_0.25.keras)",
     )
     add("--camera", default="0", help="camera number, video file or stream URL (default: %(default)s)")
-    add("--size", type=_size, metavar="WxH", help="stylize frames at this size, e.g. 640x480 (default: the source's)")
+    add(
+        "--size",
+        type=_size,
+        metavar="WxH",
+        help="stylize frames scaled to fit this size, keeping their shape, e.g. 640x480 (default: the source's)",
+    )
     add(
         "--out-path",
         help="record the stylized frames to this video (.mp4, .mkv, .mov, .webm), or into this folder (a new "

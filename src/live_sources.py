@@ -28,8 +28,8 @@ def is_camera(source):
 
 def open_source(source, size=None):
     """A camera index ("0"), a video file or a stream URL -> (frames, is_file), frames being
-    CaptureFrames or FileFrames; size: (width, height) asked of a camera, or a file's frames
-    scaled to. CameraError when it cannot be opened."""
+    CaptureFrames or FileFrames; size: (width, height) asked of a camera, or the box a file's
+    frames are scaled to fit (`fitted`). CameraError when it cannot be opened."""
     camera = is_camera(source)
     is_file = not camera and Path(source).exists()
     if not camera and not is_file and "://" not in str(source):
@@ -47,6 +47,13 @@ def open_source(source, size=None):
             raise CameraError(f"cannot open camera {source}: {camera_hint(int(source), linux_cameras())}")
         raise CameraError(f"cannot open {source}: is the address right, and is the camera sending?")
     return CaptureFrames(capture), False
+
+
+def fitted(width, height, box):
+    """The largest (width, height) of a width x height frame's shape within `box` (width,
+    height): --size 640x480 makes a 1280x720 camera's frames 640x360, not squashed to 4:3."""
+    factor = min(box[0] / width, box[1] / height)
+    return max(1, round(width * factor)), max(1, round(height * factor))
 
 
 def linux_cameras(root=VIDEO4LINUX):
@@ -106,7 +113,7 @@ class CaptureFrames:
 class FileFrames:
     """A video file decoded as transform_video.py decodes it (src/video.py, ffmpeg): upright,
     HDR tone-mapped to SDR (OpenCV would show a phone's HLG clip grey and flat), at a constant
-    frame rate, scaled to `size` (width, height) where given. read() -> the next frame, RGB
+    frame rate, scaled to fit `size` (width, height) where given. read() -> the next frame, RGB
     uint8, or None at its end."""
 
     def __init__(self, path, size=None):
@@ -118,6 +125,7 @@ class FileFrames:
             raise CameraError(str(error)) from None
         self.info, self.frame_rate = info, float(info.frame_rate)
         self.note = hdr_note(info)
+        size = size and fitted(info.width, info.height, size)
         self._reader = FrameReader(path, info, size=size)
         self._batches = self._reader.batches(1)
 
@@ -155,8 +163,9 @@ class NewestFrame:
                 rgb = self._source.read()
                 if rgb is None:
                     break
-                if self._size and rgb.shape[1::-1] != tuple(self._size):
-                    rgb = _resized(rgb, self._size)
+                if self._size:  # a camera that gives another size than the one asked of it
+                    size = fitted(rgb.shape[1], rgb.shape[0], self._size)
+                    rgb = rgb if rgb.shape[1::-1] == size else _resized(rgb, size)
                 with self._condition:
                     self.count += 1
                     self._newest = (self.count, time.perf_counter(), rgb)

@@ -8,7 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from src.live_sources import CameraError, CaptureFrames, NewestFrame, camera_hint, linux_cameras, open_source
+from src.live_sources import (
+    CameraError,
+    CaptureFrames,
+    NewestFrame,
+    camera_hint,
+    fitted,
+    linux_cameras,
+    open_source,
+)
 from tests.clips import FakeCapture, Rated, make_clip, make_hdr_clip
 
 
@@ -41,6 +49,19 @@ def test_the_reader_keeps_only_the_newest_frame():
         later = frames.after(later[0])
     assert frames.ended and frames.count == 50 and frames.after(50) is None
     frames.close()
+
+
+def test_size_is_a_box_the_frames_fit_in_their_own_shape():
+    assert fitted(1280, 720, (640, 480)) == (640, 360)
+    assert fitted(480, 640, (640, 480)) == (360, 480)  # a phone held upright
+    assert fitted(320, 240, (640, 480)) == (640, 480)
+    assert fitted(57, 41, (57, 41)) == (57, 41) and fitted(3000, 1, (64, 64)) == (64, 1)
+    # A camera that ignores the size asked of it (16:9 frames, 12x16 asked): fitted, not squashed.
+    pytest.importorskip("cv2")  # which resizes a camera's frames
+    frames = NewestFrame(CaptureFrames(FakeCapture(3, size=(18, 32))), paced=False, size=(12, 16))
+    _, _, rgb = frames.after(0)
+    frames.close()
+    assert rgb.shape == (7, 12, 3)
 
 
 def test_a_failing_capture_ends_the_stream_with_its_error():
@@ -110,8 +131,8 @@ def test_a_rotated_file_is_read_upright_and_closes_mid_way(tmp_path):
     assert number == 1 and rgb.shape == (64, 48, 3) and frames.frame_rate == 25.0 and source.note is None
     frames.close()  # long before its 50 frames: ffmpeg is stopped, not left running
     assert source._reader._ffmpeg.process.poll() is not None
-    # --size: scaled by ffmpeg, upright, as the whole frame shrunk by area would be.
-    small, _ = open_source(clip, (24, 32))
+    # --size: scaled by ffmpeg to fit the box, upright, as the whole frame shrunk by area would be.
+    small, _ = open_source(clip, (24, 48))
     shrunk = small.read()
     small.release()
     cv2 = pytest.importorskip("cv2")
