@@ -210,6 +210,28 @@ def test_ctrl_c_during_start_up_is_one_line(training_data, tmp_path, capsys, mon
     assert "interrupted before training started" in err and "Traceback" not in err
 
 
+def test_a_kill_during_start_up_is_stopped_as_a_ctrl_c(training_data, tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+    import time
+
+    from src import cli
+
+    def killed():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the handler runs here
+        raise AssertionError("the kill was not taken as an interrupt")
+
+    monkeypatch.setattr(cli, "import_keras", killed)
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # without the change: not pytest's end
+    try:
+        assert style.main(train_args(training_data, tmp_path / "run")) == 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    assert "interrupted before training started" in err and "Traceback" not in err
+
+
 def test_a_full_disk_names_the_file(training_data, tmp_path, capsys, monkeypatch):
     import errno
 
