@@ -92,7 +92,15 @@ def main(argv=None):
     problem = listen_problem(args.host, args.port)
     if problem:
         parser.error(problem)
-    tls = certificate(parser, args)
+    from src.settings import AppSettings
+
+    settings = AppSettings(
+        host=args.host,
+        port=args.port,
+        models=tuple(args.models),
+        max_file_size=args.max_file_size,
+        tls=certificate(parser, args),
+    )
     if importlib.util.find_spec("gradio") is None:
         print(INSTALL, file=sys.stderr)
         return 1
@@ -110,7 +118,7 @@ def main(argv=None):
     workspace = None
     try:
         workspace = Workspace()
-        return _serve(args, workspace, tls, asked)
+        return _serve(settings, workspace, asked)
     except KeyboardInterrupt:
         print("interrupted before the app started; the temporary files are removed", file=sys.stderr)
         return 130
@@ -121,7 +129,7 @@ def main(argv=None):
             signal.signal(number, handler)
 
 
-def _serve(args, workspace, tls=None, asked=()):
+def _serve(settings, workspace, asked=()):
     # Before Gradio is imported: uploads go into our temporary folder, and nothing is reported home.
     os.environ["GRADIO_TEMP_DIR"] = str(workspace.uploads)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -130,7 +138,7 @@ def _serve(args, workspace, tls=None, asked=()):
     from src.webapp import SHIPPED, Catalog
     from src.webapp_page import build_page, theme, translations
 
-    catalog = Catalog.load([SHIPPED, *args.models])
+    catalog = Catalog.load([SHIPPED, *settings.models])
     for problem in catalog.problems:
         print(f"note: {problem}", file=sys.stderr)
     if not catalog.styles:
@@ -138,18 +146,19 @@ def _serve(args, workspace, tls=None, asked=()):
         return 1
     page = build_page(catalog, workspace)
     # Gradio checks its own address once started; a self-signed certificate fails a verified check.
+    tls = settings.tls
     certificates = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1]), "ssl_verify": False} if tls else {}
     try:
         page.queue(default_concurrency_limit=1).launch(
-            server_name=args.host, server_port=args.port, share=False, prevent_thread_lock=True, quiet=True,
-            ssr_mode=False, theme=theme(), i18n=translations(), max_file_size=args.max_file_size, footer_links=[],
+            server_name=settings.host, server_port=settings.port, share=False, prevent_thread_lock=True, quiet=True,
+            ssr_mode=False, theme=theme(), i18n=translations(), max_file_size=settings.max_file_size, footer_links=[],
             **certificates,
         )  # fmt: skip
     except OSError as error:  # taken since listen_problem looked
-        print(f"cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        print(f"cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 1
     print(f"Fast Style Transfer: {page.local_url} ({counted(len(catalog.styles), 'style')}; Ctrl-C stops it)", file=sys.stderr, flush=True)
-    _say_where(args, tls)
+    _say_where(settings)
     try:
         while not asked:  # a Ctrl-C that a library caught while the app started stops it now
             time.sleep(1)
@@ -165,15 +174,16 @@ def _serve(args, workspace, tls=None, asked=()):
     return 0
 
 
-def _say_where(args, tls):
+def _say_where(settings):
     """For an app open to the network: the address other computers type, and, over http, that
     their browsers will not open the camera."""
-    if is_loopback(args.host):
+    if is_loopback(settings.host):
         return
-    scheme, host = ("https" if tls else "http"), network_address() if args.host in EVERY_ADDRESS else args.host
+    tls = settings.tls
+    scheme, host = ("https" if tls else "http"), network_address() if settings.host in EVERY_ADDRESS else settings.host
     if host:
         host = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
-        print(f"on the network: {scheme}://{host}:{args.port}/", file=sys.stderr, flush=True)
+        print(f"on the network: {scheme}://{host}:{settings.port}/", file=sys.stderr, flush=True)
     if not tls:
         print(
             "note: browsers on other computers open their camera (the Live camera tab) only over https: "

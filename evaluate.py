@@ -50,38 +50,51 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    settings = settings_from_args(parser.parse_args(argv))
     done_so_far = "the outputs written so far are complete, no partial file is left"
-    return cli.run_interruptibly(lambda: _run(parser, args), done_so_far)
+    return cli.run_interruptibly(lambda: _run(parser, settings), done_so_far)
 
 
-def _run(parser, args):
-    if args.sheet:
-        return _sheet(parser, args)
+def settings_from_args(args):
+    from src.settings import ImageSettings
+
+    return ImageSettings(
+        in_path=args.in_path,
+        out_path=args.out_path,
+        model=cli.model_settings(args),
+        sheet=args.sheet,
+        sheet_size=args.sheet_size,
+        sheet_columns=args.sheet_columns,
+    )
+
+
+def _run(parser, settings):
+    if settings.sheet:
+        return _sheet(parser, settings)
     from src.image_jobs import folders_inside, plan_jobs, run_jobs
     from src.out_paths import OutPathError
 
     try:
-        jobs = plan_jobs(args.in_path, args.out_path)
+        jobs = plan_jobs(settings.in_path, settings.out_path)
     except OutPathError as error:
         parser.error(str(error))
-    folders = folders_inside(args.in_path)
+    folders = folders_inside(settings.in_path)
     if folders:
         names = ", ".join(f.name for f in folders[:3]) + (", ..." if len(folders) > 3 else "")
         print(
-            f"note: {counted(len(folders), 'folder')} in {args.in_path} ({names}) not searched: "
+            f"note: {counted(len(folders), 'folder')} in {settings.in_path} ({names}) not searched: "
             "only the images directly in it are stylized",
             file=sys.stderr,
         )
     if not jobs:
-        print(f"no files in {args.in_path}", file=sys.stderr)
+        print(f"no files in {settings.in_path}", file=sys.stderr)
         return 1
     keep_freed_memory()  # each photo reuses what the last one freed (src/memory.py)
-    stylizer = cli.stylizer_from_args(parser, args)
+    stylizer = cli.stylizer_for(parser, settings.model)
     from src.devices import device_scope
 
-    with device_scope(args.device):
-        failures = run_jobs(jobs, stylizer, args.batch_size)
+    with device_scope(settings.model.device):
+        failures = run_jobs(jobs, stylizer, settings.model.batch_size)
     done = len(jobs) - len(failures)
     target = jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
     print(f"stylized {done} of {counted(len(jobs), 'image')} into {target}", file=sys.stderr)
@@ -92,7 +105,7 @@ def _run(parser, args):
     return 1 if failures else 0
 
 
-def _sheet(parser, args):
+def _sheet(parser, settings):
     """--sheet: the photo in every style, each through its own Stylizer, in one labelled grid."""
     from pathlib import Path
 
@@ -102,28 +115,28 @@ def _sheet(parser, args):
     from src.out_paths import OutPathError, check_folder, check_not_input, output_file
     from src.sheet import contact_sheet, fit_within, model_paths, sheet_cells, styles_of
 
-    if args.style_weights:
+    if settings.model.style_weights:
         parser.error("--sheet shows each style on its own: --style-weights does not apply")
-    source = Path(args.in_path)
+    source = Path(settings.in_path)
     if not source.is_file():
         parser.error(f"--sheet takes one photo as --in-path, not {'a folder' if source.is_dir() else 'a missing file'}: {source}")
     try:
         # Into a folder, the sheet is named after the photo: photo_sheet.jpg.
-        target = output_file(source.with_name(f"{source.stem}_sheet.jpg"), args.out_path)
+        target = output_file(source.with_name(f"{source.stem}_sheet.jpg"), settings.out_path)
         check_not_input(target, source)
         output_format(target)
         check_folder(target.parent)
-        paths = model_paths(args.checkpoint or [cli.ROOT / "examples" / "models"])
-        photo = fit_within(read_image(source).rgb, args.sheet_size)
+        paths = model_paths(settings.model.checkpoints or [cli.ROOT / "examples" / "models"])
+        photo = fit_within(read_image(source).rgb, settings.sheet_size)
     except (ImageError, OutPathError, ValueError) as error:
         parser.error(str(error))
-    options = cli.stylizer_options(parser, args)
+    options = cli.stylizer_options(parser, settings.model)
     styles = []
     for path in paths:
         model = cli.load_model(parser, path)
         styles += [(label, model, weights) for label, weights in styles_of(path, model)]
     cells = sheet_cells(photo, styles, options, progress=True)
-    write_image(target, contact_sheet(cells, args.sheet_columns))
+    write_image(target, contact_sheet(cells, settings.sheet_columns))
     print(f"contact sheet of {len(cells) - 1} styles: {target}", file=sys.stderr)
     return 0
 

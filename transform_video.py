@@ -59,35 +59,58 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
-    return cli.run_interruptibly(lambda: _run(parser, args), f"nothing was written to {args.out_path}")
+    settings = settings_from_args(parser.parse_args(argv))
+    return cli.run_interruptibly(lambda: _run(parser, settings), f"nothing was written to {settings.out_path}")
 
 
-def _run(parser, args):
+def settings_from_args(args):
+    from src.settings import VideoSettings
+
+    return VideoSettings(
+        in_path=args.in_path,
+        out_path=args.out_path,
+        model=cli.model_settings(args),
+        crf=args.crf,
+        bitrate=args.bitrate,
+        max_frames=args.max_frames,
+        stabilize=args.stabilize,
+        legacy_flags=bool(args.tmp_dir or args.no_disk),
+    )
+
+
+def _run(parser, settings):
     from src.out_paths import OutPathError
     from src.video import VideoError, plan_output, probe
 
     try:
-        info = probe(args.in_path)
-        output = plan_output(args.in_path, args.out_path, info, args.crf, args.bitrate)
+        info = probe(settings.in_path)
+        output = plan_output(settings.in_path, settings.out_path, info, settings.crf, settings.bitrate)
     except (VideoError, OutPathError) as error:
         parser.error(str(error))
-    if args.stabilize and not opencv_available():
+    if settings.stabilize and not opencv_available():
         parser.error(
             "--stabilize needs OpenCV for the optical flow: pip install opencv-python-headless "
             "(bash setup.sh installs it), or --stabilize 0 for frames stylized on their own"
         )
-    for text in _notes(args, info) + list(output.notes):
+    for text in _notes(settings, info) + list(output.notes):
         _note(text)
     keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
-    stylizer = cli.stylizer_from_args(parser, args)
+    stylizer = cli.stylizer_for(parser, settings.model)
     from src.devices import device_scope
     from src.video_jobs import stylize_video
 
+    model = settings.model
     try:
-        with device_scope(args.device):
+        with device_scope(model.device):
             result = stylize_video(
-                args.in_path, output, info, stylizer, args.batch_size, args.max_frames, note=_note, stabilize=args.stabilize
+                settings.in_path,
+                output,
+                info,
+                stylizer,
+                model.batch_size,
+                settings.max_frames,
+                note=_note,
+                stabilize=settings.stabilize,
             )
     except VideoError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -101,9 +124,9 @@ def _note(text):
     print(f"note: {text}", file=sys.stderr)
 
 
-def _notes(args, info):
+def _notes(settings, info):
     notes = []
-    if args.tmp_dir or args.no_disk:
+    if settings.legacy_flags:
         notes.append("--tmp-dir and --no-disk are no longer needed: frames are streamed, never stored")
     if info.variable_rate:
         notes.append(

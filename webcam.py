@@ -112,28 +112,33 @@ def settings_from_args(parser, args):
     takes becomes this run's new file in it; the mirror defaults to on for a camera number (a
     person facing it) and off for a file or a stream (a scene)."""
     from src.live import LiveSettings
+    from src.settings import ModelSettings
 
     if args.no_window and not (args.out_path or args.max_frames or args.seconds) and is_camera(args.camera):
         parser.error("with --no-window nothing would be seen: give --out-path, --max-frames or --seconds")
     out_path = args.out_path
     if out_path and into_folder(out_path):
         out_path = str(new_file(out_path, "take", ".mp4"))
-    return LiveSettings(
-        camera=args.camera,
+    model = ModelSettings(
         checkpoints=tuple(args.checkpoint or default_checkpoints()),
+        strength=args.strength,
+        preserve_color=args.preserve_color,
+        device=args.device,
+        batch_size=1,  # the newest frame alone
+        precision=args.precision,
+        engine=args.engine,  # auto races TensorFlow and OpenVINO on the first frame
+    )
+    return LiveSettings(
+        model=model,
+        camera=args.camera,
         size=args.size,
         out_path=out_path,
         snapshot_dir=args.snapshot_dir,
         window=not args.no_window,
         max_frames=args.max_frames,
         seconds=args.seconds,
-        strength=args.strength,
-        preserve_color=args.preserve_color,
         stabilize=args.stabilize,
         mirror=is_camera(args.camera) if args.mirror is None else args.mirror,
-        device=args.device,
-        precision=args.precision,
-        engine=args.engine,
     )
 
 
@@ -155,8 +160,8 @@ def _run(parser, settings):
     frames = NewestFrame(source, paced=is_file, size=settings.size, held=is_file)
     window = steadier = None
     try:
-        styles = load_styles(parser, settings.checkpoints)
-        options = cli.stylizer_options(parser, settings)
+        styles = load_styles(parser, settings.model.checkpoints)
+        options = cli.stylizer_options(parser, settings.model)
         keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
         first = frames.after(0)
         if first is None:
@@ -171,16 +176,17 @@ def _run(parser, settings):
                     parser.error(str(error))
                 log(HELP)
             controls = Controls(
-                strength=settings.strength,
-                preserve_color=settings.preserve_color,
+                strength=settings.model.strength,
+                preserve_color=settings.model.preserve_color,
                 steady=settings.stabilize > 0,
                 mirror=settings.mirror,
             )
             steadier = FrameSteadier(settings.stabilize or LIVE_STRENGTH)
             steady = f"steadied against flicker (--stabilize {settings.stabilize:g})"
             log(steady if settings.stabilize else "each frame painted on its own (--stabilize 0)")
-            with device_scope(settings.device):
-                stylizers = stylizers_for(styles, options, engines_to_race(settings.engine, options["engine"]), first[2])
+            with device_scope(settings.model.device):
+                races = engines_to_race(settings.model.engine, options["engine"])
+                stylizers = stylizers_for(styles, options, races, first[2])
                 names = [name for _, _, name in styles]
                 loop = LiveLoop(stylizers, names, controls, window, recorder, settings.snapshot_dir, log, steadier)
                 loop.stylize(first[2])  # compiles the network before the clock starts

@@ -249,10 +249,28 @@ def open_checkpoint(parser, path, flag="--checkpoint"):
         parser.error(f"{flag}: {error}")
 
 
-def stylizer_from_args(parser, args):
-    """The Stylizer that the model arguments ask for (the one forward path, src/stylize.py)."""
-    paths = args.checkpoint or [None]
-    options = stylizer_options(parser, args)
+def model_settings(args):
+    """ModelSettings (src/settings.py) from the flags of add_model_arguments."""
+    from src.settings import ModelSettings
+
+    return ModelSettings(
+        checkpoints=tuple(args.checkpoint or ()),
+        style_weights=tuple(args.style_weights) if args.style_weights else None,
+        preserve_color=args.preserve_color,
+        strength=args.strength,
+        stroke_scale=args.stroke_scale,
+        device=args.device,
+        batch_size=args.batch_size,
+        tile_size=args.tile_size,
+        precision=args.precision,
+        engine=args.engine,
+    )
+
+
+def stylizer_for(parser, model):
+    """The Stylizer that ModelSettings ask for (the one forward path, src/stylize.py)."""
+    paths = model.checkpoints or (None,)
+    options = stylizer_options(parser, model)
     # OpenVINO loads a checkpoint (with Keras and TensorFlow) only when its converted model is
     # not in the cache yet (src/engines.py): a second run starts in a fraction of the time.
     opener = open_checkpoint if options["engine"] == "openvino" else load_model
@@ -260,42 +278,42 @@ def stylizer_from_args(parser, args):
     from src.stylize import Stylizer
 
     if len(models) > 1:
-        for path, model in zip(paths, models):
-            if model.num_styles > 1:
+        for path, network in zip(paths, models):
+            if network.num_styles > 1:
                 parser.error(
-                    f"--checkpoint {path} holds {model.num_styles} styles: give a multi-style model alone, "
+                    f"--checkpoint {path} holds {network.num_styles} styles: give a multi-style model alone, "
                     "with --style-weights; only single-style models mix by output"
                 )
 
     try:
-        return Stylizer(models, style_weights=args.style_weights, **options)
+        weights = list(model.style_weights) if model.style_weights else None
+        return Stylizer(models, style_weights=weights, **options)
     except ValueError as error:  # the one check of the weights: their count, signs and sum
         parser.error(f"--style-weights: {error}")
 
 
-def stylizer_options(parser, args):
-    """The Stylizer's keyword arguments from the model arguments (the parsed flags, or settings
-    with their names: webcam.py's LiveSettings), with --precision and --engine resolved for
-    --device (a message through the parser where they cannot run)."""
+def stylizer_options(parser, model):
+    """The Stylizer's keyword arguments from ModelSettings, with --precision and --engine
+    resolved for --device (a message through the parser where they cannot run)."""
     from src.devices import resolve_precision
     from src.engines import EngineError, resolve_engine
 
     if nvidia_driver_present():
         import_keras()  # TensorFlow looks for the GPUs, quietly; without the driver there are none
     try:
-        engine = resolve_engine(args.engine, args.device)
+        engine = resolve_engine(model.engine, model.device)
     except EngineError as error:
         parser.error(f"--engine: {error}")
     try:
-        precision = resolve_precision(args.precision, args.device, engine)
+        precision = resolve_precision(model.precision, model.device, engine)
     except ValueError as error:
         parser.error(f"--precision: {error}")
     return {
-        "batch_size": getattr(args, "batch_size", 1),
+        "batch_size": model.batch_size,
         "precision": precision,
-        "tile_size": getattr(args, "tile_size", 0),
-        "preserve_color": args.preserve_color,
-        "strength": args.strength,
+        "tile_size": model.tile_size,
+        "preserve_color": model.preserve_color,
+        "strength": model.strength,
         "engine": engine,
-        "stroke_scale": getattr(args, "stroke_scale", 1.0),
+        "stroke_scale": model.stroke_scale,
     }

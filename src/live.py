@@ -23,6 +23,7 @@ import numpy as np
 
 from src.live_sources import CameraError
 from src.pixels import to_uint8
+from src.settings import ModelSettings
 from src.stabilize import LIVE_STRENGTH
 from src.wording import counted
 
@@ -63,21 +64,17 @@ class LiveSettings:
     """What webcam.py is asked to do, as data: its flags, with the defaults that depend on other
     flags already settled (the mirror; this run's file in a folder of takes)."""
 
+    model: ModelSettings  # its checkpoints (or folders of them), each style of each offered; its
+    # strength and preserve_color are where the keys start
     camera: str = "0"  # a camera number, a video file or a stream URL (src/live_sources.py)
-    checkpoints: tuple = ()  # models, or folders of them, each style of each offered
-    size: tuple | None = None  # (width, height) to stylize at; None: the source's
+    size: tuple | None = None  # (width, height) the frames are fitted into; None: the source's
     out_path: str | None = None  # the recording, or None
     snapshot_dir: Path = Path(".")
     window: bool = True
     max_frames: int | None = None
     seconds: float | None = None
-    strength: float = 1.0  # at the start; the keys change it, and the next three
-    preserve_color: bool = False
     stabilize: float = LIVE_STRENGTH  # 0: each frame painted on its own
     mirror: bool = False
-    device: str = "auto"
-    precision: str = "auto"
-    engine: str = "auto"  # auto races TensorFlow and OpenVINO on the first frame
 
 
 @dataclass

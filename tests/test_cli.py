@@ -25,3 +25,33 @@ def test_ports(text, ok):
     else:
         with pytest.raises(argparse.ArgumentTypeError):
             cli.port(text)
+
+
+def test_model_settings_carry_every_model_flag():
+    from dataclasses import fields
+
+    from src.settings import ModelSettings
+
+    parser = argparse.ArgumentParser()
+    cli.add_model_arguments(parser)
+    flags = "--checkpoint a.keras --checkpoint b.keras --style-weights 1 2 --preserve-color --strength 0.5 "
+    flags += "--stroke-scale 2 --device cpu --batch-size 3 --tile-size 512 --precision float32 --engine tensorflow"
+    model = cli.model_settings(parser.parse_args(flags.split()))
+    assert model == ModelSettings(
+        checkpoints=("a.keras", "b.keras"),
+        style_weights=(1.0, 2.0),
+        preserve_color=True,
+        strength=0.5,
+        stroke_scale=2.0,
+        device=cli.device("cpu"),
+        batch_size=3,
+        tile_size=512,
+        precision="float32",
+        engine="tensorflow",
+    )
+    # A model flag added later needs its field: the parser's names and the settings' agree.
+    names = {action.dest for action in parser._actions} - {"help", "checkpoint"}
+    assert names | {"checkpoints"} == {field.name for field in fields(ModelSettings)}
+    assert cli.model_settings(parser.parse_args([])) == ModelSettings()  # the defaults agree too
+    options = cli.stylizer_options(parser, model)
+    assert (options["batch_size"], options["tile_size"], options["stroke_scale"], options["engine"]) == (3, 512, 2.0, "tensorflow")

@@ -113,14 +113,14 @@ def test_size_max_frames_and_every_style_of_each_model(model_file, two_styles, c
     assert (facts["width"], facts["height"]) == (48, 32) and facts["frames"] >= 3  # the 96x64 camera's shape
     parser = webcam.build_parser()
     settings = webcam.settings_from_args(parser, parser.parse_args(argv + ["--precision", "float32", "--engine", "tensorflow"]))
-    styles = webcam.load_styles(parser, settings.checkpoints)
+    styles = webcam.load_styles(parser, settings.model.checkpoints)
     assert [(name, weights) for _, weights, name in styles] == [
         ("random", [1.0]),
         ("style_0", [1.0, 0.0]),
         ("style_1", [0.0, 1.0]),
     ]
     frame = np.zeros((32, 48, 3), np.uint8)
-    stylizers = webcam.stylizers_for(styles, webcam.cli.stylizer_options(parser, settings), ("tensorflow",), frame)
+    stylizers = webcam.stylizers_for(styles, webcam.cli.stylizer_options(parser, settings.model), ("tensorflow",), frame)
     pictures = [stylizer(frame[None]) for stylizer in stylizers]
     assert [p.shape for p in pictures] == [(1, 32, 48, 3)] * 3 and not np.array_equal(pictures[1], pictures[2])
 
