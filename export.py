@@ -39,7 +39,14 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    settings = settings_from_args(parser, parser.parse_args(argv))
+    return cli.run_interruptibly(lambda: _run(parser, settings), f"nothing was written to {settings.out_path}")
+
+
+def settings_from_args(parser, args):
+    """ExportSettings from the flags; a usage error for flags that do not go together."""
+    from src.settings import ExportSettings
+
     extension = EXTENSIONS.get(args.format)
     if extension and not args.out_path.endswith(extension):
         parser.error(f"--out-path for --format {args.format} must end in {extension}, got {args.out_path}")
@@ -47,36 +54,37 @@ def main(argv=None):
         parser.error("--size applies to savedmodel, tflite and onnx; a .keras model takes any size")
     if args.name and args.format != "keras":
         parser.error("--name is stored in .keras models only (--format keras)")
-    return cli.run_interruptibly(lambda: _run(parser, args), f"nothing was written to {args.out_path}")
+    size = tuple(args.size) if args.size else None
+    return ExportSettings(args.checkpoint, args.out_path, format=args.format, size=size, name=args.name)
 
 
-def _run(parser, args):
-    model = cli.load_model(parser, args.checkpoint)
-    check_not_the_checkpoint(parser, args)
-    if args.name:
+def _run(parser, settings):
+    model = cli.load_model(parser, settings.checkpoint)
+    check_not_the_checkpoint(parser, settings)
+    if settings.name:
         if model.num_styles != 1:
             parser.error(f"--name names the style of a single-style model; this one has {model.num_styles}")
-        model.style_names = [args.name]
+        model.style_names = [settings.name]
     from src.export import ExportError, export
 
     try:
-        export(model, args.format, args.out_path, size=args.size)
+        export(model, settings.format, settings.out_path, size=settings.size)
     except ExportError as error:
         print(f"export.py: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:
-        parser.error(f"cannot write --out-path {args.out_path}: {error.strerror or error}")
-    print(f"wrote {args.out_path} ({args.format}: {', '.join(model.style_names)})", file=sys.stderr)
+        parser.error(f"cannot write --out-path {settings.out_path}: {error.strerror or error}")
+    print(f"wrote {settings.out_path} ({settings.format}: {', '.join(model.style_names)})", file=sys.stderr)
     return 0
 
 
-def check_not_the_checkpoint(parser, args):
+def check_not_the_checkpoint(parser, settings):
     """The export never replaces the model it reads, however the paths are spelled or linked."""
     from pathlib import Path
 
     from src.checkpoints import locate
 
-    source, target = Path(locate(args.checkpoint or cli.DEFAULT_CHECKPOINT)[1]), Path(args.out_path)
+    source, target = Path(locate(settings.checkpoint)[1]), Path(settings.out_path)
     inputs = [source] if source.is_file() else list(source.parent.glob(f"{source.name}.*"))
     if target.exists() and any(target.samefile(path) for path in inputs if path.exists()):
         parser.error(f"--out-path {target} is the --checkpoint itself (or a link to it); it is never overwritten")

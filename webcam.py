@@ -298,4 +298,4 @@ def log(message):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_now(main())

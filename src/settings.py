@@ -1,4 +1,4 @@
-"""What evaluate.py, transform_video.py and app.py are asked to do, as data: each script builds
+"""What evaluate.py, transform_video.py, export.py and app.py are asked to do, as data: each script builds
 its settings from its flags (checked, defaults that depend on other flags settled) and the code
 under it reads them, never the argparse namespace. webcam.py's are src/live.py LiveSettings,
 style.py's src/training/settings.py TrainingSettings.
@@ -51,6 +51,17 @@ class VideoSettings:
     max_frames: int | None = None
     stabilize: float = 0.0  # 0: each frame painted on its own
     legacy_flags: bool = False  # --tmp-dir or --no-disk given: said to be no longer needed
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """export.py: one checkpoint into one format."""
+
+    checkpoint: str
+    out_path: str
+    format: str = "keras"  # src/export.py FORMATS
+    size: tuple | None = None  # (height, width) fixed in the exported model; None: any
+    name: str | None = None  # the style's name in a single-style .keras model
 
 
 @dataclass(frozen=True)
