@@ -7,6 +7,9 @@ comes out at its displayed size). Frames come at a constant rate: the input's ow
 guesses it (30000/1001 stays exact). A variable-rate input has frames repeated or dropped by
 ffmpeg to that rate, as ffmpeg does in its own conversions, so picture and sound stay in sync.
 HDR video (HLG, PQ) is tone-mapped to SDR on the way (its zscale and tonemap filters).
+Transparent video (WebM VP8/VP9 with alpha, ProRes 4444, PNG or QuickTime Animation in .mov) can
+be read as RGBA, and its transparency written back into a .webm (VP9 with alpha), as images keep
+theirs (src/images.py).
 
 Writing streams frames into an ffmpeg process that encodes them and muxes in the input's sound
 tracks unchanged (stream copy), or re-encoded when the container cannot hold them. The output
@@ -19,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -78,6 +81,11 @@ CONTAINERS = {
     # WebM holds only VP8/VP9/AV1 and Opus/Vorbis.
     ".webm": Container("webm", VP9, OPUS),
 }
+# Pixel formats with an alpha channel, as ffmpeg names them (ProRes 4444 yuva444p12le, QuickTime
+# Animation argb, PNG rgba, GIF bgra...).
+_ALPHA_FORMATS = re.compile(r"^(yuva|rgba|bgra|argb|abgr|gbrap|ya8|ya16|rgba64|bgra64)")
+# WebM keeps VP8 and VP9's alpha beside the picture, which ffmpeg's own decoders skip: libvpx reads it.
+_ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 # Demuxers that read single pictures: an image is not a video (evaluate.py stylizes it).
 _IMAGE_DEMUXER = re.compile(r"^image2$|_pipe$")
 # HDR transfer functions, as ffmpeg names them in a stream's colour description (phones record
@@ -104,6 +112,8 @@ class VideoInfo:
     variable_rate: bool  # the average rate differs from frame_rate
     subtitles: int  # subtitle tracks (not carried over)
     hdr: str | None = None  # "HLG" or "PQ": tone-mapped to SDR when read
+    alpha: bool = False  # transparent somewhere in its first frame (an alpha channel in use)
+    decoder: str | None = None  # the decoder that reads its alpha, where ffmpeg's own skips it
 
     @property
     def frame_estimate(self):
@@ -140,7 +150,35 @@ def probe(path):
         raise VideoError(f"{path}: ffmpeg took too long to open it") from None
     dump = _input_section(done.stderr.decode("utf-8", "replace"))
     header = re.match(rb"YUV4MPEG2 W(\d+) H(\d+) F(\d+):(\d+) [^\n]*?A(\d+):(\d+)[^\n]*\nFRAME", done.stdout)
-    return _video_info(path, dump, header, done.stderr)
+    info = _video_info(path, dump, header, done.stderr)
+    decoder = _alpha_decoder(dump)
+    if decoder is not False and _transparent_first_frame(path, decoder):
+        info = replace(info, alpha=True, decoder=decoder)
+    return info
+
+
+def _alpha_decoder(dump):
+    """Whether the first video stream has an alpha channel: False where it has none, else the
+    decoder that reads it (None: ffmpeg's own)."""
+    stream = re.search(r"^\s*Stream #0:\d+\S*: Video: (\w+)[^,]*, (\w+)(.*(?:\n\s{4,}.*)*)", dump, re.MULTILINE)
+    if stream is None:
+        return False
+    codec, pixel_format, rest = stream.groups()
+    if re.search(r"^\s+alpha_mode\s*: 1\s*$", rest, re.MULTILINE) and codec in _ALPHA_DECODERS:
+        return _ALPHA_DECODERS[codec]
+    return None if _ALPHA_FORMATS.match(pixel_format) else False
+
+
+def _transparent_first_frame(path, decoder):
+    """Whether the first frame's alpha is below opaque anywhere: a GIF or PNG video always
+    decodes with an alpha channel, most of them wholly opaque."""
+    command = [ffmpeg_exe(), "-nostdin", "-v", "error", *(["-c:v", decoder] if decoder else []), "-i", str(path)]
+    command += ["-map", "0:V:0", "-frames:v", "1", "-vf", "alphaextract", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0 and bool(done.stdout) and min(done.stdout) < 255
 
 
 def _input_section(text):
@@ -261,13 +299,15 @@ class _Ffmpeg:
 
 
 class FrameReader:
-    """Batches of decoded frames, uint8 RGB (B, H, W, 3), streamed from ffmpeg; close(), or
+    """Batches of decoded frames, uint8 RGB (B, H, W, 3) (RGBA with `alpha`), streamed from ffmpeg; close(), or
     leaving it as a context manager, stops it even when not every frame was read."""
 
-    def __init__(self, path, info, max_frames=None, size=None):
+    def __init__(self, path, info, max_frames=None, size=None, alpha=False):
         self.info, self.max_frames = info, max_frames
         self.size = tuple(size) if size else (info.width, info.height)  # (width, height) of the frames
-        arguments = ["-nostdin", "-i", str(path), "-map", "0:V:0", "-fps_mode", "cfr", "-r", str(info.frame_rate)]
+        self.channels = 4 if alpha else 3  # alpha: RGBA, the input's transparency last
+        decoder = ["-c:v", info.decoder] if alpha and info.decoder else []
+        arguments = ["-nostdin", *decoder, "-i", str(path), "-map", "0:V:0", "-fps_mode", "cfr", "-r", str(info.frame_rate)]
         filters = [_TONE_MAP] if info.hdr else []
         if size:  # scaled by ffmpeg, in its own process, rather than piped whole (bench/README.md)
             filters.append(f"scale={self.size[0]}:{self.size[1]}:flags=area")
@@ -275,11 +315,11 @@ class FrameReader:
             arguments += ["-vf", ",".join(filters)]
         if max_frames:
             arguments += ["-frames:v", str(max_frames)]
-        arguments += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        arguments += ["-f", "rawvideo", "-pix_fmt", "rgba" if alpha else "rgb24", "pipe:1"]
         self._ffmpeg = _Ffmpeg(arguments, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
     def batches(self, batch_size):
-        shape = (self.size[1], self.size[0], 3)
+        shape = (self.size[1], self.size[0], self.channels)
         frame_bytes = int(np.prod(shape))
         count = 0
         while True:
@@ -321,6 +361,7 @@ class Output:
     container: Container
     video_arguments: tuple
     notes: tuple
+    alpha: bool = False  # the input's transparency carried over (RGBA frames in and out)
 
 
 def plan_output(source, target, info, crf=None, bitrate=None, live=False):
@@ -346,8 +387,16 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
     pixel_format, notes = _pixel_format(codec, info)
     if info.hdr:
         notes.append(hdr_note(info))
+    alpha = info.alpha and codec is VP9 and not info.hdr
+    if alpha:
+        pixel_format = "yuva420p"
+    elif info.alpha:
+        notes.append(
+            f"the input is transparent in places; {target.suffix} ({codec.encoder}) has no transparency, so the "
+            "stylized picture fills the whole frame: a .webm out path keeps the transparency"
+        )
     video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate, live)
-    return Output(target, container, video_arguments, tuple(notes))
+    return Output(target, container, video_arguments, tuple(notes), alpha)
 
 
 def _check_writable(target):
@@ -429,7 +478,7 @@ def writing(output, info, source, audio=(), duration=None, shortest=False):
 
 
 class VideoWriter:
-    """Encodes uint8 RGB frames (B, H, W, 3), with the sound of `source` (None: no sound, as from a
+    """Encodes uint8 RGB frames (B, H, W, 3) (RGBA where output.alpha), with the sound of `source` (None: no sound, as from a
     camera), into `path` as `output` (a planned Output) asks. The sound stops at `duration`
     seconds where given, or, with `shortest`, where the frames do (a live recording stopped
     early). Use it through `writing`, which makes the file appear atomically."""
@@ -437,7 +486,8 @@ class VideoWriter:
     def __init__(self, path, output, info, source, audio=(), duration=None, shortest=False):
         self.output = output
         size = f"{info.width}x{info.height}"
-        frames = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", str(info.frame_rate), "-i", "pipe:0"]
+        rgb = "rgba" if output.alpha else "rgb24"
+        frames = ["-f", "rawvideo", "-pix_fmt", rgb, "-s", size, "-framerate", str(info.frame_rate), "-i", "pipe:0"]
         # Input #1 is the source again: its sound tracks and its metadata (title, date...).
         again = ["-i", str(source), "-map", "0:v", *audio, "-map_metadata", "1"] if source else ["-map", "0:v"]
         arguments = ["-y", *frames, *again]

@@ -45,7 +45,8 @@ def stylize_video(
     total = info.frame_estimate
     total = min(total, max_frames) if total and max_frames else total or max_frames
     start = time.perf_counter()
-    with FrameReader(source, info, max_frames) as reader, writing(output, info, source, audio, duration) as writer:
+    reader = FrameReader(source, info, max_frames, alpha=output.alpha)
+    with reader, writing(output, info, source, audio, duration) as writer:
         with tqdm(total=total, unit="frame", desc="stylizing", disable=not progress, file=sys.stderr) as bar:
             frames = _run(reader, writer, stylize, batch_size, bar, stabilize)
             bar.total = frames  # the estimate came from the container's duration
@@ -67,8 +68,8 @@ def _run(reader, writer, stylize, batch_size, bar, stabilize=0.0):
     frames = 0
     try:
         while (item := _get(decoded, stop)) is not _END:
-            batch, motions = item
-            _put(stylized, (stylize(batch.astype(np.float32)), motions), stop)
+            batch, motions, alpha = item
+            _put(stylized, (stylize(batch.astype(np.float32)), motions, alpha), stop)
             frames += len(batch)
             bar.update(len(batch))
         _put(stylized, _END, stop)
@@ -98,7 +99,9 @@ def _stabilizer(strength):
 def _decode(reader, batch_size, decoded, stop, errors, track=None):
     try:
         for batch in reader.batches(batch_size):
-            if not _put(decoded, (batch, track(batch) if track else None), stop):
+            # A transparent video's alpha goes around the network, as an image's does (src/images.py).
+            batch, alpha = (batch[..., :3], batch[..., 3:]) if batch.shape[-1] == 4 else (batch, None)
+            if not _put(decoded, (batch, track(batch) if track else None, alpha), stop):
                 return
     except Exception as error:  # handed to the caller's thread, which raises it
         errors.append(error)
@@ -110,8 +113,9 @@ def _decode(reader, batch_size, decoded, stop, errors, track=None):
 def _encode(writer, stylized, stop, errors, blend=None):
     try:
         while (item := _get(stylized, stop)) is not _END:
-            frames, motions = item
-            writer.write(to_uint8(blend(frames, motions) if blend else frames))
+            frames, motions, alpha = item
+            frames = to_uint8(blend(frames, motions) if blend else frames)
+            writer.write(frames if alpha is None else np.concatenate([frames, alpha], axis=-1))
     except Exception as error:  # handed to the caller's thread, which raises it
         errors.append(error)
         stop.set()

@@ -296,7 +296,8 @@ def stylize_video_file(
     pipeline (src/video_jobs.py): size, frame rate and sound kept, `stabilize` against flicker
     (src/stabilize.py; left out with a note where OpenCV is missing), only the first `seconds`
     when above 0. H.264 in .mp4, or VP9 in .webm for an odd size (which H.264 keeps only in
-    4:4:4, which browsers do not play): a file the page can play, whatever the upload's.
+    4:4:4, which browsers do not play) and for a transparent video (whose alpha VP9 keeps): a
+    file the page can play, whatever the upload's.
     stop: a StopSwitch (or threading.Event); once set, the video ends before its next frame,
     nothing is kept and an AppError says so (a long video takes minutes on a CPU)."""
     from src.stabilize import opencv_available
@@ -308,7 +309,8 @@ def stylize_video_file(
     source = Path(video_path)
     try:
         info = probe(source)
-        suffix = ".mp4" if info.width % 2 == 0 and info.height % 2 == 0 else ".webm"
+        even = info.width % 2 == 0 and info.height % 2 == 0
+        suffix = ".mp4" if even and not info.alpha else ".webm"
         output = plan_output(source, workspace.run_folder() / f"{_safe_stem(source, style)}{suffix}", info)
     except VideoError as error:
         raise AppError(_without_folder(error, source)) from None

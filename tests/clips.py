@@ -39,6 +39,25 @@ def make_clip(path, size="338x190", rate="10", seconds=2, sound="aac", video=FAS
     return path
 
 
+def make_transparent_clip(path, video, size="64x48", opaque=False):
+    """testsrc2, its left half opaque and its right half transparent (or all opaque), 10 frames,
+    encoded by `video` (ffmpeg arguments: an encoder and pixel format that keep alpha)."""
+    alpha = "255" if opaque else "if(lt(X,W/2),255,0)"
+    source = f"testsrc2=size={size}:rate=10:duration=1,format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='{alpha}'"
+    ffmpeg("-y", "-f", "lavfi", "-i", source, *video, str(path))
+    return path
+
+
+def decoded(path, pixel_format="rgba", decoder=None):
+    """Every frame of the first video stream as uint8 (N, H, W, channels), by ffmpeg alone:
+    `decoder` libvpx-vp9 reads a WebM's alpha, which ffmpeg's own VP9 decoder skips."""
+    width, height = video_facts(path)["width"], video_facts(path)["height"]
+    before = ["-c:v", decoder] if decoder else []
+    data = ffmpeg(*before, "-i", str(path), "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", pixel_format, "-", stdout=subprocess.PIPE)
+    channels = {"rgba": 4, "rgb24": 3, "gray": 1}[pixel_format]
+    return np.frombuffer(data, np.uint8).reshape(-1, height, width, channels)
+
+
 # The transfer function of each HDR format, as ffmpeg names it.
 HDR_TRANSFERS = {"HLG": "arib-std-b67", "PQ": "smpte2084"}
 

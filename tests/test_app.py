@@ -19,7 +19,7 @@ from PIL import Image
 
 from src.checkpoints import save_model
 from src.cli import ROOT
-from tests.clips import audio_facts, make_clip, streams, video_facts
+from tests.clips import audio_facts, decoded, make_clip, make_transparent_clip, streams, video_facts
 from tests.fixtures import first_frame, heic, loaded, photo, random_network
 
 ELSEWHERE = "classroom.test"
@@ -180,6 +180,16 @@ def test_a_video_can_be_cut_to_its_start_and_an_odd_size_comes_as_webm(catalog, 
     assert message.startswith("Stylized 5 frames") and audio_facts(path) is None
     # VP9 4:2:0, which browsers play, at the exact odd size (H.264 would need 4:4:4)
     assert Path(path).suffix == ".webm" and "yuv420p" in [rest for kind, _, rest in streams(path) if kind == "Video"][0]
+
+
+def test_a_transparent_video_comes_as_webm_with_its_transparency(catalog, workspace, tmp_path):
+    from src.webapp import stylize_video_file
+
+    clip = make_transparent_clip(tmp_path / "sticker.mov", ("-c:v", "png", "-pix_fmt", "rgba"))
+    path, message = stylize_video_file(catalog, workspace, str(clip), "style_1")
+    assert Path(path).suffix == ".webm" and message.startswith("Stylized 10 frames") and "transparen" not in message
+    alpha = decoded(path, decoder="libvpx-vp9")[..., 3].astype(float)
+    assert alpha[:, :, :30].mean() > 250 and alpha[:, :, 34:].mean() < 5
 
 
 def test_video_mistakes_are_messages(catalog, workspace, sound_clip, tmp_path, monkeypatch):

@@ -14,7 +14,17 @@ from src.cli import ROOT
 from src.out_paths import OutPathError
 from src.video import FrameReader, VideoError, audio_arguments, plan_output, probe, writing
 from src.video_jobs import stylize_video
-from tests.clips import FAST_H264, audio_facts, ffmpeg, make_clip, make_hdr_clip, streams, video_facts
+from tests.clips import (
+    FAST_H264,
+    audio_facts,
+    decoded,
+    ffmpeg,
+    make_clip,
+    make_hdr_clip,
+    make_transparent_clip,
+    streams,
+    video_facts,
+)
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +255,44 @@ def test_hdr_video_is_read_tone_mapped_to_the_sdr_picture(tmp_path, name):
     # the clip was made, about 27 (bench/README.md, "HDR video").
     assert np.abs(read - sdr).mean() < 35
     assert any(f"HDR video ({name})" in note for note in plan_output(clip, tmp_path / "out.mp4", info).notes)
+
+
+VP9_ALPHA = ("-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-deadline", "realtime", "-cpu-used", "8")
+PNG_IN_MOV = ("-c:v", "png", "-pix_fmt", "rgba")
+
+
+@pytest.mark.parametrize("name, video", [("vp9.webm", VP9_ALPHA), ("png.mov", PNG_IN_MOV)])
+def test_a_transparent_video_keeps_its_transparency_in_webm(tmp_path, name, video):
+    clip = make_transparent_clip(tmp_path / name, video)
+    info = probe(clip)
+    assert info.alpha
+    output = plan_output(clip, tmp_path / "out.webm", info)
+    assert output.alpha and output.notes == ()
+    seen = []
+
+    def invert(batch):  # the network sees RGB only; the alpha goes around it
+        seen.append(batch.shape[-1])
+        return 255 - batch
+
+    assert stylize_video(clip, output, info, invert, batch_size=3, progress=False).frames == 10
+    assert set(seen) == {3}
+    source, result = decoded(clip, decoder=info.decoder), decoded(output.path, decoder="libvpx-vp9")
+    assert result.shape == source.shape == (10, 48, 64, 4)
+    alpha = result[..., 3].astype(float)
+    assert alpha[:, :, :30].mean() > 250 and alpha[:, :, 34:].mean() < 5  # left opaque, right transparent
+    # The picture went through the callable (up to VP9's 4:2:0 on testsrc2's saturated detail).
+    painted, before = result[:, :, :30, :3].astype(float), source[:, :, :30, :3].astype(float)
+    assert np.abs(painted - (255 - before)).mean() < 16 < 64 < np.abs(painted - before).mean()
+    # Where the container has no transparency, the run says so and where to find it.
+    mp4 = plan_output(clip, tmp_path / "out.mp4", info)
+    assert not mp4.alpha and any("a .webm out path keeps the transparency" in note for note in mp4.notes)
+
+
+def test_an_alpha_channel_that_is_opaque_everywhere_is_no_transparency(tmp_path):
+    opaque = make_transparent_clip(tmp_path / "opaque.mov", PNG_IN_MOV, opaque=True)
+    assert not probe(opaque).alpha and plan_output(opaque, tmp_path / "out.mp4", probe(opaque)).notes == ()
+    plain = make_clip(tmp_path / "plain.webm", size="64x48", seconds=0.5, sound=None, video=VP9_ALPHA[:2])
+    assert not probe(plain).alpha
 
 
 def test_cover_art_is_not_taken_for_a_video(tmp_path):
