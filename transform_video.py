@@ -3,7 +3,8 @@
     python transform_video.py --checkpoint examples/models/wave.keras --in-path clip.mp4 --out-path styled.mp4
     python transform_video.py --in-path clip.mov --out-path preview.webm --max-frames 100 --crf 36
 
-The out path's extension picks the container: .mp4, .m4v, .mov, .mkv (H.264) or .webm (VP9).
+The out path's extension picks the container: .mp4, .m4v, .mov, .mkv (H.264), .webm (VP9) or
+.gif (256 colours a frame, no sound; it loops).
 The sound is copied unchanged where the container can hold it. Frames are streamed: memory
 stays flat and nothing is written to a temporary frame folder. --stabilize carries part of each
 output along the input's motion into the next frame, so still and slowly moving scenes do not
@@ -32,7 +33,7 @@ def build_parser():
     quality.add_argument(
         "--crf",
         type=cli.non_negative_int,
-        help="encoder quality, lower is better and bigger: 0-51 for H.264, 0-63 for VP9 "
+        help="encoder quality, lower is better and bigger: 0-51 for H.264, 0-63 for VP9, none for GIF "
         "(default: 18 for H.264, 31 for VP9)",
     )
     quality.add_argument("--bitrate", type=cli.bitrate, help="target video bitrate instead of --crf, e.g. 4M")

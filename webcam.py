@@ -45,7 +45,7 @@ def build_parser():
     )
     add(
         "--out-path",
-        help="record the stylized frames to this video (.mp4, .mkv, .mov, .webm), or into this folder (a new "
+        help="record the stylized frames to this video (.mp4, .mkv, .mov, .webm, .gif), or into this folder (a new "
         "take_<date>_<time>.mp4 each run)",
     )
     add("--snapshot-dir", type=Path, default=Path("."), help="folder for the s key's snapshots (default: %(default)s)")

@@ -111,7 +111,10 @@ def read_image(path, keep_8bit=False):
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
             raise ImageError(f"{path}: not a readable image ({first_line(error)})") from None
     if frames > 1:
-        picture.note = f"{Path(path).name}: has {frames} frames (animation or pages); only the first is stylized"
+        picture.note = (
+            f"{Path(path).name}: has {frames} frames (animation or pages); only the first is stylized "
+            "(transform_video.py stylizes every frame of an animation)"
+        )
     return picture
 
 

@@ -40,11 +40,12 @@ class VideoError(Exception):
 @dataclass(frozen=True)
 class Codec:
     encoder: str
-    default_crf: int
-    max_crf: int
+    default_crf: int | None  # None: no quality setting (GIF)
+    max_crf: int | None
     options: tuple = ()
     live_options: tuple = ()  # for a recording made while the network paints live (webcam.py)
     odd_sizes_in_420: bool = False  # whether 4:2:0 can store odd widths and heights
+    keeps_alpha: bool = False  # whether it can carry a transparent input's alpha
 
 
 # CRF 18 rather than x264's default 23: the fine, saturated brush strokes of a stylized frame are
@@ -59,6 +60,15 @@ VP9 = Codec(
     ("-deadline", "good", "-cpu-used", "4", "-row-mt", "1"),
     ("-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"),
     odd_sizes_in_420=True,
+    keeps_alpha=True,
+)
+# GIF: 256 colours a frame, chosen for each frame (palettegen stats_mode=single, paletteuse
+# new=1), so that the encoder streams instead of holding the whole video for one palette;
+# transparency where the input has it (alpha below 128 becomes the transparent colour).
+GIF = Codec("gif", None, None, odd_sizes_in_420=True, keeps_alpha=True)
+_GIF_FILTERS = (
+    "split[frames][again];[again]palettegen=stats_mode=single:reserve_transparent=1[palette];"
+    "[frames][palette]paletteuse=new=1:alpha_threshold=128"
 )
 
 
@@ -66,7 +76,7 @@ VP9 = Codec(
 class Container:
     muxer: str
     codec: Codec
-    audio_fallback: tuple  # encoder arguments for sound that cannot be copied
+    audio_fallback: tuple | None  # encoder arguments for sound that cannot be copied; None: no sound
     options: tuple = ()
 
 
@@ -80,6 +90,7 @@ CONTAINERS = {
     ".mkv": Container("matroska", H264, AAC),
     # WebM holds only VP8/VP9/AV1 and Opus/Vorbis.
     ".webm": Container("webm", VP9, OPUS),
+    ".gif": Container("gif", GIF, None),  # loops forever, as GIFs are shown
 }
 # Pixel formats with an alpha channel, as ffmpeg names them (ProRes 4444 yuva444p12le, QuickTime
 # Animation argb, PNG rgba, GIF bgra...).
@@ -381,19 +392,21 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
         supported = ", ".join(CONTAINERS)
         raise VideoError(f"{target}: cannot write videos with extension '{target.suffix}' (use {supported})")
     codec = container.codec
+    if codec.max_crf is None and (crf is not None or bitrate):
+        raise VideoError(f"{target.suffix} has no quality setting (256 colours a frame): leave out --crf and --bitrate")
     if crf is not None and not 0 <= crf <= codec.max_crf:
         raise VideoError(f"--crf for {codec.encoder} must be between 0 and {codec.max_crf}, got {crf}")
     _check_writable(target)
     pixel_format, notes = _pixel_format(codec, info)
     if info.hdr:
         notes.append(hdr_note(info))
-    alpha = info.alpha and codec is VP9 and not info.hdr
-    if alpha:
+    alpha = info.alpha and codec.keeps_alpha and not info.hdr
+    if alpha and codec is VP9:
         pixel_format = "yuva420p"
-    elif info.alpha:
+    elif info.alpha and not alpha:
         notes.append(
             f"the input is transparent in places; {target.suffix} ({codec.encoder}) has no transparency, so the "
-            "stylized picture fills the whole frame: a .webm out path keeps the transparency"
+            "stylized picture fills the whole frame: a .webm or .gif out path keeps the transparency"
         )
     video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate, live)
     return Output(target, container, video_arguments, tuple(notes), alpha)
@@ -426,6 +439,10 @@ def _video_arguments(codec, pixel_format, pixel_aspect, crf, bitrate, live=False
     # (untagged video is read as BT.601 or BT.709 depending on the player and the size). The pixel
     # aspect is the input's, so that anamorphic video keeps its displayed shape.
     arguments = ["-c:v", codec.encoder, *(codec.live_options if live else codec.options)]
+    if codec is GIF:  # RGB straight to each frame's palette: no YUV, no colour tags
+        # GIF pixels are square: anamorphic video is widened (or narrowed) to its displayed shape.
+        square = f"scale=round(iw*{pixel_aspect}):ih,setsar=1," if pixel_aspect != 1 else ""
+        return tuple(arguments + ["-vf", square + _GIF_FILTERS])
     convert = f"scale=out_color_matrix=bt709:out_range=tv,format={pixel_format}"
     tags = f"setparams=color_primaries=bt709:color_trc=bt709,setsar={pixel_aspect.numerator}/{pixel_aspect.denominator}"
     arguments += ["-vf", f"{convert},{tags}"]
@@ -442,6 +459,8 @@ def audio_arguments(source, info, container):
     takes the input's codecs (checked by muxing a second of them), else the container's codec."""
     if not info.audio_codecs:
         return (), None
+    if container.audio_fallback is None:
+        return (), f"a {container.muxer.upper()} has no sound: the input's is left out"
     if _can_copy_audio(source, container):
         return ("-map", "1:a", "-c:a", "copy"), None
     codecs, encoder = ", ".join(info.audio_codecs), container.audio_fallback[1]

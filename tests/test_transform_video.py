@@ -92,7 +92,7 @@ def test_compatibility_flags_are_accepted(model_file, clips, tmp_path, capsys):
         ("missing.mp4", "out.mp4", "no such file"),
         ("notes.txt", "out.mp4", "not a readable video"),
         ("photo.jpg", "out.mp4", "still image"),
-        ("sound.mp4", "out.gif", "cannot write videos with extension '.gif'"),
+        ("sound.mp4", "out.avi", "cannot write videos with extension '.avi'"),
         ("sound.mp4", "sound.mp4", "is the input itself"),
         ("sound.mp4", "notes.txt/out.mp4", "notes.txt is a file, not a folder"),
     ],

@@ -98,6 +98,8 @@ def test_anamorphic_video_keeps_its_pixel_aspect(tmp_path):
     assert probe(tmp_path / "dvd.mp4").pixel_aspect == Fraction(8, 9)
     copy_frames(tmp_path / "dvd.mp4", tmp_path / "out.mkv")
     assert "72x48 [SAR 8:9" in streams(tmp_path / "out.mkv")[0][2]
+    copy_frames(tmp_path / "dvd.mp4", tmp_path / "out.gif")  # square pixels only: its displayed shape
+    assert (video_facts(tmp_path / "out.gif")["width"], video_facts(tmp_path / "out.gif")["height"]) == (64, 48)
 
 
 def test_odd_size_keeps_exact_size_frames_and_pcm_sound(clips, tmp_path):
@@ -261,12 +263,14 @@ VP9_ALPHA = ("-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-deadline", "realtim
 PNG_IN_MOV = ("-c:v", "png", "-pix_fmt", "rgba")
 
 
-@pytest.mark.parametrize("name, video", [("vp9.webm", VP9_ALPHA), ("png.mov", PNG_IN_MOV)])
-def test_a_transparent_video_keeps_its_transparency_in_webm(tmp_path, name, video):
+@pytest.mark.parametrize(
+    "name, video, out", [("vp9.webm", VP9_ALPHA, "out.webm"), ("png.mov", PNG_IN_MOV, "out.webm"), ("png.mov", PNG_IN_MOV, "out.gif")]
+)
+def test_a_transparent_video_keeps_its_transparency_in_webm_and_gif(tmp_path, name, video, out):
     clip = make_transparent_clip(tmp_path / name, video)
     info = probe(clip)
     assert info.alpha
-    output = plan_output(clip, tmp_path / "out.webm", info)
+    output = plan_output(clip, tmp_path / out, info)
     assert output.alpha and output.notes == ()
     seen = []
 
@@ -276,16 +280,34 @@ def test_a_transparent_video_keeps_its_transparency_in_webm(tmp_path, name, vide
 
     assert stylize_video(clip, output, info, invert, batch_size=3, progress=False).frames == 10
     assert set(seen) == {3}
-    source, result = decoded(clip, decoder=info.decoder), decoded(output.path, decoder="libvpx-vp9")
+    decoder = "libvpx-vp9" if out.endswith(".webm") else None
+    source, result = decoded(clip, decoder=info.decoder), decoded(output.path, decoder=decoder)
     assert result.shape == source.shape == (10, 48, 64, 4)
     alpha = result[..., 3].astype(float)
     assert alpha[:, :, :30].mean() > 250 and alpha[:, :, 34:].mean() < 5  # left opaque, right transparent
-    # The picture went through the callable (up to VP9's 4:2:0 on testsrc2's saturated detail).
+    # The picture went through the callable (up to VP9's 4:2:0 or GIF's 256 colours on testsrc2's
+    # saturated detail).
     painted, before = result[:, :, :30, :3].astype(float), source[:, :, :30, :3].astype(float)
     assert np.abs(painted - (255 - before)).mean() < 16 < 64 < np.abs(painted - before).mean()
     # Where the container has no transparency, the run says so and where to find it.
     mp4 = plan_output(clip, tmp_path / "out.mp4", info)
-    assert not mp4.alpha and any("a .webm out path keeps the transparency" in note for note in mp4.notes)
+    assert not mp4.alpha and any("a .webm or .gif out path keeps the transparency" in note for note in mp4.notes)
+
+
+def test_a_gif_has_every_frame_a_loop_no_sound_and_no_quality_setting(clips, tmp_path):
+    info = probe(clips["sound"])
+    output = plan_output(clips["sound"], tmp_path / "out.gif", info)
+    notes = []
+    assert stylize_video(clips["sound"], output, info, lambda b: b, 4, progress=False, note=notes.append).frames == 20
+    assert notes == ["a GIF has no sound: the input's is left out"] and audio_facts(output.path) is None
+    facts = video_facts(output.path)
+    assert (facts["width"], facts["height"], facts["frames"]) == (338, 190, 20) and facts["rate"] == pytest.approx(10)
+    assert b"NETSCAPE2.0" in output.path.read_bytes()  # the block that makes it loop
+    # Each frame's own 256 colours keep the picture close (testsrc's flat colours: nearly exact).
+    assert np.abs(decoded(output.path, "rgb24").astype(float) - decoded(clips["sound"], "rgb24")).mean() < 3
+    for quality in ({"crf": 20}, {"bitrate": "1M"}):
+        with pytest.raises(VideoError, match="no quality setting"):
+            plan_output(clips["sound"], tmp_path / "again.gif", info, **quality)
 
 
 def test_an_alpha_channel_that_is_opaque_everywhere_is_no_transparency(tmp_path):
