@@ -64,11 +64,12 @@ VP9 = Codec(
 )
 # GIF: 256 colours a frame, chosen for each frame (palettegen stats_mode=single, paletteuse
 # new=1), so that the encoder streams instead of holding the whole video for one palette;
-# transparency where the input has it (alpha below 128 becomes the transparent colour).
+# ordered (Bayer) dithering, whose pattern stays put from frame to frame where error diffusion's
+# crawls; transparency where the input has it (alpha below 128 becomes the transparent colour).
 GIF = Codec("gif", None, None, odd_sizes_in_420=True, keeps_alpha=True)
 _GIF_FILTERS = (
     "split[frames][again];[again]palettegen=stats_mode=single:reserve_transparent=1[palette];"
-    "[frames][palette]paletteuse=new=1:alpha_threshold=128"
+    "[frames][palette]paletteuse=new=1:alpha_threshold=128:dither=bayer:bayer_scale=5"
 )
 
 
