@@ -13,9 +13,11 @@ flicker (src/stabilize.py); --stabilize 0 stylizes every frame on its own, as th
 
 import argparse
 import sys
+from pathlib import Path
 
 from src import cli
 from src.memory import keep_freed_memory
+from src.out_paths import is_pattern
 from src.stabilize import DEFAULT_STRENGTH, opencv_available
 from src.wording import counted
 
@@ -23,11 +25,16 @@ from src.wording import counted
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_model_arguments(parser)
-    parser.add_argument("--in-path", required=True, help="video to stylize")
+    parser.add_argument(
+        "--in-path",
+        required=True,
+        help="video to stylize, a folder of videos (not its subfolders), or a pattern such as 'clips/*.mov' (quoted)",
+    )
     parser.add_argument(
         "--out-path",
         required=True,
-        help="output video (its extension picks the container), or a folder (the file keeps the input's name)",
+        help="output video (its extension picks the container), or a folder (each file keeps its input's name); "
+        "a folder for a folder or a pattern",
     )
     quality = parser.add_mutually_exclusive_group()
     quality.add_argument(
@@ -61,7 +68,11 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     settings = settings_from_args(parser.parse_args(argv))
-    return cli.run_interruptibly(lambda: _run(parser, settings), f"nothing was written to {settings.out_path}")
+    if Path(settings.in_path).is_dir() or is_pattern(settings.in_path):
+        interrupted = "the videos finished so far are complete, no partial file is left"
+    else:
+        interrupted = f"nothing was written to {settings.out_path}"
+    return cli.run_interruptibly(lambda: _run(parser, settings), interrupted)
 
 
 def settings_from_args(args):
@@ -82,10 +93,14 @@ def settings_from_args(args):
 def _run(parser, settings):
     from src.out_paths import OutPathError
     from src.video import VideoError, plan_output, probe
+    from src.video_jobs import input_notes, plan_videos
 
     try:
-        info = probe(settings.in_path)
-        output = plan_output(settings.in_path, settings.out_path, info, settings.crf, settings.bitrate)
+        plan = plan_videos(settings.in_path, settings.out_path)
+        if not plan.many:  # one video: what cannot work is a usage error, said before anything loads
+            source, target = plan.jobs[0]
+            info = probe(source)
+            output = plan_output(source, target, info, settings.crf, settings.bitrate)
     except (VideoError, OutPathError) as error:
         parser.error(str(error))
     if settings.stabilize and not opencv_available():
@@ -93,50 +108,60 @@ def _run(parser, settings):
             "--stabilize needs OpenCV for the optical flow: pip install opencv-python-headless "
             "(bash setup.sh installs it), or --stabilize 0 for frames stylized on their own"
         )
-    for text in _notes(settings, info) + list(output.notes):
+    if settings.legacy_flags:
+        _note("--tmp-dir and --no-disk are no longer needed: frames are streamed, never stored")
+    if plan.many:
+        return _run_many(parser, settings, plan)
+    for text in input_notes(info) + list(output.notes):
         _note(text)
-    keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
-    stylizer = cli.stylizer_for(parser, settings.model)
+    stylizer = _stylizer(parser, settings)
     from src.devices import device_scope
-    from src.video_jobs import stylize_video
+    from src.video_jobs import stylize_video, summary
 
     model = settings.model
     try:
         with device_scope(model.device):
             result = stylize_video(
-                settings.in_path,
-                output,
-                info,
-                stylizer,
-                model.batch_size,
-                settings.max_frames,
-                note=_note,
+                source, output, info, stylizer, model.batch_size, settings.max_frames, note=_note,
                 stabilize=settings.stabilize,
-            )
+            )  # fmt: skip
     except VideoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    rate = result.frames / result.seconds if result.seconds else 0.0
-    print(f"stylized {counted(result.frames, 'frame')} into {output.path} ({rate:.1f} frames/s)", file=sys.stderr)
+    print(summary(result, output.path), file=sys.stderr)
     return 0
+
+
+def _run_many(parser, settings, plan):
+    """A folder's or a pattern's videos, each into the --out-path folder, with one network."""
+    from src.devices import device_scope
+    from src.video_jobs import VIDEO_SUFFIXES, stylize_videos
+
+    if plan.skipped:
+        names = ", ".join(p.name for p in plan.skipped[:3]) + (", ..." if len(plan.skipped) > 3 else "")
+        _note(f"{counted(len(plan.skipped), 'file')} in {settings.in_path} not taken as videos by their extension ({names})")
+    if not plan.jobs:
+        print(f"no videos in {settings.in_path} ({' '.join(sorted(VIDEO_SUFFIXES))})", file=sys.stderr)
+        return 1
+    stylizer = _stylizer(parser, settings)
+    with device_scope(settings.model.device):
+        failures = stylize_videos(plan.jobs, stylizer, settings, _note)
+    done = len(plan.jobs) - len(failures)
+    print(f"stylized {done} of {counted(len(plan.jobs), 'video')} into {plan.jobs[0][1].parent}", file=sys.stderr)
+    if failures:
+        print(f"{counted(len(failures), 'input')} failed:", file=sys.stderr)
+        for source, reason in failures:
+            print(f"  {reason}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _stylizer(parser, settings):
+    keep_freed_memory()  # each frame reuses what the last one freed (src/memory.py)
+    return cli.stylizer_for(parser, settings.model)
 
 
 def _note(text):
     print(f"note: {text}", file=sys.stderr)
-
-
-def _notes(settings, info):
-    notes = []
-    if settings.legacy_flags:
-        notes.append("--tmp-dir and --no-disk are no longer needed: frames are streamed, never stored")
-    if info.variable_rate:
-        notes.append(
-            f"the input's frame rate varies; ffmpeg repeats or drops frames to a constant "
-            f"{float(info.frame_rate):.3f} fps so that picture and sound stay in sync"
-        )
-    if info.subtitles:
-        notes.append("subtitle tracks are not carried over")
-    return notes
 
 
 if __name__ == "__main__":

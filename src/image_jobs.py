@@ -5,7 +5,6 @@ Bad inputs never stop the run: each is reported by name and skipped, and the cal
 list of failures to choose its exit status.
 """
 
-import glob
 import os
 import sys
 from collections import OrderedDict
@@ -26,7 +25,16 @@ from src.images import (
     write_image,
 )
 from src.memory import DoesNotFit
-from src.out_paths import OutPathError, check_folder, check_not_input, into_folder, output_file
+from src.out_paths import (
+    OutPathError,
+    check_folder,
+    check_folder_target,
+    check_not_input,
+    into_folder,
+    is_pattern,
+    output_file,
+    pattern_files,
+)
 
 # Decoded batches kept ready ahead of the network. Bounded, so memory stays bounded.
 PREFETCH_BATCHES = 2
@@ -39,18 +47,14 @@ class Job:
     note: str = ""  # said once the source has been read as an image: a text file gets no note
 
 
-# Wildcards in an --in-path that does not exist make it a pattern (glob.glob's).
-PATTERN_CHARACTERS = "*?["
-
-
 def plan_jobs(in_path, out_path):
     """(--in-path, --out-path) -> jobs. A file goes to a file, or into a folder under its own
     name; a folder, or a pattern such as photos/*.jpg, goes into a folder under the same names.
     Inputs are never overwritten."""
     source = Path(in_path)
+    if is_pattern(in_path):
+        return _plan_many(pattern_files(str(in_path)), Path(out_path), "a pattern")
     if not source.exists():
-        if any(character in str(in_path) for character in PATTERN_CHARACTERS):
-            return _plan_pattern(str(in_path), Path(out_path))
         raise OutPathError(f"--in-path {source} does not exist")
     if source.is_dir():
         return _plan_folder(source, Path(out_path))
@@ -80,33 +84,10 @@ def _plan_folder(source, target):
     return _plan_many(list_images(source), target, "a folder")
 
 
-def _plan_pattern(pattern, target):
-    """--in-path as a pattern: the shells of Windows pass one on as it is, as every shell passes
-    a quoted one, so `--in-path "photos/*.jpg"` selects rather than fails."""
-    paths = sorted(Path(path) for path in glob.glob(pattern) if Path(path).is_file())
-    if not paths:
-        raise OutPathError(f"--in-path {pattern} matches no file")
-    seen = {}
-    for path in paths:  # photos/*/*.jpg can match 2024/a.jpg and 2025/a.jpg: one result would replace the other
-        if path.name in seen:
-            clash = f"{seen[path.name]} and {path}"
-            raise OutPathError(f"--in-path {pattern} matches {clash}, whose results would take one name")
-        seen[path.name] = path
-    return _plan_many(paths, target, "a pattern")
-
-
 def _plan_many(paths, target, what):
     """Jobs for `paths` into the folder `target`, each under its own name; `what`: what --in-path
     is, for the messages."""
-    if target.exists() and not target.is_dir():
-        raise OutPathError(f"--in-path is {what}, so --out-path must be a folder, but {target} is a file")
-    if not target.exists() and named_like_an_image(target):
-        # A folder named like one image is a slip more often than a wish.
-        raise OutPathError(
-            f"--in-path is {what}, so --out-path must be a folder, but {target} is named like an image; "
-            f"give a folder such as {target.with_suffix('')}/"
-        )
-    check_folder(target)
+    check_folder_target(target, what, named_like_an_image, "an image")
     jobs = []
     names = {path.name for path in paths}
     for path in paths:

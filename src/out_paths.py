@@ -3,9 +3,13 @@ or is written with a trailing separator, receives a file named like the input; a
 never the input itself, through symbolic or hard links either; and a refused run creates no
 folders (the first write does)."""
 
+import glob
 import os
 import time
 from pathlib import Path
+
+# Wildcards in an --in-path that does not exist make it a pattern (glob.glob's).
+PATTERN_CHARACTERS = "*?["
 
 
 class OutPathError(Exception):
@@ -70,3 +74,40 @@ def check_folder(folder):
         raise OutPathError(f"cannot create folder {folder}: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise OutPathError(f"cannot create folder {folder}: {ancestor} is not writable")
+
+
+def is_pattern(in_path):
+    """Whether --in-path is a pattern (photos/*.jpg): no such path, and wildcards in it."""
+    return not Path(in_path).exists() and any(character in str(in_path) for character in PATTERN_CHARACTERS)
+
+
+def pattern_files(pattern):
+    """The files a pattern matches, sorted: the shells of Windows pass one on as it is, as every
+    shell passes a quoted one, so `--in-path "photos/*.jpg"` selects rather than fails.
+    OutPathError where it matches nothing, or two files of one name, whose results would take
+    one name (photos/*/a.jpg: 2024/a.jpg and 2025/a.jpg)."""
+    paths = sorted(Path(path) for path in glob.glob(pattern) if Path(path).is_file())
+    if not paths:
+        raise OutPathError(f"--in-path {pattern} matches no file")
+    seen = {}
+    for path in paths:
+        if path.name in seen:
+            raise OutPathError(f"--in-path {pattern} matches {seen[path.name]} and {path}, whose results would take one name")
+        seen[path.name] = path
+    return paths
+
+
+def check_folder_target(target, what, named_like_one, kind):
+    """--out-path for several inputs (`what` --in-path is: "a folder", "a pattern") must be a
+    folder, existing or to be made: OutPathError for a file, or for a name that
+    `named_like_one` takes for one output of `kind` ("an image")."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise OutPathError(f"--in-path is {what}, so --out-path must be a folder, but {target} is a file")
+    if not target.exists() and named_like_one(target):
+        # A folder named like one output is a slip more often than a wish.
+        raise OutPathError(
+            f"--in-path is {what}, so --out-path must be a folder, but {target} is named like {kind}; "
+            f"give a folder such as {target.with_suffix('')}/"
+        )
+    check_folder(target)

@@ -1,4 +1,6 @@
-"""Stylizing a video file: frames are decoded, stylized in batches and encoded as a stream.
+"""Stylizing video files: which input goes to which output (one video, or a folder's or a
+pattern's into a folder), and each video's frames decoded, stylized in batches and encoded as a
+stream.
 
 Three stages overlap: a thread feeds the decoder's batches into a short queue, the caller's
 thread runs the network, and another thread hands stylized batches to the encoder through a
@@ -12,15 +14,107 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from src.out_paths import OutPathError, check_folder_target, check_not_input, is_pattern, pattern_files
 from src.pixels import to_uint8
-from src.video import FrameReader, audio_arguments, writing
+from src.video import CONTAINERS, FrameReader, VideoError, audio_arguments, plan_output, probe, writing
+from src.wording import counted
 
 # Batches waiting on each side of the network.
 QUEUE_BATCHES = 2
 _END = object()
+# What a folder's videos are known by (a pattern takes whatever it matches): a folder of clips
+# often holds subtitles, thumbnails and a camera's notes beside them.
+VIDEO_SUFFIXES = frozenset(
+    ".mp4 .m4v .mov .mkv .webm .gif .avi .mpg .mpeg .mts .m2ts .ts .wmv .flv .3gp .ogv .mxf .dv .vob".split()
+)
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """Which videos go where: `jobs` [(input, output path)], the output a file or, for one
+    video, whatever --out-path says (src/video.py plan_output); `many` for a folder or a
+    pattern; `skipped`: a folder's files that are not videos by their extension."""
+
+    jobs: tuple
+    many: bool = False
+    skipped: tuple = ()
+
+
+def plan_videos(in_path, out_path):
+    """(--in-path, --out-path) -> VideoPlan; OutPathError for paths that cannot work. A folder's
+    or a pattern's videos go into the folder --out-path under their own names (.mp4 where their
+    container is not one we write: clip.avi -> clip.mp4, or clip.avi.mp4 beside a clip.mp4)."""
+    source, target = Path(in_path), Path(out_path)
+    if is_pattern(in_path):
+        return VideoPlan(_into_folder(pattern_files(str(in_path)), target, "a pattern"), many=True)
+    if not source.is_dir():
+        return VideoPlan(((source, out_path),))  # checked by probe and plan_output
+    if target.is_dir() and target.samefile(source):
+        raise OutPathError("--out-path is the input folder: the outputs would overwrite the inputs")
+    files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
+    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    skipped = tuple(p for p in files if p.suffix.lower() not in VIDEO_SUFFIXES)
+    return VideoPlan(_into_folder(videos, target, "a folder"), many=True, skipped=skipped)
+
+
+def _into_folder(paths, target, what):
+    check_folder_target(target, what, lambda path: path.suffix.lower() in VIDEO_SUFFIXES | set(CONTAINERS), "a video")
+    names, jobs = {path.name for path in paths}, []
+    for path in paths:
+        name = path.name
+        if path.suffix.lower() not in CONTAINERS:
+            name = path.with_suffix(".mp4").name
+            name = f"{path.name}.mp4" if name in names else name
+            names.add(name)
+        check_not_input(target / name, path)
+        jobs.append((path, target / name))
+    return tuple(jobs)
+
+
+def stylize_videos(jobs, stylize, settings, note):
+    """Each (input, output file) of a folder or a pattern in turn, through the one `stylize`
+    (settings: src/settings.py VideoSettings): a video that cannot be read or written is said
+    and skipped -> [(input, reason)] of those that failed."""
+    failures = []
+    for number, (source, target) in enumerate(jobs, 1):
+        print(f"{number} of {counted(len(jobs), 'video')}: {source.name}", file=sys.stderr)
+        try:
+            info = probe(source)
+            output = plan_output(source, target, info, settings.crf, settings.bitrate)
+            for text in input_notes(info) + list(output.notes):
+                note(text)
+            result = stylize_video(
+                source, output, info, stylize, settings.model.batch_size, settings.max_frames, note=note,
+                stabilize=settings.stabilize,
+            )  # fmt: skip
+        except (VideoError, OutPathError) as error:
+            print(f"  failed: {error}", file=sys.stderr)
+            failures.append((source, str(error)))
+            continue
+        print(f"  {summary(result, output.path)}", file=sys.stderr)
+    return failures
+
+
+def input_notes(info):
+    """What a run says of an input (VideoInfo) before stylizing it."""
+    notes = []
+    if info.variable_rate:
+        notes.append(
+            f"the input's frame rate varies; ffmpeg repeats or drops frames to a constant "
+            f"{float(info.frame_rate):.3f} fps so that picture and sound stay in sync"
+        )
+    if info.subtitles:
+        notes.append("subtitle tracks are not carried over")
+    return notes
+
+
+def summary(result, path):
+    rate = result.frames / result.seconds if result.seconds else 0.0
+    return f"stylized {counted(result.frames, 'frame')} into {path} ({rate:.1f} frames/s)"
 
 
 @dataclass

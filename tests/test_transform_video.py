@@ -201,3 +201,57 @@ def test_stabilize_with_variable_rate_tiles_colour_and_strength(model_file, tmp_
     assert run(model_file, "--in-path", vfr, "--out-path", out, *flags) == 0
     before, after = video_facts(vfr), video_facts(out)
     assert after["frames"] == 28 and after["duration"] == pytest.approx(before["duration"], abs=0.1)
+
+
+def test_a_folder_of_videos_goes_into_a_folder_with_one_network(model_file, tmp_path, capsys, monkeypatch):
+    from src import cli
+
+    built, stylizer_for = [], cli.stylizer_for
+    monkeypatch.setattr(cli, "stylizer_for", lambda *a, **k: built.append(a) or stylizer_for(*a, **k))
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("a.mp4", "a.avi", "b.mkv"):
+        make_clip(clips / name, size="64x48", rate="10", seconds=0.5, sound=None)
+    (clips / "notes.txt").write_text("not a video")
+    (clips / "broken.mov").write_text("not a video either")
+    (clips / "sub").mkdir()
+    out = tmp_path / "styled"
+    assert run(model_file, "--in-path", clips, "--out-path", out, "--max-frames", 3) == 1  # broken.mov failed
+    err = capsys.readouterr().err
+    # a.avi's container is not one we write: .mp4, and not over a.mp4's result.
+    assert sorted(os.listdir(out)) == ["a.avi.mp4", "a.mp4", "b.mkv"]
+    assert all(video_facts(out / name)["frames"] == 3 for name in os.listdir(out))
+    assert "1 file in" in err and "(notes.txt)" in err and "3 of 4 videos: b.mkv" in err
+    assert "stylized 3 of 4 videos into" in err and "broken.mov: not a readable video" in err
+    assert len(built) == 1 and "Traceback" not in err  # one network for every video
+    # A quoted pattern takes what it matches, into a folder.
+    assert run(model_file, "--in-path", clips / "*.mp4", "--out-path", tmp_path / "pattern", "--max-frames", 2) == 0
+    assert os.listdir(tmp_path / "pattern") == ["a.mp4"]
+
+
+@pytest.mark.parametrize(
+    "out_name, message",
+    [
+        ("clips", "the outputs would overwrite the inputs"),
+        ("notes.txt", "is a file"),
+        ("styled.mp4", "is named like a video; give a folder such as"),
+    ],
+)
+def test_a_folder_needs_a_folder_to_go_into(model_file, tmp_path, capsys, out_name, message):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    make_clip(clips / "a.mp4", size="64x48", rate="10", seconds=0.5, sound=None)
+    (tmp_path / "notes.txt").write_text("a file")
+    with pytest.raises(SystemExit) as exit_:
+        run(model_file, "--in-path", clips, "--out-path", tmp_path / out_name)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["clips", "notes.txt"] and os.listdir(clips) == ["a.mp4"]
+
+
+def test_a_folder_without_videos_or_a_pattern_matching_nothing(model_file, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert run(model_file, "--in-path", tmp_path / "empty", "--out-path", tmp_path / "out") == 1
+    assert "no videos in" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run(model_file, "--in-path", tmp_path / "*.mov", "--out-path", tmp_path / "out")
+    assert "matches no file" in capsys.readouterr().err and not (tmp_path / "out").exists()
