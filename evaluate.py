@@ -95,14 +95,8 @@ def _run(parser, settings):
 
     with device_scope(settings.model.device):
         failures = run_jobs(jobs, stylizer, settings.model.batch_size)
-    done = len(jobs) - len(failures)
     target = jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
-    print(f"stylized {done} of {counted(len(jobs), 'image')} into {target}", file=sys.stderr)
-    if failures:
-        print(f"{counted(len(failures), 'input')} failed:", file=sys.stderr)
-        for source, reason in failures:
-            print(f"  {reason}", file=sys.stderr)
-    return 1 if failures else 0
+    return cli.report_many(len(jobs), "image", target, failures)
 
 
 def _sheet(parser, settings):

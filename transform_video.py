@@ -146,13 +146,7 @@ def _run_many(parser, settings, plan):
     stylizer = _stylizer(parser, settings)
     with device_scope(settings.model.device):
         failures = stylize_videos(plan.jobs, stylizer, settings, _note)
-    done = len(plan.jobs) - len(failures)
-    print(f"stylized {done} of {counted(len(plan.jobs), 'video')} into {plan.jobs[0][1].parent}", file=sys.stderr)
-    if failures:
-        print(f"{counted(len(failures), 'input')} failed:", file=sys.stderr)
-        for source, reason in failures:
-            print(f"  {reason}", file=sys.stderr)
-    return 1 if failures else 0
+    return cli.report_many(len(plan.jobs), "video", plan.jobs[0][1].parent, failures)
 
 
 def _stylizer(parser, settings):

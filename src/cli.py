@@ -216,6 +216,20 @@ def run_interruptibly(run, interrupted):
         return 130
 
 
+def report_many(total, kind, target, failures):
+    """A run over several inputs ends by saying how many of the `total` (of `kind`: "image")
+    went into `target`, and each failure's reason [(input, reason)] -> its exit status: 1 where
+    any failed."""
+    from src.wording import counted
+
+    print(f"stylized {total - len(failures)} of {counted(total, kind)} into {target}", file=sys.stderr)
+    if failures:
+        print(f"{counted(len(failures), 'input')} failed:", file=sys.stderr)
+        for _, reason in failures:
+            print(f"  {reason}", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def exit_now(status):
     """End a finished script without Python's teardown, whose TensorFlow part is a noticeable share
     of a short run (bench/README.md). Only
