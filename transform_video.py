@@ -135,13 +135,13 @@ def _run(parser, settings):
 def _run_many(parser, settings, plan):
     """A folder's or a pattern's videos, each into the --out-path folder, with one network."""
     from src.devices import device_scope
-    from src.video_jobs import VIDEO_SUFFIXES, stylize_videos
+    from src.video_jobs import FOLDER_SUFFIXES, stylize_videos
 
     if plan.skipped:
         names = ", ".join(p.name for p in plan.skipped[:3]) + (", ..." if len(plan.skipped) > 3 else "")
         _note(f"{counted(len(plan.skipped), 'file')} in {settings.in_path} not taken as videos by their extension ({names})")
     if not plan.jobs:
-        print(f"no videos in {settings.in_path} ({' '.join(sorted(VIDEO_SUFFIXES))})", file=sys.stderr)
+        print(f"no videos in {settings.in_path} ({' '.join(sorted(FOLDER_SUFFIXES))})", file=sys.stderr)
         return 1
     stylizer = _stylizer(parser, settings)
     with device_scope(settings.model.device):

@@ -35,6 +35,7 @@ from src.out_paths import (
     output_file,
     pattern_files,
 )
+from src.video import VIDEO_SUFFIXES
 
 # Decoded batches kept ready ahead of the network. Bounded, so memory stays bounded.
 PREFETCH_BATCHES = 2
@@ -58,6 +59,8 @@ def plan_jobs(in_path, out_path):
         raise OutPathError(f"--in-path {source} does not exist")
     if source.is_dir():
         return _plan_folder(source, Path(out_path))
+    if source.suffix.lower() in VIDEO_SUFFIXES:
+        raise OutPathError(f"--in-path {source} is a video: transform_video.py stylizes videos")
     suffix = _fallback_suffix(source) if into_folder(out_path) else None  # a named out path is the user's
     target = output_file(source, out_path, suffix)
     note = _fallback_note(source, target) if suffix else ""

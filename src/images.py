@@ -82,9 +82,17 @@ def _open(path):
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise ImageError(f"{path}: a loop of symbolic links") from None
-        raise ImageError(f"{path}: not a readable image ({first_line(error)})") from None
+        raise ImageError(_unreadable(path, error)) from None
     except (ValueError, SyntaxError) as error:
-        raise ImageError(f"{path}: not a readable image ({first_line(error)})") from None
+        raise ImageError(_unreadable(path, error)) from None
+
+
+def _unreadable(path, error):
+    from src.video import VIDEO_SUFFIXES  # only to say where a video goes
+
+    if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+        return f"{path}: a video, not an image (transform_video.py stylizes videos)"
+    return f"{path}: not a readable image ({first_line(error)})"
 
 
 def peek_size(path):

@@ -93,6 +93,10 @@ CONTAINERS = {
     ".webm": Container("webm", VP9, OPUS),
     ".gif": Container("gif", GIF, None),  # loops forever, as GIFs are shown
 }
+# The extensions of video files (a GIF may be a still image or an animation, so it is not one).
+VIDEO_SUFFIXES = frozenset(
+    ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .mts .m2ts .ts .wmv .flv .3gp .ogv .mxf .dv .vob".split()
+)
 # Pixel formats with an alpha channel, as ffmpeg names them (ProRes 4444 yuva444p12le, QuickTime
 # Animation argb, PNG rgba, GIF bgra...).
 _ALPHA_FORMATS = re.compile(r"^(yuva|rgba|bgra|argb|abgr|gbrap|ya8|ya16|rgba64|bgra64)")

@@ -20,17 +20,24 @@ import numpy as np
 
 from src.out_paths import OutPathError, check_folder_target, check_not_input, is_pattern, pattern_files
 from src.pixels import to_uint8
-from src.video import CONTAINERS, FrameReader, VideoError, audio_arguments, plan_output, probe, writing
+from src.video import (
+    CONTAINERS,
+    VIDEO_SUFFIXES,
+    FrameReader,
+    VideoError,
+    audio_arguments,
+    plan_output,
+    probe,
+    writing,
+)
 from src.wording import counted
 
 # Batches waiting on each side of the network.
 QUEUE_BATCHES = 2
 _END = object()
 # What a folder's videos are known by (a pattern takes whatever it matches): a folder of clips
-# often holds subtitles, thumbnails and a camera's notes beside them.
-VIDEO_SUFFIXES = frozenset(
-    ".mp4 .m4v .mov .mkv .webm .gif .avi .mpg .mpeg .mts .m2ts .ts .wmv .flv .3gp .ogv .mxf .dv .vob".split()
-)
+# often holds subtitles, thumbnails and a camera's notes beside them. GIFs too, as animations.
+FOLDER_SUFFIXES = VIDEO_SUFFIXES | {".gif"}
 
 
 @dataclass(frozen=True)
@@ -56,13 +63,13 @@ def plan_videos(in_path, out_path):
     if target.is_dir() and target.samefile(source):
         raise OutPathError("--out-path is the input folder: the outputs would overwrite the inputs")
     files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
-    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
-    skipped = tuple(p for p in files if p.suffix.lower() not in VIDEO_SUFFIXES)
+    videos = [p for p in files if p.suffix.lower() in FOLDER_SUFFIXES]
+    skipped = tuple(p for p in files if p.suffix.lower() not in FOLDER_SUFFIXES)
     return VideoPlan(_into_folder(videos, target, "a folder"), many=True, skipped=skipped)
 
 
 def _into_folder(paths, target, what):
-    check_folder_target(target, what, lambda path: path.suffix.lower() in VIDEO_SUFFIXES | set(CONTAINERS), "a video")
+    check_folder_target(target, what, lambda path: path.suffix.lower() in FOLDER_SUFFIXES | set(CONTAINERS), "a video")
     names, jobs = {path.name for path in paths}, []
     for path in paths:
         name = path.name

@@ -88,6 +88,7 @@ def test_folder_with_mixed_sizes_and_broken_files(tmp_path, capsys, model_file):
     (photos / "notes.txt").write_text("shopping list\n")
     (photos / "broken.jpg").write_bytes((photos / "a.jpg").read_bytes()[:300])
     (photos / "empty.png").write_bytes(b"")
+    (photos / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")  # a video's start
     (photos / "subfolder").mkdir()
     status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos, "--out-path", tmp_path / "styled")
     assert status == 1
@@ -96,7 +97,8 @@ def test_folder_with_mixed_sizes_and_broken_files(tmp_path, capsys, model_file):
     assert sorted(os.listdir(tmp_path / "styled")) == sorted(sizes)
     for bad in ("notes.txt", "broken.jpg", "empty.png"):
         assert f"{bad}: not a readable image" in err
-    assert "stylized 5 of 8 images" in err and "3 inputs failed" in err
+    assert "clip.mp4: a video, not an image (transform_video.py stylizes videos)" in err
+    assert "stylized 5 of 9 images" in err and "4 inputs failed" in err
     assert "Traceback" not in err
 
 
@@ -184,6 +186,7 @@ def test_grayscale_and_cmyk_inputs(tmp_path, capsys, model_file):
         (["--in-path", "{tmp}/missing.jpg", "--out-path", "{tmp}/o.jpg"], "--in-path {tmp}/missing.jpg does not exist"),
         (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/in.jpg"], "is the input itself"),
         (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.xyz"], "cannot write images with extension '.xyz'"),
+        (["--in-path", "{tmp}/clip.MOV", "--out-path", "{tmp}/o.jpg"], "is a video: transform_video.py stylizes videos"),
         (["--in-path", "{tmp}", "--out-path", "{tmp}"], "would overwrite the inputs"),
         (["--in-path", "{tmp}", "--out-path", "{tmp}/in.jpg"], "must be a folder"),
         (["--in-path", "{tmp}", "--out-path", "{tmp}/new/one.jpg"], "{tmp}/new/one.jpg is named like an image; give a folder such as {tmp}/new/one/"),
@@ -195,6 +198,7 @@ def test_grayscale_and_cmyk_inputs(tmp_path, capsys, model_file):
 )
 def test_user_mistakes_are_clear_errors(tmp_path, capsys, argv, message):
     save(tmp_path / "in.jpg", 10, 10)
+    (tmp_path / "clip.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  ")
     before = (tmp_path / "in.jpg").read_bytes()
     status, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
     assert status == 2
