@@ -45,8 +45,10 @@ def no_extension(path, what, example):
 
 
 def into_folder(out_path):
-    """Whether --out-path names a folder: an existing one, or one written with a trailing separator."""
-    return Path(out_path).is_dir() or str(out_path).endswith(os.sep)
+    """Whether --out-path names a folder: an existing one, or one written with a trailing separator
+    (on Windows either: results/ as well as results\\)."""
+    separators = tuple(sep for sep in (os.sep, os.altsep) if sep)
+    return Path(out_path).is_dir() or str(out_path).endswith(separators)
 
 
 def check_not_input(target, source):

@@ -20,3 +20,11 @@ def test_a_new_file_is_named_by_the_time_and_never_one_that_exists(tmp_path):
 def test_a_folder_is_one_that_exists_or_ends_in_a_separator(tmp_path):
     (tmp_path / "there").mkdir()
     assert into_folder(tmp_path / "there") and into_folder(f"{tmp_path}/new/") and not into_folder(tmp_path / "new")
+
+
+def test_on_windows_either_separator_ends_a_folder(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sep", "\\")
+    monkeypatch.setattr(os, "altsep", "/")
+    assert into_folder("results/") and into_folder("results\\") and not into_folder("results")
