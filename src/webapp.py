@@ -259,9 +259,20 @@ def _safe_stem(source, label):
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{source.stem}_{label}")
 
 
+# The pipeline's pointers to the other script, as the page says them.
+_PAGE_WORDS = {
+    "transform_video.py stylizes videos": "the Video tab stylizes videos",
+    "evaluate.py stylizes images": "the Photos tab stylizes images",
+}
+
+
 def _without_folder(reason, source):
-    """The pipeline's message, with the temporary folder of the upload left out."""
-    return str(reason).replace(str(Path(source).parent) + "/", "")
+    """The pipeline's message, with the temporary folder of the upload left out, and the page's
+    tabs named where it names the scripts."""
+    reason = str(reason).replace(str(Path(source).parent) + "/", "")
+    for script, page in _PAGE_WORDS.items():
+        reason = reason.replace(script, page)
+    return reason
 
 
 def _caption(first, second, mix):

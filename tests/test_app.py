@@ -115,9 +115,12 @@ def test_a_file_that_is_not_an_image_is_named_and_the_rest_is_done(catalog, work
 
     bad = tmp_path / "notes.jpg"
     bad.write_text("hello")
-    result = stylize_files(catalog, workspace, [str(bad), str(save_photo(tmp_path / "ok.png", 30, 40))], "mine")
-    assert result.message.startswith("Stylized 1 of 2 photos") and "notes.jpg" in result.message
+    clip = make_clip(tmp_path / "clip.mp4", size="64x48", seconds=0.5, sound=None)
+    result = stylize_files(catalog, workspace, [str(bad), str(save_photo(tmp_path / "ok.png", 30, 40)), str(clip)], "mine")
+    assert result.message.startswith("Stylized 1 of 3 photos") and "notes.jpg" in result.message
     assert str(tmp_path) not in result.message  # the upload's temporary folder is not the user's business
+    # A video among the photos: the page names its own tab, not a script.
+    assert "clip.mp4: a video, not an image (the Video tab stylizes videos)" in result.message
     with pytest.raises(AppError, match="upload"):
         stylize_files(catalog, workspace, [], "mine")
 
