@@ -92,7 +92,7 @@ def settings_from_args(args):
 
 def _run(parser, settings):
     from src.out_paths import OutPathError
-    from src.video import VideoError, plan_output, probe
+    from src.video import VideoError, check_quality, plan_output, probe
     from src.video_jobs import input_notes, plan_videos
 
     try:
@@ -101,6 +101,8 @@ def _run(parser, settings):
             source, target = plan.jobs[0]
             info = probe(source)
             output = plan_output(source, target, info, settings.crf, settings.bitrate)
+        for _, target in plan.jobs if plan.many else ():  # a quality flag that misfits a container
+            check_quality(target, settings.crf, settings.bitrate)
     except (VideoError, OutPathError) as error:
         parser.error(str(error))
     if settings.stabilize and not opencv_available():

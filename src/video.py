@@ -397,10 +397,7 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
         supported = ", ".join(CONTAINERS)
         raise VideoError(f"{target}: cannot write videos with extension '{target.suffix}' (use {supported})")
     codec = container.codec
-    if codec.max_crf is None and (crf is not None or bitrate):
-        raise VideoError(f"{target.suffix} has no quality setting (256 colours a frame): leave out --crf and --bitrate")
-    if crf is not None and not 0 <= crf <= codec.max_crf:
-        raise VideoError(f"--crf for {codec.encoder} must be between 0 and {codec.max_crf}, got {crf}")
+    check_quality(target, crf, bitrate)
     _check_writable(target)
     pixel_format, notes = _pixel_format(codec, info)
     if info.hdr:
@@ -415,6 +412,16 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
         )
     video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate, live)
     return Output(target, container, video_arguments, tuple(notes), alpha)
+
+
+def check_quality(target, crf=None, bitrate=None):
+    """VideoError where --crf or --bitrate does not fit the codec of the out path `target`
+    (whose extension is one of CONTAINERS)."""
+    codec = CONTAINERS[Path(target).suffix.lower()].codec
+    if codec.max_crf is None and (crf is not None or bitrate):
+        raise VideoError(f"{Path(target).suffix} has no quality setting (256 colours a frame): leave out --crf and --bitrate")
+    if crf is not None and not 0 <= crf <= codec.max_crf:
+        raise VideoError(f"--crf for {codec.encoder} must be between 0 and {codec.max_crf}, got {crf}")
 
 
 def _check_writable(target):

@@ -99,8 +99,9 @@ def stylize_videos(jobs, stylize, settings, note):
                 stabilize=settings.stabilize,
             )  # fmt: skip
         except (VideoError, OutPathError) as error:
-            print(f"  failed: {error}", file=sys.stderr)
-            failures.append((source, str(error)))
+            reason = str(error) if str(source) in str(error) else f"{source}: {error}"
+            print(f"  failed: {reason}", file=sys.stderr)
+            failures.append((source, reason))
             continue
         print(f"  {summary(result, output.path)}", file=sys.stderr)
     return failures

@@ -230,20 +230,21 @@ def test_a_folder_of_videos_goes_into_a_folder_with_one_network(model_file, tmp_
 
 
 @pytest.mark.parametrize(
-    "out_name, message",
+    "out_name, flags, message",
     [
-        ("clips", "the outputs would overwrite the inputs"),
-        ("notes.txt", "is a file"),
-        ("styled.mp4", "is named like a video; give a folder such as"),
+        ("clips", [], "the outputs would overwrite the inputs"),
+        ("notes.txt", [], "is a file"),
+        ("styled.mp4", [], "is named like a video; give a folder such as"),
+        ("styled", ["--crf", "60"], "--crf for libx264 must be between 0 and 51"),  # said once, before any work
     ],
 )
-def test_a_folder_needs_a_folder_to_go_into(model_file, tmp_path, capsys, out_name, message):
+def test_a_folder_needs_a_folder_to_go_into(model_file, tmp_path, capsys, out_name, flags, message):
     clips = tmp_path / "clips"
     clips.mkdir()
     make_clip(clips / "a.mp4", size="64x48", rate="10", seconds=0.5, sound=None)
     (tmp_path / "notes.txt").write_text("a file")
     with pytest.raises(SystemExit) as exit_:
-        run(model_file, "--in-path", clips, "--out-path", tmp_path / out_name)
+        run(model_file, "--in-path", clips, "--out-path", tmp_path / out_name, *flags)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == ["clips", "notes.txt"] and os.listdir(clips) == ["a.mp4"]
 
