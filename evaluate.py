@@ -71,8 +71,10 @@ def settings_from_args(args):
 def _run(parser, settings):
     if settings.sheet:
         return _sheet(parser, settings)
+    from pathlib import Path
+
     from src.image_jobs import folders_inside, plan_jobs, run_jobs
-    from src.out_paths import OutPathError
+    from src.out_paths import OutPathError, is_pattern
 
     try:
         jobs = plan_jobs(settings.in_path, settings.out_path)
@@ -95,7 +97,8 @@ def _run(parser, settings):
 
     with device_scope(settings.model.device):
         failures = run_jobs(jobs, stylizer, settings.model.batch_size)
-    target = jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
+    many = Path(settings.in_path).is_dir() or is_pattern(settings.in_path)
+    target = jobs[0].target.parent if many else jobs[0].target
     return cli.report_many(len(jobs), "image", target, failures)
 
 

@@ -236,6 +236,8 @@ def test_a_pattern_selects_the_images_it_matches(tmp_path, capsys, model_file):
     status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos / "*.jpg", "--out-path", tmp_path / "o")
     assert status == 0, err
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.jpg", "b.jpg"]
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos / "a*", "--out-path", tmp_path / "o1")
+    assert status == 0 and err.strip().endswith(f"stylized 1 of 1 image into {tmp_path / 'o1'}")  # the folder
     for out_path, message in (
         (tmp_path / "one.jpg", "--in-path is a pattern, so --out-path must be a folder, but"),
         (photos, "is the input itself"),
