@@ -97,12 +97,13 @@ def _run(parser, settings):
 
     try:
         plan = plan_videos(settings.in_path, settings.out_path)
-        if not plan.many:  # one video: what cannot work is a usage error, said before anything loads
+        if plan.many:  # a quality flag that misfits the outputs' codec: said once, before any work
+            for _, target in plan.jobs:
+                check_quality(target, settings.crf, settings.bitrate)
+        else:  # one video: what cannot work is a usage error, said before anything loads
             source, target = plan.jobs[0]
             info = probe(source)
             output = plan_output(source, target, info, settings.crf, settings.bitrate)
-        for _, target in plan.jobs if plan.many else ():  # a quality flag that misfits a container
-            check_quality(target, settings.crf, settings.bitrate)
     except (VideoError, OutPathError) as error:
         parser.error(str(error))
     if settings.stabilize and not opencv_available():
@@ -116,10 +117,15 @@ def _run(parser, settings):
         return _run_many(parser, settings, plan)
     for text in input_notes(info) + list(output.notes):
         _note(text)
-    stylizer = _stylizer(parser, settings)
+    return _run_one(parser, settings, source, output, info)
+
+
+def _run_one(parser, settings, source, output, info):
     from src.devices import device_scope
+    from src.video import VideoError
     from src.video_jobs import stylize_video, summary
 
+    stylizer = _stylizer(parser, settings)
     model = settings.model
     try:
         with device_scope(model.device):

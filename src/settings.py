@@ -1,7 +1,7 @@
-"""What evaluate.py, transform_video.py, export.py and app.py are asked to do, as data: each script builds
-its settings from its flags (checked, defaults that depend on other flags settled) and the code
-under it reads them, never the argparse namespace. webcam.py's are src/live.py LiveSettings,
-style.py's src/training/settings.py TrainingSettings.
+"""What evaluate.py, transform_video.py, export.py and app.py are asked to do, as data: each
+script builds its settings from its flags (checked, defaults that depend on other flags
+settled) and the code under it reads them, never the argparse namespace. webcam.py's are
+src/live.py LiveSettings, style.py's src/training/settings.py TrainingSettings.
 
 Nothing but dataclasses here, so that a script may import it before its heavy modules.
 """
@@ -41,7 +41,7 @@ class ImageSettings:
 
 @dataclass(frozen=True)
 class VideoSettings:
-    """transform_video.py: one video into a file or a folder."""
+    """transform_video.py: a video into a file or a folder, or a folder's or a pattern's into a folder."""
 
     in_path: str
     out_path: str
