@@ -176,10 +176,11 @@ def probe(path):
 def _alpha_decoder(dump):
     """Whether the first video stream has an alpha channel: False where it has none, else the
     decoder that reads it (None: ffmpeg's own)."""
-    stream = re.search(r"^\s*Stream #0:\d+\S*: Video: (\w+)[^,]*, (\w+)(.*(?:\n\s{4,}.*)*)", dump, re.MULTILINE)
-    if stream is None:
+    streams = re.findall(r"^\s*Stream #0:\d+\S*: Video: (\w+)[^,]*, (\w+)(.*(?:\n\s{4,}.*)*)", dump, re.MULTILINE)
+    videos = [stream for stream in streams if "(attached pic)" not in stream[2].split("\n")[0]]  # not cover art
+    if not videos:
         return False
-    codec, pixel_format, rest = stream.groups()
+    codec, pixel_format, rest = videos[0]
     if re.search(r"^\s+alpha_mode\s*: 1\s*$", rest, re.MULTILINE) and codec in _ALPHA_DECODERS:
         return _ALPHA_DECODERS[codec]
     return None if _ALPHA_FORMATS.match(pixel_format) else False

@@ -326,6 +326,12 @@ def test_cover_art_is_not_taken_for_a_video(tmp_path):
     ffmpeg(*inputs, "-map", "0", *cover, str(tmp_path / "song.m4a"))
     with pytest.raises(VideoError, match="has no video stream"):
         probe(tmp_path / "song.m4a")
+    # A transparent cover on a video is not the video's transparency.
+    Image.new("RGBA", (32, 32), (0, 0, 255, 0)).save(tmp_path / "clear.png")
+    make_clip(tmp_path / "clip.mp4", size="64x48", seconds=0.5, sound=None)
+    cover = ["-map", "0", "-map", "1", "-c:v:0", "copy", "-c:v:1", "png", "-disposition:v:1", "attached_pic"]
+    ffmpeg("-i", str(tmp_path / "clip.mp4"), "-i", str(tmp_path / "clear.png"), *cover, str(tmp_path / "covered.mp4"))
+    assert "rgba" in streams(tmp_path / "covered.mp4")[1][2] and not probe(tmp_path / "covered.mp4").alpha
 
 
 def test_an_error_or_interrupt_leaves_no_file(clips, tmp_path):
