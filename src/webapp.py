@@ -301,14 +301,15 @@ def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, s
 
 def stylize_video_file(
     catalog, workspace, video_path, style, strength=1.0, preserve_color=False, stroke_scale=1.0, stabilize=0.0, seconds=0.0,
-    progress=False, stop=None,
+    progress=False, stop=None, gif=False,
 ):  # fmt: skip
     """An uploaded video -> (path of the stylized .mp4, message), through transform_video.py's
     pipeline (src/video_jobs.py): size, frame rate and sound kept, `stabilize` against flicker
     (src/stabilize.py; left out with a note where OpenCV is missing), only the first `seconds`
     when above 0. H.264 in .mp4, or VP9 in .webm for an odd size (which H.264 keeps only in
     4:4:4, which browsers do not play) and for a transparent video (whose alpha VP9 keeps): a
-    file the page can play, whatever the upload's.
+    file the page can play, whatever the upload's. `gif`: a looping GIF instead, without sound,
+    for chats and stickers (its transparency kept).
     stop: a StopSwitch (or threading.Event); once set, the video ends before its next frame,
     nothing is kept and an AppError says so (a long video takes minutes on a CPU)."""
     from src.stabilize import opencv_available
@@ -321,7 +322,7 @@ def stylize_video_file(
     try:
         info = probe(source)
         even = info.width % 2 == 0 and info.height % 2 == 0
-        suffix = ".mp4" if even and not info.alpha else ".webm"
+        suffix = ".gif" if gif else ".mp4" if even and not info.alpha else ".webm"
         output = plan_output(source, workspace.run_folder() / f"{_safe_stem(source, style)}{suffix}", info)
     except VideoError as error:
         raise AppError(_without_folder(error, source)) from None

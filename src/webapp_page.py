@@ -120,28 +120,37 @@ def _video_tab(gr, catalog, workspace, labels, default):
                 label="Steadiness (against flicker; 0: every frame painted on its own)",
             )  # fmt: skip
             seconds = gr.Number(value=0, minimum=0, label="Only the first seconds (0: the whole video)", elem_id="seconds")
+            gif = gr.Checkbox(label="As a looping GIF (no sound), for chats and stickers", elem_id="gif")
             with gr.Row():
                 button = gr.Button("Stylize the video", variant="primary", elem_id="video-go")
                 stop_button = gr.Button("Stop", variant="stop", elem_id="video-stop")
         with gr.Column():
             status = gr.Markdown(elem_id="video-status")
             result = gr.Video(label="Stylized", interactive=False, elem_id="video-result")
+            animation = gr.Image(label="Stylized GIF", type="filepath", interactive=False, visible=False, elem_id="gif-result")
             download = gr.File(label="Download the video", elem_id="video-download")
 
-    def run(video, style, strength, stroke, colour, steady, seconds, switch, progress=gr.Progress(track_tqdm=True)):
+    def run(video, style, strength, stroke, colour, steady, seconds, gif, switch, progress=gr.Progress(track_tqdm=True)):
+        # A GIF is a picture to the browser: shown by the image, the player hidden, and the other way round.
+        def shown(path=None, message=""):
+            is_gif = bool(path) and path.endswith(".gif")
+            player = gr.update(value=None if is_gif else path, visible=not is_gif)
+            return player, gr.update(value=path if is_gif else None, visible=is_gif), path, message
+
         try:
             settings = {"strength": strength, "preserve_color": colour, "stroke_scale": stroke, "stabilize": steady}
             with switch.run():
                 path, message = stylize_video_file(
-                    catalog, workspace, video, style, **settings, seconds=seconds or 0, progress=True, stop=switch
+                    catalog, workspace, video, style, **settings, seconds=seconds or 0, progress=True, stop=switch, gif=gif
                 )
-            return path, path, message
+            return shown(path, message)
         except AppError as error:
-            return None, None, f"**{error}**"
+            return shown(message=f"**{error}**")
         except Exception as error:  # noqa: BLE001
-            return None, None, _unexpected(error)
+            return shown(message=_unexpected(error))
 
-    _stoppable(gr, button, stop_button, run, [video, style, strength, stroke, colour, steady, seconds], [result, download, status])
+    inputs = [video, style, strength, stroke, colour, steady, seconds, gif]
+    _stoppable(gr, button, stop_button, run, inputs, [result, animation, download, status])
 
 
 def _stoppable(gr, button, stop_button, run, inputs, outputs):

@@ -640,6 +640,32 @@ def test_a_video_in_the_browser_first_second_with_sound(browser, server, sound_c
     assert audio_facts(saved)["codec"] == "aac"
 
 
+def test_a_looping_gif_in_the_browser(browser, server, sound_clip):
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    driver, downloads = browser
+    driver.get(server[0])
+    click(driver, "button[role=tab]", "Video")
+    upload(driver, "video", sound_clip)
+    choose(driver, "video-style", "mine")
+    seconds = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#seconds input"))
+    seconds.clear()
+    seconds.send_keys("0.5")
+    click(driver, "#gif input[type=checkbox]")
+    click(driver, "#video-go")
+    message = wait_for(lambda: status(driver, "video-status"), what="the GIF")
+    assert message.startswith("Stylized 5 frames") and "a GIF has no sound" in message
+    # Shown as a picture, which plays in the page; the video player is hidden.
+    image = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#gif-result img"), what="the GIF shown")[0]
+    assert ".gif" in image.get_attribute("src") and not driver.find_elements(By.CSS_SELECTOR, "#video-result video")
+    link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#video-download a[download]"), what="the download link")
+    link[0].click()
+    saved = wait_for(lambda: [p for p in downloads.iterdir() if p.suffix == ".gif"], what="the downloaded GIF")[0]
+    frames = wait_for(lambda: Image.open(saved).n_frames, what="the whole download")
+    assert frames == 5 and Image.open(saved).size == (338, 190) and Image.open(saved).info.get("loop") == 0
+
+
 def test_stop_in_the_browser_ends_a_long_video(browser, server, tmp_path):
     from selenium.webdriver.common.by import By
 
