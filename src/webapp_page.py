@@ -128,7 +128,7 @@ def _video_tab(gr, catalog, workspace, labels, default):
             status = gr.Markdown(elem_id="video-status")
             result = gr.Video(label="Stylized", interactive=False, elem_id="video-result")
             animation = gr.Image(label="Stylized GIF", type="filepath", interactive=False, visible=False, elem_id="gif-result")
-            download = gr.File(label="Download the video", elem_id="video-download")
+            download = gr.File(label="Download the result", elem_id="video-download")
 
     def run(video, style, strength, stroke, colour, steady, seconds, gif, switch, progress=gr.Progress(track_tqdm=True)):
         # A GIF is a picture to the browser: shown by the image, the player hidden, and the other way round.
