@@ -119,13 +119,16 @@ def _fallback_note(source, output):
     return f"{source.name}: cannot write that format; writing {output.name}"
 
 
-def run_jobs(jobs, stylizer, batch_size=4, progress=True, stop=None):
+def run_jobs(jobs, stylizer, batch_size=4, progress=True, stop=None, note=None):
     """Stylize every job; returns [(source, reason)] for the inputs that failed. stop: an Event
-    (app.py's Stop); once set, no further batch starts, and what was stylized is written."""
+    (app.py's Stop); once set, no further batch starts, and what was stylized is written. note:
+    takes what is said of an input that was stylized (an animation's first frame, a format
+    written as another); default, a line under the progress bar."""
     from tqdm import tqdm
 
     failures = []
     bar = tqdm(total=len(jobs), unit="img", desc="stylizing", disable=not progress, file=sys.stderr)
+    note = note or (lambda text: bar.write(f"note: {text}", file=sys.stderr))
 
     def fail(job, reason):
         failures.append((job.source, reason))
@@ -163,17 +166,17 @@ def run_jobs(jobs, stylizer, batch_size=4, progress=True, stop=None):
                 if isinstance(picture, ImageError):
                     fail(job, str(picture))
                 else:
-                    for note in (job.note, picture.note):
-                        if note:
-                            bar.write(f"note: {note}", file=sys.stderr)
+                    for text in (job.note, picture.note):
+                        if text:
+                            note(text)
                     # Grouped again by the decoded size: a damaged header can disagree with it.
                     good.setdefault(picture.size, []).append((job, picture))
             for size, group in good.items():
                 stylized = _stylize(stylizer, [picture.rgb for _, picture in group], size, progress)
                 for (job, picture), rgb in zip(group, stylized):
                     writes.append((job, pool.submit(write_image, job.target, rgb, picture.alpha, picture.icc_profile)))
-            writes = _finish_writes(writes, bar, fail, wait=len(writes) > 2 * batch_size)
-        _finish_writes(writes, bar, fail, wait=True)
+            writes = _finish_writes(writes, bar, fail, note, wait=len(writes) > 2 * batch_size)
+        _finish_writes(writes, bar, fail, note, wait=True)
     return failures
 
 
@@ -221,7 +224,7 @@ def _decode(batch):
     return results
 
 
-def _finish_writes(writes, bar, fail, wait):
+def _finish_writes(writes, bar, fail, note, wait):
     """Collect finished writes (all of them when wait); returns those still running."""
     pending = []
     for job, future in writes:
@@ -234,6 +237,6 @@ def _finish_writes(writes, bar, fail, wait):
             fail(job, str(error))
             continue
         if warning:
-            bar.write(f"note: {warning}", file=sys.stderr)
+            note(warning)
         bar.update(1)
     return pending

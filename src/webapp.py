@@ -228,7 +228,8 @@ def stylize_files(
     jobs = [Job(Path(source), folder / _output_name(Path(source), index, first)) for index, source in enumerate(files)]
     with RUNNING:
         started = time.perf_counter()
-        failures = run_jobs(jobs, stylizer, batch_size=1, progress=progress, stop=stop)
+        notes = []
+        failures = run_jobs(jobs, stylizer, batch_size=1, progress=progress, stop=stop, note=notes.append)
         seconds = time.perf_counter() - started
     failed = {Path(source) for source, _ in failures}
     pairs, downloads = [], []
@@ -244,6 +245,7 @@ def stylize_files(
     stopped = "Stopped: " if len(downloads) + len(failures) < len(jobs) else ""
     lines = [f"{stopped}Stylized {len(downloads)} of {counted(len(jobs), 'photo')} in {seconds:.1f} s."]
     lines += [f"- {Path(source).name}: {_without_folder(reason, source)}" for source, reason in failures]
+    lines += [f"- {_page_words(text)}" for text in notes]
     return Result(pairs, downloads, "\n".join(lines))
 
 
@@ -259,20 +261,25 @@ def _safe_stem(source, label):
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{source.stem}_{label}")
 
 
-# The pipeline's pointers to the other script, as the page says them.
+# The pipeline's pointers to the other script, as the page says them (its Video tab takes what
+# browsers file as video, which GIFs are not).
 _PAGE_WORDS = {
-    "transform_video.py stylizes videos": "the Video tab stylizes videos",
-    "evaluate.py stylizes images": "the Photos tab stylizes images",
+    "(transform_video.py stylizes videos)": "(the Video tab stylizes videos)",
+    "(evaluate.py stylizes images)": "(the Stylize tab stylizes images)",
+    " (transform_video.py stylizes every frame of an animation)": "",
 }
 
 
 def _without_folder(reason, source):
     """The pipeline's message, with the temporary folder of the upload left out, and the page's
     tabs named where it names the scripts."""
-    reason = str(reason).replace(str(Path(source).parent) + "/", "")
+    return _page_words(str(reason).replace(str(Path(source).parent) + "/", ""))
+
+
+def _page_words(text):
     for script, page in _PAGE_WORDS.items():
-        reason = reason.replace(script, page)
-    return reason
+        text = text.replace(script, page)
+    return text
 
 
 def _caption(first, second, mix):

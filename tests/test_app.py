@@ -125,6 +125,20 @@ def test_a_file_that_is_not_an_image_is_named_and_the_rest_is_done(catalog, work
         stylize_files(catalog, workspace, [], "mine")
 
 
+def test_what_is_said_of_a_photo_reaches_the_page(catalog, workspace, tmp_path):
+    from PIL import Image
+
+    from src.webapp import stylize_files
+
+    frames = [Image.new("RGB", (24, 16), colour) for colour in ("red", "green", "blue")]
+    frames[0].save(tmp_path / "sticker.gif", save_all=True, append_images=frames[1:])
+    result = stylize_files(catalog, workspace, [str(tmp_path / "sticker.gif")], "mine")
+    assert result.message.startswith("Stylized 1 of 1 photo")
+    # Said in the page, not only on the terminal, and without a script's name.
+    assert "- sticker.gif: has 3 frames (animation or pages); only the first is stylized" in result.message
+    assert ".py" not in result.message
+
+
 def test_contact_sheet_and_live_frames(catalog, workspace, tmp_path):
     from src.webapp import LiveFrames, sheet_file
 
