@@ -7,9 +7,9 @@ comes out at its displayed size). Frames come at a constant rate: the input's ow
 guesses it (30000/1001 stays exact). A variable-rate input has frames repeated or dropped by
 ffmpeg to that rate, as ffmpeg does in its own conversions, so picture and sound stay in sync.
 HDR video (HLG, PQ) is tone-mapped to SDR on the way (its zscale and tonemap filters).
-Transparent video (WebM VP8/VP9 with alpha, ProRes 4444, PNG or QuickTime Animation in .mov) can
-be read as RGBA, and its transparency written back into a .webm (VP9 with alpha), as images keep
-theirs (src/images.py).
+Transparent video (WebM VP8/VP9 with alpha, ProRes 4444, PNG or QuickTime Animation in .mov, a
+transparent GIF) can be read as RGBA, and its transparency written back into a .webm (VP9 with
+alpha) or a .gif, as images keep theirs (src/images.py).
 
 Writing streams frames into an ffmpeg process that encodes them and muxes in the input's sound
 tracks unchanged (stream copy), or re-encoded when the container cannot hold them. The output
@@ -174,8 +174,8 @@ def probe(path):
 
 
 def _alpha_decoder(dump):
-    """Whether the first video stream has an alpha channel: False where it has none, else the
-    decoder that reads it (None: ffmpeg's own)."""
+    """Whether the first video stream (not cover art) has an alpha channel: False where it has
+    none, else the decoder that reads it (None: ffmpeg's own)."""
     streams = re.findall(r"^\s*Stream #0:\d+\S*: Video: (\w+)[^,]*, (\w+)(.*(?:\n\s{4,}.*)*)", dump, re.MULTILINE)
     videos = [stream for stream in streams if "(attached pic)" not in stream[2].split("\n")[0]]  # not cover art
     if not videos:
@@ -316,8 +316,9 @@ class _Ffmpeg:
 
 
 class FrameReader:
-    """Batches of decoded frames, uint8 RGB (B, H, W, 3) (RGBA with `alpha`), streamed from ffmpeg; close(), or
-    leaving it as a context manager, stops it even when not every frame was read."""
+    """Batches of decoded frames, uint8 RGB (B, H, W, 3) (RGBA with `alpha`), streamed from
+    ffmpeg; close(), or leaving it as a context manager, stops it even when not every frame was
+    read."""
 
     def __init__(self, path, info, max_frames=None, size=None, alpha=False):
         self.info, self.max_frames = info, max_frames
@@ -510,10 +511,11 @@ def writing(output, info, source, audio=(), duration=None, shortest=False):
 
 
 class VideoWriter:
-    """Encodes uint8 RGB frames (B, H, W, 3) (RGBA where output.alpha), with the sound of `source` (None: no sound, as from a
-    camera), into `path` as `output` (a planned Output) asks. The sound stops at `duration`
-    seconds where given, or, with `shortest`, where the frames do (a live recording stopped
-    early). Use it through `writing`, which makes the file appear atomically."""
+    """Encodes uint8 RGB frames (B, H, W, 3) (RGBA where output.alpha), with the sound of
+    `source` (None: no sound, as from a camera), into `path` as `output` (a planned Output)
+    asks. The sound stops at `duration` seconds where given, or, with `shortest`, where the
+    frames do (a live recording stopped early). Use it through `writing`, which makes the file
+    appear atomically."""
 
     def __init__(self, path, output, info, source, audio=(), duration=None, shortest=False):
         self.output = output
