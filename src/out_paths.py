@@ -1,7 +1,8 @@
 """Where an output goes, one rule for images and videos: an --out-path that is an existing folder,
 or is written with a trailing separator, receives a file named like the input; an output is
 never the input itself, through symbolic or hard links either; and a refused run creates no
-folders (the first write does)."""
+folders (the first write does). Also which files an --in-path pattern selects, and that several
+inputs go into a folder."""
 
 import glob
 import os
