@@ -632,17 +632,24 @@ def test_the_contact_sheet_shows_progress_and_every_style(browser, server, tmp_p
     assert "styles, each picture 380x300" in wait_for(lambda: status(driver, "sheet-status"), what="the sheet")
 
 
+def video_tab(driver, url, clip, seconds):
+    """The Video tab with `clip` uploaded, the test network chosen, and its first `seconds` asked."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    click(driver, "button[role=tab]", "Video")
+    upload(driver, "video", clip)
+    choose(driver, "video-style", "mine")
+    field = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#seconds input"))
+    field.clear()
+    field.send_keys(seconds)
+
+
 def test_a_video_in_the_browser_first_second_with_sound(browser, server, sound_clip):
     from selenium.webdriver.common.by import By
 
     driver, downloads = browser
-    driver.get(server[0])
-    click(driver, "button[role=tab]", "Video")
-    upload(driver, "video", sound_clip)
-    choose(driver, "video-style", "mine")
-    seconds = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#seconds input"))
-    seconds.clear()
-    seconds.send_keys("1")
+    video_tab(driver, server[0], sound_clip, "1")
     click(driver, "#video-go")
     wait_for(lambda: "Stylized 10 frames" in status(driver, "video-status"), what="the video")
     assert wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#video-result video"), what="the player")
@@ -659,13 +666,7 @@ def test_a_looping_gif_in_the_browser(browser, server, sound_clip):
     from selenium.webdriver.common.by import By
 
     driver, downloads = browser
-    driver.get(server[0])
-    click(driver, "button[role=tab]", "Video")
-    upload(driver, "video", sound_clip)
-    choose(driver, "video-style", "mine")
-    seconds = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#seconds input"))
-    seconds.clear()
-    seconds.send_keys("0.5")
+    video_tab(driver, server[0], sound_clip, "0.5")
     click(driver, "#gif input[type=checkbox]")
     click(driver, "#video-go")
     message = wait_for(lambda: status(driver, "video-status"), what="the GIF")
