@@ -13,7 +13,7 @@ import sys
 
 from src import cli
 from src.memory import keep_freed_memory
-from src.wording import counted
+from src.wording import counted, some_names
 
 
 def build_parser():
@@ -82,9 +82,8 @@ def _run(parser, settings):
         parser.error(str(error))
     folders = folders_inside(settings.in_path)
     if folders:
-        names = ", ".join(f.name for f in folders[:3]) + (", ..." if len(folders) > 3 else "")
         print(
-            f"note: {counted(len(folders), 'folder')} in {settings.in_path} ({names}) not searched: "
+            f"note: {counted(len(folders), 'folder')} in {settings.in_path} ({some_names(folders)}) not searched: "
             "only the images directly in it are stylized",
             file=sys.stderr,
         )

@@ -19,7 +19,7 @@ from src import cli
 from src.memory import keep_freed_memory
 from src.out_paths import is_pattern
 from src.stabilize import DEFAULT_STRENGTH, opencv_available
-from src.wording import counted
+from src.wording import counted, some_names
 
 
 def build_parser():
@@ -146,8 +146,8 @@ def _run_many(parser, settings, plan):
     from src.video_jobs import FOLDER_SUFFIXES, stylize_videos
 
     if plan.skipped:
-        names = ", ".join(p.name for p in plan.skipped[:3]) + (", ..." if len(plan.skipped) > 3 else "")
-        _note(f"{counted(len(plan.skipped), 'file')} in {settings.in_path} not taken as videos by their extension ({names})")
+        skipped = f"{counted(len(plan.skipped), 'file')} in {settings.in_path}"
+        _note(f"{skipped} not taken as videos by their extension ({some_names(plan.skipped)})")
     if not plan.jobs:
         print(f"no videos in {settings.in_path} ({' '.join(sorted(FOLDER_SUFFIXES))})", file=sys.stderr)
         return 1

@@ -4,3 +4,8 @@
 def counted(number, noun, plural=None):
     """`number` and `noun`, the noun in the plural (`noun` + "s" unless given) unless number is 1."""
     return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+def some_names(paths, shown=3):
+    """The names of the first `shown` paths, and "..." where there are more: "a.txt, b.srt, ..."."""
+    return ", ".join(path.name for path in paths[:shown]) + (", ..." if len(paths) > shown else "")

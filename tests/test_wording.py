@@ -1,4 +1,4 @@
-from src.wording import counted
+from src.wording import counted, some_names
 
 
 def test_one_is_singular_and_every_other_count_plural():
@@ -10,3 +10,11 @@ def test_one_is_singular_and_every_other_count_plural():
 def test_an_irregular_plural_is_given():
     assert counted(1, "process", "processes") == "1 process"
     assert counted(2, "process", "processes") == "2 processes"
+
+
+def test_some_names_show_the_first_three_and_say_there_are_more():
+    from pathlib import Path
+
+    paths = [Path("clips") / name for name in ("a.txt", "b.srt", "c.jpg", "d.xml")]
+    assert some_names(paths) == "a.txt, b.srt, c.jpg, ..."
+    assert some_names(paths[:3]) == "a.txt, b.srt, c.jpg" and some_names(paths[:1], shown=1) == "a.txt"
