@@ -71,10 +71,8 @@ def settings_from_args(args):
 def _run(parser, settings):
     if settings.sheet:
         return _sheet(parser, settings)
-    from pathlib import Path
-
     from src.image_jobs import folders_inside, plan_jobs, run_jobs
-    from src.out_paths import OutPathError, is_pattern
+    from src.out_paths import OutPathError, takes_many
 
     try:
         jobs = plan_jobs(settings.in_path, settings.out_path)
@@ -96,8 +94,7 @@ def _run(parser, settings):
 
     with device_scope(settings.model.device):
         failures = run_jobs(jobs, stylizer, settings.model.batch_size)
-    many = Path(settings.in_path).is_dir() or is_pattern(settings.in_path)
-    target = jobs[0].target.parent if many else jobs[0].target
+    target = jobs[0].target.parent if takes_many(settings.in_path) else jobs[0].target
     return cli.report_many(len(jobs), "image", target, failures)
 
 

@@ -13,11 +13,10 @@ flicker (src/stabilize.py); --stabilize 0 stylizes every frame on its own, as th
 
 import argparse
 import sys
-from pathlib import Path
 
 from src import cli
 from src.memory import keep_freed_memory
-from src.out_paths import is_pattern
+from src.out_paths import takes_many
 from src.stabilize import DEFAULT_STRENGTH, opencv_available
 from src.wording import counted, some_names
 
@@ -68,7 +67,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     settings = settings_from_args(parser.parse_args(argv))
-    if Path(settings.in_path).is_dir() or is_pattern(settings.in_path):
+    if takes_many(settings.in_path):
         interrupted = "the videos finished so far are complete, no partial file is left"
     else:
         interrupted = f"nothing was written to {settings.out_path}"

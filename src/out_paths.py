@@ -84,6 +84,11 @@ def is_pattern(in_path):
     return not Path(in_path).exists() and any(character in str(in_path) for character in PATTERN_CHARACTERS)
 
 
+def takes_many(in_path):
+    """Whether --in-path names several inputs, which go into a folder: a folder, or a pattern."""
+    return Path(in_path).is_dir() or is_pattern(in_path)
+
+
 def pattern_files(pattern):
     """The files a pattern matches, sorted: the shells of Windows pass one on as it is, as every
     shell passes a quoted one, so `--in-path "photos/*.jpg"` selects rather than fails.

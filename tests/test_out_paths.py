@@ -2,7 +2,7 @@
 
 import time
 
-from src.out_paths import into_folder, new_file
+from src.out_paths import into_folder, new_file, takes_many
 
 
 def test_a_new_file_is_named_by_the_time_and_never_one_that_exists(tmp_path):
@@ -28,3 +28,10 @@ def test_on_windows_either_separator_ends_a_folder(monkeypatch):
     monkeypatch.setattr(os, "sep", "\\")
     monkeypatch.setattr(os, "altsep", "/")
     assert into_folder("results/") and into_folder("results\\") and not into_folder("results")
+
+
+def test_a_folder_or_a_pattern_takes_many_inputs(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "a.jpg").write_bytes(b"")
+    assert takes_many(tmp_path / "photos") and takes_many(f"{tmp_path}/*.jpg")
+    assert not takes_many(tmp_path / "a.jpg") and not takes_many(tmp_path / "missing.jpg")
