@@ -117,7 +117,7 @@ def read_image(path, keep_8bit=False):
             image = ImageOps.exif_transpose(image)
             picture = _to_picture(image, keep_8bit)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-            raise ImageError(f"{path}: not a readable image ({first_line(error)})") from None
+            raise ImageError(_unreadable(path, error)) from None
     if frames > 1:
         picture.note = (
             f"{Path(path).name}: has {frames} frames (animation or pages); only the first is stylized "
