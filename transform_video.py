@@ -92,7 +92,7 @@ def settings_from_args(args):
 def _run(parser, settings):
     from src.out_paths import OutPathError
     from src.video import VideoError, check_quality, plan_output, probe
-    from src.video_jobs import input_notes, plan_videos
+    from src.video_jobs import notes_before, plan_videos
 
     try:
         plan = plan_videos(settings.in_path, settings.out_path)
@@ -114,7 +114,7 @@ def _run(parser, settings):
         _note("--tmp-dir and --no-disk are no longer needed: frames are streamed, never stored")
     if plan.many:
         return _run_many(parser, settings, plan)
-    for text in input_notes(info) + list(output.notes):
+    for text in notes_before(info, output):
         _note(text)
     return _run_one(parser, settings, source, output, info)
 
@@ -122,16 +122,12 @@ def _run(parser, settings):
 def _run_one(parser, settings, source, output, info):
     from src.devices import device_scope
     from src.video import VideoError
-    from src.video_jobs import stylize_video, summary
+    from src.video_jobs import stylize_as_asked, summary
 
     stylizer = _stylizer(parser, settings)
-    model = settings.model
     try:
-        with device_scope(model.device):
-            result = stylize_video(
-                source, output, info, stylizer, model.batch_size, settings.max_frames, note=_note,
-                stabilize=settings.stabilize,
-            )  # fmt: skip
+        with device_scope(settings.model.device):
+            result = stylize_as_asked(source, output, info, stylizer, settings, _note)
     except VideoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

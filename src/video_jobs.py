@@ -92,12 +92,9 @@ def stylize_videos(jobs, stylize, settings, note):
         try:
             info = probe(source)
             output = plan_output(source, target, info, settings.crf, settings.bitrate)
-            for text in input_notes(info) + list(output.notes):
+            for text in notes_before(info, output):
                 note(text)
-            result = stylize_video(
-                source, output, info, stylize, settings.model.batch_size, settings.max_frames, note=note,
-                stabilize=settings.stabilize,
-            )  # fmt: skip
+            result = stylize_as_asked(source, output, info, stylize, settings, note)
         except (VideoError, OutPathError) as error:
             reason = str(error) if str(source) in str(error) else f"{source}: {error}"
             print(f"  failed: {reason}", file=sys.stderr)
@@ -107,8 +104,15 @@ def stylize_videos(jobs, stylize, settings, note):
     return failures
 
 
-def input_notes(info):
-    """What a run says of an input (VideoInfo) before stylizing it."""
+def stylize_as_asked(source, output, info, stylize, settings, note):
+    """stylize_video with what VideoSettings (src/settings.py) ask: the batch size, the frames,
+    the steadying."""
+    batch_size, frames = settings.model.batch_size, settings.max_frames
+    return stylize_video(source, output, info, stylize, batch_size, frames, note=note, stabilize=settings.stabilize)
+
+
+def notes_before(info, output):
+    """What a run says of an input (its VideoInfo) and of its planned Output before stylizing it."""
     notes = []
     if info.variable_rate:
         notes.append(
@@ -117,7 +121,7 @@ def input_notes(info):
         )
     if info.subtitles:
         notes.append("subtitle tracks are not carried over")
-    return notes
+    return notes + list(output.notes)
 
 
 def summary(result, path):
