@@ -27,7 +27,8 @@ def build_parser():
     parser.add_argument(
         "--in-path",
         required=True,
-        help="video to stylize, a folder of videos (not its subfolders), or a pattern such as 'clips/*.mov' (quoted)",
+        help="video (or animated GIF, PNG or WebP) to stylize, a folder of videos (not its subfolders), "
+        "or a pattern such as 'clips/*.mov' (quoted)",
     )
     parser.add_argument(
         "--out-path",

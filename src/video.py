@@ -97,6 +97,8 @@ CONTAINERS = {
 VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .mts .m2ts .ts .wmv .flv .3gp .ogv .mxf .dv .vob".split()
 )
+# Pictures that may be animations (GIF, APNG, animated WebP), read as videos; a still one is refused.
+ANIMATION_SUFFIXES = frozenset({".gif", ".png", ".webp"})
 # Pixel formats with an alpha channel, as ffmpeg names them (ProRes 4444 yuva444p12le, QuickTime
 # Animation argb, PNG rgba, GIF bgra...).
 _ALPHA_FORMATS = re.compile(r"^(yuva|rgba|bgra|argb|abgr|gbrap|ya8|ya16|rgba64|bgra64)")
@@ -104,6 +106,8 @@ _ALPHA_FORMATS = re.compile(r"^(yuva|rgba|bgra|argb|abgr|gbrap|ya8|ya16|rgba64|b
 _ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 # Demuxers that read single pictures: an image is not a video (evaluate.py stylizes it).
 _IMAGE_DEMUXER = re.compile(r"^image2$|_pipe$")
+# Demuxers of pictures that may be animations (GIF, APNG, animated WebP): one frame is a still image.
+_ANIMATION_DEMUXERS = frozenset({"gif", "apng", "webp_anim"})
 # HDR transfer functions, as ffmpeg names them in a stream's colour description (phones record
 # HLG; HDR10 is PQ).
 _HDR_TRANSFERS = {"arib-std-b67": "HLG", "smpte2084": "PQ"}
@@ -198,6 +202,16 @@ def _transparent_first_frame(path, decoder):
     return done.returncode == 0 and bool(done.stdout) and min(done.stdout) < 255
 
 
+def _frames_up_to(path, count):
+    """How many frames the video has, counted up to `count` (each decoded, as it is stored)."""
+    command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:V:0", "-frames:v", str(count)]
+    command += ["-fps_mode", "passthrough", "-vf", "scale=1:1", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:1"]
+    try:
+        return len(subprocess.run(command, capture_output=True, timeout=300).stdout)  # one byte a frame
+    except subprocess.TimeoutExpired:
+        return count  # taken for a video: reading it will say what is wrong
+
+
 def _input_section(text):
     """The lines describing the input, without the output's and the progress lines."""
     lines = []
@@ -212,11 +226,15 @@ def _video_info(path, dump, header, stderr):
     demuxer = re.search(r"^Input #0, (.+?), from ", dump, re.MULTILINE)
     if demuxer is None:
         raise VideoError(f"{path}: not a readable video ({_last_line(stderr)})")
+    still = VideoError(f"{path}: a still image, not a video (evaluate.py stylizes images)")
     if _IMAGE_DEMUXER.search(demuxer.group(1)):
         # ffmpeg picks its image reader by the name alone: a .jpg may hold no picture at all.
         if header is None:
             raise VideoError(f"{path}: neither a readable video nor a readable image")
-        raise VideoError(f"{path}: a still image, not a video (evaluate.py stylizes images)")
+        raise still
+    # A still GIF would otherwise become a video of its one frame, repeated for its delay.
+    if demuxer.group(1) in _ANIMATION_DEMUXERS and header is not None and _frames_up_to(path, 2) < 2:
+        raise still
     streams = re.findall(r"^\s*Stream #0:\d+\S*: (\w+): (\w+)(.*)$", dump, re.MULTILINE)
     videos = [rest for kind, _, rest in streams if kind == "Video" and "(attached pic)" not in rest]
     if not videos:

@@ -3,6 +3,7 @@ over the work in src/webapp.py. Each handler turns an AppError (a user mistake) 
 failure into a message in the page, so the server keeps serving."""
 
 import traceback
+from pathlib import Path
 
 from src.webapp import AppError, LiveFrames, StopSwitch, sheet_file, stylize_files, stylize_video_file
 
@@ -107,10 +108,20 @@ def _stylize_tab(gr, catalog, workspace, labels, default):
 
 def _video_tab(gr, catalog, workspace, labels, default):
     from src.stabilize import DEFAULT_STRENGTH
+    from src.video import ANIMATION_SUFFIXES, VIDEO_SUFFIXES
 
     with gr.Row():
         with gr.Column():
-            video = gr.Video(label="Video", sources=["upload"], elem_id="video")
+            # A file box rather than gr.Video, which refuses what the browser does not call a video
+            # (a GIF is an image to it); the upload is shown below, in a player or as a picture.
+            video = gr.File(
+                label="Video or animation (GIF, animated PNG or WebP)", file_count="single", type="filepath",
+                file_types=sorted(VIDEO_SUFFIXES | ANIMATION_SUFFIXES), elem_id="video",
+            )  # fmt: skip
+            uploaded = gr.Video(label="Your video", interactive=False, visible=False, elem_id="video-uploaded")
+            uploaded_animation = gr.Image(
+                label="Your animation", type="filepath", interactive=False, visible=False, elem_id="gif-uploaded"
+            )
             style = gr.Dropdown(labels, value=default, label="Style", elem_id="video-style")
             strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0: the video, 1: the painting)")
             stroke = gr.Slider(0.25, 4, value=1, step=0.05, label="Stroke size (times the network's own)")
@@ -130,13 +141,10 @@ def _video_tab(gr, catalog, workspace, labels, default):
             animation = gr.Image(label="Stylized GIF", type="filepath", interactive=False, visible=False, elem_id="gif-result")
             download = gr.File(label="Download the result", elem_id="video-download")
 
-    def run(video, style, strength, stroke, colour, steady, seconds, gif, switch, progress=gr.Progress(track_tqdm=True)):
-        # A GIF is a picture to the browser: shown by the image, the player hidden, and the other way round.
-        def shown(path=None, message=""):
-            is_gif = bool(path) and path.endswith(".gif")
-            player = gr.update(value=None if is_gif else path, visible=not is_gif)
-            return player, gr.update(value=path if is_gif else None, visible=is_gif), path, message
+    def shown(path=None, message=""):
+        return (*_player_or_picture(gr, path), path, message)
 
+    def run(video, style, strength, stroke, colour, steady, seconds, gif, switch, progress=gr.Progress(track_tqdm=True)):
         try:
             settings = {"strength": strength, "preserve_color": colour, "stroke_scale": stroke, "stabilize": steady}
             with switch.run():
@@ -151,6 +159,18 @@ def _video_tab(gr, catalog, workspace, labels, default):
 
     inputs = [video, style, strength, stroke, colour, steady, seconds, gif]
     _stoppable(gr, button, stop_button, run, inputs, [result, animation, download, status])
+    video.change(lambda path: _player_or_picture(gr, path, hidden=not path), [video], [uploaded, uploaded_animation], queue=False)
+
+
+def _player_or_picture(gr, path, hidden=False):
+    """Updates of a video player and an image showing `path`: an animation (GIF, APNG, WebP) is a
+    picture to the browser, shown by the image with the player hidden, and the other way round
+    (both hidden: `hidden`)."""
+    from src.video import ANIMATION_SUFFIXES
+
+    is_picture = bool(path) and Path(path).suffix.lower() in ANIMATION_SUFFIXES
+    player = gr.update(value=None if is_picture else path, visible=not (is_picture or hidden))
+    return player, gr.update(value=path if is_picture else None, visible=is_picture and not hidden)
 
 
 def _stoppable(gr, button, stop_button, run, inputs, outputs):

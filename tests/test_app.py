@@ -218,6 +218,9 @@ def test_video_mistakes_are_messages(catalog, workspace, sound_clip, tmp_path, m
     with pytest.raises(AppError) as error:
         stylize_video_file(catalog, workspace, str(fake), "mine")
     assert "holiday.mp4" in str(error.value) and str(tmp_path) not in str(error.value)
+    Image.new("RGB", (32, 24), "red").save(tmp_path / "still.gif")  # the Video tab takes GIFs
+    with pytest.raises(AppError, match=r"still.gif: a still image, not a video \(the Stylize tab stylizes images\)"):
+        stylize_video_file(catalog, workspace, str(tmp_path / "still.gif"), "mine")
     with pytest.raises(AppError, match="upload a video"):
         stylize_video_file(catalog, workspace, None, "mine")
     with pytest.raises(AppError, match="no style called"):
@@ -650,6 +653,7 @@ def test_a_video_in_the_browser_first_second_with_sound(browser, server, sound_c
 
     driver, downloads = browser
     video_tab(driver, server[0], sound_clip, "1")
+    assert wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#video-uploaded video"), what="the upload shown")
     click(driver, "#video-go")
     wait_for(lambda: "Stylized 10 frames" in status(driver, "video-status"), what="the video")
     assert wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#video-result video"), what="the player")
@@ -679,6 +683,27 @@ def test_a_looping_gif_in_the_browser(browser, server, sound_clip):
     saved = wait_for(lambda: [p for p in downloads.iterdir() if p.suffix == ".gif"], what="the downloaded GIF")[0]
     frames = wait_for(lambda: Image.open(saved).n_frames, what="the whole download")
     assert frames == 5 and Image.open(saved).size == (338, 190) and Image.open(saved).info.get("loop") == 0
+
+
+def test_an_animated_gif_uploaded_in_the_browser_is_shown_and_stylized(browser, server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver, downloads = browser
+    gradient = np.linspace(0, 255, 96, dtype=np.uint8)
+    frames = [Image.fromarray(np.stack([np.roll(gradient, 8 * i)[None].repeat(64, 0)] * 3, -1)) for i in range(6)]
+    sticker = tmp_path / "sticker.gif"
+    frames[0].save(sticker, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    video_tab(driver, server[0], sticker, "0")
+    # Gradio's video box refuses a GIF; the upload is shown as a picture, the player hidden.
+    shown = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#gif-uploaded img"), what="the GIF shown")[0]
+    assert ".gif" in shown.get_attribute("src") and not driver.find_elements(By.CSS_SELECTOR, "#video-uploaded video")
+    click(driver, "#video-go")
+    assert wait_for(lambda: status(driver, "video-status"), what="the video").startswith("Stylized 6 frames")
+    link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#video-download a[download]"), what="the download link")
+    link[0].click()
+    saved = wait_for(lambda: [p for p in downloads.iterdir() if p.name.startswith("sticker")], what="the download")[0]
+    facts = wait_for(lambda: video_facts(saved), what="the whole download")
+    assert (saved.suffix, facts["width"], facts["height"], facts["frames"]) == (".mp4", 96, 64, 6)
 
 
 def test_stop_in_the_browser_ends_a_long_video(browser, server, tmp_path):

@@ -224,6 +224,7 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
     (tmp_path / "notes.mp4").write_text("hello, not a video")
     (tmp_path / "notes.jpg").write_text("hello, not a photo either")
     Image.new("RGB", (32, 24), "red").save(tmp_path / "photo.jpg")
+    Image.new("RGB", (32, 24), "red").save(tmp_path / "still.gif")  # read as a video of one frame by ffmpeg
     ffmpeg("-f", "lavfi", "-i", "sine=duration=0.5", str(tmp_path / "sound.m4a"))
     (tmp_path / "empty.y4m").write_bytes(b"YUV4MPEG2 W64 H48 F10:1 Ip A1:1 C420jpeg\n")  # a header, no frame
     (tmp_path / "nothing.mp4").write_bytes(b"")
@@ -231,6 +232,7 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
         "missing.mp4": "no such file",
         "notes.mp4": "not a readable video",
         "photo.jpg": "a still image, not a video",
+        "still.gif": "a still image, not a video",
         "notes.jpg": "neither a readable video nor a readable image",
         "sound.m4a": "has no video stream",
         "empty.y4m": "no frame of its video could be decoded",
@@ -242,6 +244,20 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
     for name, message in expected.items():
         with pytest.raises(VideoError, match=message):
             probe(tmp_path / name)
+
+
+@pytest.mark.parametrize("name", ["sticker.gif", "sticker.png", "sticker.webp"])
+def test_an_animated_picture_is_read_as_a_video_of_its_frames(tmp_path, name):
+    from PIL import Image
+
+    levels = (0, 90, 180)
+    frames = [Image.new("RGB", (32, 24), (level,) * 3) for level in levels]  # GIF, APNG, animated WebP
+    frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], duration=100, loop=0, lossless=True)
+    info = probe(tmp_path / name)
+    assert (info.width, info.height, info.frame_rate) == (32, 24, 10)
+    with FrameReader(tmp_path / name, info) as reader:
+        read = np.concatenate(list(reader.batches(8)))
+    assert [round(frame.mean()) for frame in read] == list(levels)
 
 
 @pytest.mark.parametrize("name", ["HLG", "PQ"])
