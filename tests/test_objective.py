@@ -51,6 +51,28 @@ def test_terms_against_numpy(tmp_path):
     assert objective.trainable_weights == []  # VGG is frozen, the stand-in has no weights
 
 
+def test_style_grams_of_a_large_image_are_the_same_tile_by_tile(tmp_path):
+    weights = random_weights(width=4, seed=3)
+    loaded = load_vgg_weights(write_keras(tmp_path / "vgg.h5", weights))
+    vgg = build_vgg(loaded)
+    image = np.random.default_rng(4).uniform(0, 255, (251, 230, 3)).astype(np.float32)  # odd: "same" padding
+    tiles = []
+
+    class Counted:  # the VGG, noting the shape of each tile it is given
+        sequence, style_layers = vgg.sequence, vgg.style_layers
+
+        def __call__(self, images):
+            tiles.append(images.shape[1:3])
+            return vgg(images)
+
+    grams = style_grams(Counted(), [image], tile=64)
+    # relu5_1 sees 85 pixels each way: tiles of 64 with margins of 96, cut by the image's sides.
+    assert len(tiles) == 16 and min(tiles) < image.shape[:2]
+    expected = numpy_vgg(image[None], weights, loaded.mean)
+    for layer in STYLE_LAYERS:
+        np.testing.assert_allclose(grams[layer][0], gram(expected[layer][0]), rtol=1e-4, atol=1e-6 * grams[layer].max())
+
+
 def test_pixel_image_is_the_trained_variable():
     initial = np.random.default_rng(0).uniform(0, 255, (1, 5, 6, 3)).astype(np.float32)
     picture = PixelImage(initial)

@@ -25,6 +25,9 @@ from src.training import losses
 # flicker of a still camera). Output pixels within MARGIN of the border are not compared: their
 # receptive field reaches past the crop.
 MOVE, NOISE, MARGIN = 4, 6.0, 16
+# Pixels a side of the style image's tiles for its grams (image_grams): their memory stays bounded
+# however large the image (bench/README.md, "Large style images").
+STYLE_TILE = 768
 
 
 class TermsObjective(keras.Model):
@@ -120,11 +123,68 @@ def float32_features(vgg, images):
     return {layer: ops.cast(features, "float32") for layer, features in vgg(images).items()}
 
 
-def style_grams(vgg, style_images):
+def style_grams(vgg, style_images, tile=STYLE_TILE):
     """[(H, W, 3) RGB 0..255, one per style] -> {style layer: (S, C, C)}, each image at its own size."""
-    layers = vgg.style_layers
-    per_style = []
-    for image in style_images:
-        features = vgg(np.asarray(image, np.float32)[None])
-        per_style.append({layer: ops.convert_to_numpy(losses.gram(features[layer]))[0] for layer in layers})
-    return {layer: np.stack([grams[layer] for grams in per_style]) for layer in layers}
+    per_style = [image_grams(vgg, image, vgg.style_layers, tile) for image in style_images]
+    return {layer: np.stack([grams[layer] for grams in per_style]) for layer in vgg.style_layers}
+
+
+def image_grams(vgg, image, layer_names, tile=STYLE_TILE):
+    """(H, W, 3) RGB 0..255 -> {layer: (C, C)}, losses.gram of the whole image's VGG features,
+    computed a tile of about `tile` x `tile` pixels at a time: the features of a phone's photo of a
+    painting or of a museum's scan, whole, take more memory than most computers have. Exact: each
+    tile is read with a margin as wide as the deepest layer's receptive field and starts on that
+    layer's grid, so the features of its inner part are the whole image's; only those are counted."""
+    image = np.asarray(image, np.float32)
+    strides, reach = _strides_and_reach(vgg, layer_names)
+    grid = max(strides.values())
+    margin = -(-reach // grid) * grid  # pixels read beyond a tile's inner part, on the grid
+    sums = {layer: 0.0 for layer in layer_names}
+    for top, bottom in _spans(image.shape[0], tile, grid):
+        for left, right in _spans(image.shape[1], tile, grid):
+            y0, x0 = max(top - margin, 0), max(left - margin, 0)
+            features = vgg(image[None, y0 : bottom + margin, x0 : right + margin])
+            for layer in layer_names:
+                s = strides[layer]  # the tile's inner part on this layer's grid (ceil: "same" padding)
+                inner = ops.convert_to_numpy(features[layer])[
+                    0, (top - y0) // s : -(-(bottom - y0) // s), (left - x0) // s : -(-(right - x0) // s)
+                ]  # (h, w, C)
+                flat = np.asarray(inner, np.float32).reshape(-1, inner.shape[-1])  # (h*w, C)
+                sums[layer] = sums[layer] + (flat.T @ flat).astype(np.float64)  # (C, C)
+    grams = {}
+    for layer in layer_names:
+        s, channels = strides[layer], sums[layer].shape[0]
+        positions = _ceil_halvings(image.shape[0], s) * _ceil_halvings(image.shape[1], s)
+        grams[layer] = (sums[layer] / (positions * channels)).astype(np.float32)
+    return grams
+
+
+def _strides_and_reach(vgg, layer_names):
+    """The stride (input pixels per position) of each of `layer_names` in VggFeatures, and how many
+    input pixels away from a position the deepest of them still sees."""
+    strides, stride, reach, wanted = {}, 1, 0, set(layer_names)
+    for name in vgg.sequence:
+        if name.startswith("conv"):
+            reach += stride  # a 3x3 convolution: one more position each way
+        elif name.startswith("pool"):
+            reach += stride  # a 2x2 window, stride 2
+            stride *= 2
+        elif name in wanted:
+            strides[name] = stride
+            if len(strides) == len(wanted):
+                return strides, reach
+    raise ValueError(f"layers not computed by this VGG: {sorted(wanted - set(strides))}")
+
+
+def _spans(size, tile, grid):
+    """[0, size) cut into about equal spans of at most about `tile`, each starting on `grid`."""
+    count = max(1, -(-size // tile))
+    step = -(-(-(-size // count)) // grid) * grid
+    return [(start, min(start + step, size)) for start in range(0, size, step)]
+
+
+def _ceil_halvings(size, stride):
+    """Positions along a side of `size` pixels after halving it (rounding up) until `stride`."""
+    while stride > 1:
+        size, stride = -(-size // 2), stride // 2
+    return size
