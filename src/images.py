@@ -32,6 +32,8 @@ SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 9
 # Formats Pillow writes only at icon sizes (ICO: at most 256 x 256; ICNS: fixed squares), which
 # would silently change the picture's size.
 ICON_FORMATS = {"ICO", "ICNS"}
+# Pillow's formats whose frames are an animation (GIF, APNG, WebP), which transform_video.py reads.
+ANIMATED_FORMATS = {"GIF", "PNG", "WEBP"}
 # Phones' HEIF photos, which Pillow reads through pi-heif but cannot write: their results are
 # JPEG, as PNG would make a photo's file several times larger.
 HEIF_SUFFIXES = {".heic", ".heif", ".hif"}
@@ -111,19 +113,25 @@ def read_image(path, keep_8bit=False):
     """path -> Picture; ImageError with a clear reason for anything unreadable. keep_8bit: 8-bit
     images keep uint8 pixels (a quarter of the memory; 16-bit and float ones are float32)."""
     with _open(path) as image:
-        frames = getattr(image, "n_frames", 1)
+        frames, image_format = getattr(image, "n_frames", 1), image.format
         try:
             image.load()
             image = ImageOps.exif_transpose(image)
             picture = _to_picture(image, keep_8bit)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
             raise ImageError(_unreadable(path, error)) from None
-    if frames > 1:
-        picture.note = (
-            f"{Path(path).name}: has {frames} frames (animation or pages); only the first is stylized "
-            "(transform_video.py stylizes every frame of an animation)"
-        )
+    picture.note = _frames_note(Path(path).name, image_format, frames)
     return picture
+
+
+def _frames_note(name, image_format, frames):
+    """What is left out of a picture of several frames (None: nothing worth saying)."""
+    if frames == 1 or image_format == "MPO":  # a camera's JPEG, its previews (or 3D's other eye) after it
+        return None
+    if image_format in ANIMATED_FORMATS:
+        every = "(transform_video.py stylizes every frame)"
+        return f"{name}: an animation of {frames} frames; only the first is stylized {every}"
+    return f"{name}: has {frames} {'pages' if image_format == 'TIFF' else 'frames'}; only the first is stylized"
 
 
 def _to_picture(image, keep_8bit=False):

@@ -266,7 +266,7 @@ def _safe_stem(source, label):
 _PAGE_WORDS = {
     "(transform_video.py stylizes videos)": "(the Video tab stylizes videos)",
     "(evaluate.py stylizes images)": "(the Stylize tab stylizes images)",
-    " (transform_video.py stylizes every frame of an animation)": "",
+    "(transform_video.py stylizes every frame)": "(the Video tab stylizes every frame)",
 }
 
 

@@ -135,7 +135,7 @@ def test_what_is_said_of_a_photo_reaches_the_page(catalog, workspace, tmp_path):
     result = stylize_files(catalog, workspace, [str(tmp_path / "sticker.gif")], "mine")
     assert result.message.startswith("Stylized 1 of 1 photo")
     # Said in the page, not only on the terminal, and without a script's name.
-    assert "- sticker.gif: has 3 frames (animation or pages); only the first is stylized" in result.message
+    assert "- sticker.gif: an animation of 3 frames; only the first is stylized (the Video tab stylizes every frame)" in result.message
     assert ".py" not in result.message
 
 

@@ -347,7 +347,7 @@ def test_notes_for_animations_and_named_broken_links(tmp_path, capsys, model_fil
     (folder / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
     status, err = run(capsys, "--checkpoint", model_file, "--in-path", folder, "--out-path", tmp_path / "out")
     assert status == 1
-    assert "note: a.gif: has 2 frames" in err and "stylized 1 of 2 images" in err
+    assert "note: a.gif: an animation of 2 frames" in err and "stylized 1 of 2 images" in err
     assert "gone.jpg: a link to" in err
 
 

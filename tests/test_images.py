@@ -218,13 +218,20 @@ def test_icon_formats_are_refused(tmp_path, name):
         output_format(tmp_path / name)
 
 
-def test_animated_gif_notes_that_only_the_first_frame_is_used(tmp_path):
+def test_an_animation_or_pages_note_that_only_the_first_frame_is_used(tmp_path):
     frames = [Image.fromarray(gradient() + i * 40) for i in range(3)]
-    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
-    note = read_image(tmp_path / "a.gif").note
-    assert note.startswith("a.gif: has 3 frames (animation or pages); only the first is stylized (transform_video.py")
+    for name in ("a.gif", "a.webp", "a.png", "pages.tiff"):
+        frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:])
+    for name in ("a.gif", "a.webp", "a.png"):
+        assert read_image(tmp_path / name).note == (
+            f"{name}: an animation of 3 frames; only the first is stylized (transform_video.py stylizes every frame)"
+        )
+    assert read_image(tmp_path / "pages.tiff").note == "pages.tiff: has 3 pages; only the first is stylized"
+    # A camera's JPEG with a preview after the photo (MPO) is one photo; so is a still GIF.
+    frames[0].save(tmp_path / "camera.jpg", format="MPO", save_all=True, append_images=[frames[1].resize((8, 6))])
     Image.fromarray(gradient()).save(tmp_path / "still.gif")
-    assert read_image(tmp_path / "still.gif").note is None
+    assert [read_image(tmp_path / name).note for name in ("camera.jpg", "still.gif")] == [None, None]
+    assert read_image(tmp_path / "camera.jpg").rgb.shape[:2] == frames[0].size[::-1]  # the photo, not its preview
 
 
 def test_dangling_links_and_loops_are_named(tmp_path):
