@@ -387,10 +387,11 @@ def report(args, outcome):
     """The run's figures, the unreadable files, and how to use the checkpoint."""
     images = outcome.images
     if images is not None and outcome.iteration > outcome.start:
-        steps, seconds = outcome.iteration - outcome.start, outcome.seconds
+        steps, seconds = outcome.iteration - outcome.start, max(outcome.seconds - outcome.saving_seconds, 1e-9)
+        saving = f" {'checkpoints and previews' if args.test else 'checkpoints'} {outcome.saving_seconds:.1f} s;"
         log(
-            f"{counted(steps, 'iteration')} in {seconds:.1f} s ({seconds / steps:.3g} s each); waited {images.wait_seconds:.2f} s "
-            f"for training images ({images.wait_seconds / seconds:.1%} of the time)"
+            f"{counted(steps, 'iteration')} in {seconds:.1f} s ({seconds / steps:.3g} s each);{saving} "
+            f"waited {images.wait_seconds:.2f} s for training images ({images.wait_seconds / seconds:.1%} of the steps' time)"
         )
     if images is not None and images.skipped:
         log(f"skipped {counted(len(images.skipped), 'unreadable file')} in {args.train_path}:")

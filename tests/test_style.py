@@ -1,9 +1,11 @@
 """style.py end to end, in-process (TensorFlow backend): training, resuming, previews,
 TensorBoard logs, evaluate.py on the result, --slow, and argument errors."""
 
+import re
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -18,14 +20,21 @@ from tests.fixtures import ROOT, loaded
 from tests.training_runs import train_args
 
 
-def test_train_resume_and_evaluate(training_data, tmp_path, capsys):
+def test_train_resume_and_evaluate(training_data, tmp_path, capsys, monkeypatch):
+    from src.training.train import _Run
+
     directory, previews = tmp_path / "run", tmp_path / "previews"
     test = ["--test", str(training_data["test"]), "--test-dir", str(previews)]
+    preview = _Run.preview
+    monkeypatch.setattr(_Run, "preview", lambda run, iteration: (time.sleep(0.5), preview(run, iteration)))  # a large --test
     assert style.main(train_args(training_data, directory, "--epochs", "1", "--checkpoint-iterations", "2", *test)) == 0
+    monkeypatch.setattr(_Run, "preview", preview)
     out, err = capsys.readouterr()
     assert f"python evaluate.py --checkpoint {directory} --in-path" in out
     assert "skipped 1 unreadable file in" in err and "broken.jpg" in err
-    assert "waited" in err and "for training images" in err
+    # The steps' time is told apart from the previews' (three of them: iterations 0, 2 and 3).
+    times = re.search(r"3 iterations in [\d.]+ s \([\d.e-]+ s each\); checkpoints and previews ([\d.]+) s; waited", err)
+    assert times and float(times.group(1)) >= 1.5, err
     assert read_state(directory).iteration == 3  # 14 files // 4
     assert sorted(p.name for p in previews.iterdir()) == ["0_0.png", "0_2.png", "0_3.png"]
     assert loaded(previews / "0_3.png").size == (27, 21)  # the test image's own size

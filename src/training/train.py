@@ -37,7 +37,8 @@ class Outcome:
     iteration: int  # steps done, all runs together
     finished: bool  # all epochs done (else stopped by a signal)
     images: TrainingImages | None = None  # None when there was nothing left to do
-    seconds: float = 0.0  # this run's training time
+    seconds: float = 0.0  # this run's time, from its first step to its last checkpoint
+    saving_seconds: float = 0.0  # of which writing checkpoints and previews (a large --test takes long)
 
 
 def train(settings, vgg_weights, styles, test_image=None, strategy=None, log=print):
@@ -192,7 +193,7 @@ class _Run:
         if test_image is not None:
             settings.test_dir.mkdir(parents=True, exist_ok=True)
         self.stylizers = [Stylizer(objective.maker, style_weights=weights, batch_size=1) for weights in one_hot]
-        self.began = time.perf_counter()
+        self.began, self.saving = time.perf_counter(), 0.0
 
     def fit(self, total, targets=None):
         start = self.state.iteration
@@ -208,7 +209,7 @@ class _Run:
             end, stopped = fit_with_progress(self.objective, feed, self, start, total, every, self.log)
         finally:
             self.events.close()
-        return Outcome(start, end, not stopped, self.images, time.perf_counter() - self.began)
+        return Outcome(start, end, not stopped, self.images, time.perf_counter() - self.began, self.saving)
 
     def epoch(self, iteration):
         """0-based epoch of the `iteration`-th step (1-based)."""
@@ -226,6 +227,7 @@ class _Run:
         self.events.scalars(iteration, {**scalars, "loss/total": sum(terms.values())})
 
     def checkpoint(self, iteration, objective):
+        began = time.perf_counter()
         weights = objective.maker.get_weights()
         optimizer = [variable.numpy() for variable in objective.optimizer.variables]
         state = TrainingState(iteration, self.state.settings, weights, optimizer)
@@ -233,6 +235,7 @@ class _Run:
         if self.test_image is not None:
             self.preview(iteration)
         self.events.flush()
+        self.saving += time.perf_counter() - began
 
     def preview(self, iteration):
         """The test image through the one forward path, into --test-dir and TensorBoard."""
