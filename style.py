@@ -379,7 +379,13 @@ def read_styles(parser, args):
         parser.error(f"two --style images have the same name ({', '.join(names)}): rename one")
     styles = []
     for name, path in zip(names, args.style or []):
-        styles.append(Style(name, read_image_or_exit(parser, "--style", path).rgb).scaled(args.style_scale))
+        picture = read_image_or_exit(parser, "--style", path)
+        style = Style(name, picture.rgb, picture.alpha)
+        if style.alpha is not None and style.alpha.max() == 0:
+            parser.error(f"--style {path} is wholly transparent: there is no painting to learn from")
+        if style.alpha is not None:
+            log(f"note: --style {path} is transparent in part: the style is learnt from its opaque part")
+        styles.append(style.scaled(args.style_scale))
     return styles
 
 

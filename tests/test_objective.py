@@ -73,6 +73,39 @@ def test_style_grams_of_a_large_image_are_the_same_tile_by_tile(tmp_path):
         np.testing.assert_allclose(grams[layer][0], gram(expected[layer][0]), rtol=1e-4, atol=1e-6 * grams[layer].max())
 
 
+def test_a_transparent_style_counts_its_opaque_part_whatever_colour_its_background_holds(tmp_path):
+    weights = random_weights(width=4, seed=3)
+    loaded = load_vgg_weights(write_keras(tmp_path / "vgg.h5", weights))
+    vgg = build_vgg(loaded)
+    rng = np.random.default_rng(5)
+    image = rng.uniform(0, 255, (150, 133, 3)).astype(np.float32)
+    alpha = np.zeros((150, 133), np.uint8)
+    alpha[20:120, 10:90] = 255  # a painting cut out of its background...
+    alpha[20:120, 90:100] = 128  # ...with a soft edge
+    on_white = np.where(alpha[..., None] == 0, 255.0, image).astype(np.float32)
+    on_black = np.where(alpha[..., None] == 0, 0.0, image).astype(np.float32)
+    grams = style_grams(vgg, [on_white, on_black], tile=64, alphas=[alpha, alpha])
+    for layer in STYLE_LAYERS:
+        np.testing.assert_allclose(grams[layer][0], grams[layer][1], rtol=1e-5, atol=1e-6 * grams[layer].max())
+
+    # Against NumPy: the background filled with the opaque part's mean colour, each position of a
+    # layer of stride s weighted by the mean opacity of its s x s pixels.
+    share = alpha.astype(np.float64)[..., None] / 255
+    mean = (on_black * share).sum(axis=(0, 1)) / share.sum()
+    features = numpy_vgg((on_black * share + mean * (1 - share))[None], weights, loaded.mean)
+    for layer in STYLE_LAYERS:
+        flat = features[layer][0].reshape(-1, features[layer].shape[-1])
+        s = {"relu1_1": 1, "relu2_1": 2, "relu3_1": 4, "relu4_1": 8, "relu5_1": 16}[layer]
+        rows, columns = features[layer].shape[1:3]
+        position = np.array([[share[i * s : (i + 1) * s, j * s : (j + 1) * s].mean() for j in range(columns)] for i in range(rows)])
+        expected = (flat * position.reshape(-1, 1)).T @ flat / (position.sum() * flat.shape[1])
+        np.testing.assert_allclose(grams[layer][1], expected, rtol=1e-4, atol=1e-6 * grams[layer].max())
+    # Wholly opaque: the same as no alpha at all.
+    opaque = style_grams(vgg, [image], tile=64, alphas=[np.full((150, 133), 255, np.uint8)])
+    plain = style_grams(vgg, [image], tile=64)
+    assert all(np.allclose(opaque[layer], plain[layer], rtol=1e-6) for layer in STYLE_LAYERS)
+
+
 def test_pixel_image_is_the_trained_variable():
     initial = np.random.default_rng(0).uniform(0, 255, (1, 5, 6, 3)).astype(np.float32)
     picture = PixelImage(initial)

@@ -207,6 +207,34 @@ def test_resuming_with_another_painting_of_the_same_name_is_refused(training_dat
     assert "the --style images are other pictures" in capsys.readouterr().err
 
 
+def test_a_transparent_style_is_learnt_from_its_opaque_part(training_data, tmp_path, capsys):
+    import hashlib
+
+    from src.training.styles import Style
+
+    rgba = np.asarray(Image.open(training_data["style"]).convert("RGBA")).copy()
+    rgba[:, 20:, 3] = 0  # a painting cut out of its background
+    painting = tmp_path / "cut_out.png"
+    Image.fromarray(rgba).save(painting)
+    args = [str(painting) if a == str(training_data["style"]) else a for a in train_args(training_data, tmp_path / "run")]
+    assert style.main(args + ["--epochs", "1"]) == 0
+    assert f"note: --style {painting} is transparent in part: the style is learnt from its opaque part" in capsys.readouterr().err
+    rgba[:, 15:, 3] = 0  # the same pixels, less of them opaque: another style
+    Image.fromarray(rgba).save(painting)
+    with pytest.raises(SystemExit):
+        style.main(args + ["--epochs", "2"])
+    assert "the --style images are other pictures" in capsys.readouterr().err
+    rgba[..., 3] = 0
+    Image.fromarray(rgba).save(painting)
+    with pytest.raises(SystemExit) as exit_info:
+        style.main(args[:3] + [str(tmp_path / "other")] + args[4:])
+    assert exit_info.value.code == 2 and "is wholly transparent" in capsys.readouterr().err
+    # An opaque style's fingerprint is its pixels' alone, as before alpha counted: older runs resume.
+    rgb = rgba[..., :3].astype(np.float32)
+    opaque = Style("s", rgb, np.full(rgb.shape[:2], 255, np.uint8))
+    assert opaque.alpha is None and opaque.fingerprint() == hashlib.sha256(rgb.tobytes()).hexdigest()[:16]
+
+
 def test_ctrl_c_during_start_up_is_one_line(training_data, tmp_path, capsys, monkeypatch):
     from src import cli
 

@@ -26,7 +26,7 @@ from src.training import losses
 # receptive field reaches past the crop.
 MOVE, NOISE, MARGIN = 4, 6.0, 16
 # Pixels a side of the style image's tiles for its grams (image_grams): their memory stays bounded
-# however large the image (bench/README.md, "Large style images").
+# however large the image (bench/README.md, "Large and transparent style images").
 STYLE_TILE = 768
 
 
@@ -123,22 +123,32 @@ def float32_features(vgg, images):
     return {layer: ops.cast(features, "float32") for layer, features in vgg(images).items()}
 
 
-def style_grams(vgg, style_images, tile=STYLE_TILE):
-    """[(H, W, 3) RGB 0..255, one per style] -> {style layer: (S, C, C)}, each image at its own size."""
-    per_style = [image_grams(vgg, image, vgg.style_layers, tile) for image in style_images]
+def style_grams(vgg, style_images, tile=STYLE_TILE, alphas=None):
+    """[(H, W, 3) RGB 0..255, one per style] -> {style layer: (S, C, C)}, each image at its own
+    size; alphas: each image's (H, W) alpha 0..255, or None where it is opaque (image_grams)."""
+    alphas = alphas or [None] * len(style_images)
+    per_style = [image_grams(vgg, image, vgg.style_layers, tile, alpha) for image, alpha in zip(style_images, alphas)]
     return {layer: np.stack([grams[layer] for grams in per_style]) for layer in vgg.style_layers}
 
 
-def image_grams(vgg, image, layer_names, tile=STYLE_TILE):
+def image_grams(vgg, image, layer_names, tile=STYLE_TILE, alpha=None):
     """(H, W, 3) RGB 0..255 -> {layer: (C, C)}, losses.gram of the whole image's VGG features,
     computed a tile of about `tile` x `tile` pixels at a time: the features of a phone's photo of a
     painting or of a museum's scan, whole, take more memory than most computers have. Exact: each
     tile is read with a margin as wide as the deepest layer's receptive field and starts on that
-    layer's grid, so the features of its inner part are the whole image's; only those are counted."""
+    layer's grid, so the features of its inner part are the whole image's; only those are counted.
+    alpha: (H, W) 0..255, for a painting cut out of its background: each position counts by the
+    opacity of the pixels under it, and the transparent parts are filled with the opaque part's
+    mean colour first, so that whatever colour they hold (often black) is not taken for the style."""
+    weights = np.ones(image.shape[:2], np.float32) if alpha is None else np.asarray(alpha, np.float32) / 255
     image = np.asarray(image, np.float32)
+    if alpha is not None:
+        mean = (image * weights[..., None]).sum(axis=(0, 1)) / max(weights.sum(), 1e-6)  # (3,)
+        image = image * weights[..., None] + mean * (1 - weights[..., None])
     strides, reach = _strides_and_reach(vgg, layer_names)
     grid = max(strides.values())
     margin = -(-reach // grid) * grid  # pixels read beyond a tile's inner part, on the grid
+    counts = {layer: _block_means(weights, strides[layer]) for layer in layer_names}  # (h, w) per layer
     sums = {layer: 0.0 for layer in layer_names}
     for top, bottom in _spans(image.shape[0], tile, grid):
         for left, right in _spans(image.shape[1], tile, grid):
@@ -146,17 +156,31 @@ def image_grams(vgg, image, layer_names, tile=STYLE_TILE):
             features = vgg(image[None, y0 : bottom + margin, x0 : right + margin])
             for layer in layer_names:
                 s = strides[layer]  # the tile's inner part on this layer's grid (ceil: "same" padding)
-                inner = ops.convert_to_numpy(features[layer])[
-                    0, (top - y0) // s : -(-(bottom - y0) // s), (left - x0) // s : -(-(right - x0) // s)
-                ]  # (h, w, C)
+                rows, columns = slice(top // s, -(-bottom // s)), slice(left // s, -(-right // s))
+                tile_features = ops.convert_to_numpy(features[layer])[0]  # (tile's h, w, C)
+                inner = tile_features[rows.start - y0 // s : rows.stop - y0 // s, columns.start - x0 // s : columns.stop - x0 // s]
                 flat = np.asarray(inner, np.float32).reshape(-1, inner.shape[-1])  # (h*w, C)
-                sums[layer] = sums[layer] + (flat.T @ flat).astype(np.float64)  # (C, C)
-    grams = {}
-    for layer in layer_names:
-        s, channels = strides[layer], sums[layer].shape[0]
-        positions = _ceil_halvings(image.shape[0], s) * _ceil_halvings(image.shape[1], s)
-        grams[layer] = (sums[layer] / (positions * channels)).astype(np.float32)
-    return grams
+                weighted = flat * counts[layer][rows, columns].reshape(-1, 1)
+                sums[layer] = sums[layer] + (weighted.T @ flat).astype(np.float64)  # (C, C)
+    return {
+        layer: (sums[layer] / (counts[layer].sum(dtype=np.float64) * sums[layer].shape[0])).astype(np.float32)
+        for layer in layer_names
+    }
+
+
+def _block_means(weights, stride):
+    """(H, W) -> (ceil(H / stride), ceil(W / stride)) means of stride x stride blocks (the last
+    ones cut short by the image's sides, as "same" pooling makes them). Stride 1: the weights."""
+    if stride == 1:
+        return weights
+    height, width = (-(-side // stride) for side in weights.shape)
+
+    def block_sums(values):
+        padded = np.zeros((height * stride, width * stride), np.float32)
+        padded[: weights.shape[0], : weights.shape[1]] = values
+        return padded.reshape(height, stride, width, stride).sum(axis=(1, 3))
+
+    return block_sums(weights) / block_sums(1)
 
 
 def _strides_and_reach(vgg, layer_names):
@@ -181,10 +205,3 @@ def _spans(size, tile, grid):
     count = max(1, -(-size // tile))
     step = -(-(-(-size // count)) // grid) * grid
     return [(start, min(start + step, size)) for start in range(0, size, step)]
-
-
-def _ceil_halvings(size, stride):
-    """Positions along a side of `size` pixels after halving it (rounding up) until `stride`."""
-    while stride > 1:
-        size, stride = -(-size // 2), stride // 2
-    return size

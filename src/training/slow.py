@@ -35,7 +35,8 @@ def optimize_pixels(settings, vgg_weights, style, content, log=print):
     vgg = build_vgg(vgg_weights, settings.layers)
     picture = PixelImage(vgg_weights.mean + noise)
     objective = StyleObjective(
-        picture, vgg, style_grams(vgg, [style.rgb]), (settings.content_weight, settings.style_weight, settings.tv_weight), 1
+        picture, vgg, style_grams(vgg, [style.rgb], alphas=[style.alpha]),
+        (settings.content_weight, settings.style_weight, settings.tv_weight), 1,
     )
     objective.compile(optimizer=keras.optimizers.Adam(learning_rate))
     run = _SlowRun(settings.test_dir, iterations)

@@ -10,7 +10,6 @@ splits every batch between them; the loss is defined per example, so the result 
 """
 
 import contextlib
-import hashlib
 import time
 from dataclasses import dataclass
 
@@ -95,7 +94,7 @@ def loss_settings(settings, vgg_weights, styles):
     """What defines the objective, so that a resume with other style images, loss weights, layers
     or loss network is refused: the style images' pixels by hash, the VGG file by its weights'."""
     return {
-        "style_images": [hashlib.sha256(np.ascontiguousarray(style.rgb).tobytes()).hexdigest()[:16] for style in styles],
+        "style_images": [style.fingerprint() for style in styles],
         "loss_weights": [settings.content_weight, settings.style_weight, settings.tv_weight],
         "style_layers": list(settings.layers.style),
         "content_layer": settings.layers.content,
@@ -138,7 +137,7 @@ def _build(settings, vgg_weights, styles):
     return StyleObjective(
         transform,
         vgg,
-        style_grams(vgg, [style.rgb for style in styles]),
+        style_grams(vgg, [style.rgb for style in styles], alphas=[style.alpha for style in styles]),
         (settings.content_weight, settings.style_weight, settings.tv_weight),
         settings.batch_size,
         input_scale=TRAINING_INPUT_SCALE,
