@@ -20,7 +20,10 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_model_arguments(parser)
     parser.add_argument(
-        "--in-path", required=True, help="an image, a folder of images, or a pattern in quotes such as 'photos/*.jpg'"
+        "--in-path",
+        required=True,
+        type=cli.local_file,
+        help="an image, a folder of images, or a pattern in quotes such as 'photos/*.jpg'",
     )
     parser.add_argument(
         "--out-path", required=True, help="output image (its extension sets the format), or a folder"

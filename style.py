@@ -37,6 +37,7 @@ def build_parser():
     add(
         "--style",
         action="append",
+        type=cli.local_file,
         help="style image; give it again to train several styles into one network (required unless --distill-from)",
     )
     add("--checkpoint-dir", type=Path, help="directory for checkpoints (created when missing; required unless --slow)")
@@ -46,7 +47,7 @@ def build_parser():
         default=Path("data/train2014"),
         help="folder of training images (default: %(default)s)",
     )
-    add("--test", type=Path, help="image to stylize at every checkpoint, as a preview")
+    add("--test", type=cli.local_path, help="image to stylize at every checkpoint, as a preview")
     add("--test-dir", type=Path, help="folder for the previews (created when missing; needed with --test)")
     add(
         "--slow",
@@ -56,7 +57,7 @@ def build_parser():
     )
     add(
         "--distill-from",
-        type=Path,
+        type=cli.local_path,
         metavar="MODEL",
         help="train a network to reproduce this trained one's pictures (any checkpoint evaluate.py reads; a "
         "multi-style one gives a multi-style network) instead of learning a --style",

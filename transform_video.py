@@ -27,6 +27,7 @@ def build_parser():
     parser.add_argument(
         "--in-path",
         required=True,
+        type=cli.local_file,
         help="video (or animated GIF, PNG or WebP) to stylize, a folder of videos (not its subfolders), "
         "or a pattern such as 'clips/*.mov' (quoted)",
     )

@@ -32,6 +32,7 @@ def build_parser():
     add(
         "--checkpoint",
         action="append",
+        type=cli.local_file,
         help="a model to use (any checkpoint evaluate.py reads), or a folder of them; give several to switch "
         "between them with n / p, every style of a multi-style model included (default: the quarter-width "
         "models in examples/models/, *_0.25.keras)",

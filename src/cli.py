@@ -61,6 +61,19 @@ def bitrate(text):
     return text
 
 
+def local_file(text):
+    """A file or folder on this computer, as given: a web address is refused by name (as a path it
+    would only be missing, and shown as https:/... once pathlib has read it)."""
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", str(text)):
+        raise argparse.ArgumentTypeError(f"{text} is a web address: download it, then give the file")
+    return text
+
+
+def local_path(text):
+    """local_file as a Path."""
+    return Path(local_file(text))
+
+
 def device(text):
     from src.devices import parse_device
 
@@ -90,6 +103,7 @@ def add_model_arguments(parser):
     parser.add_argument(
         "--checkpoint",
         action="append",
+        type=local_file,
         help="model to apply: a .keras file, a style.py checkpoint directory, or one of the original's "
         "TF1 checkpoints (.ckpt file, V2 prefix or its directory); give it more than once to mix "
         "several single-style models (default: the Great Wave model shipped in examples/models/wave.keras)",

@@ -194,6 +194,8 @@ def test_grayscale_and_cmyk_inputs(tmp_path, capsys, model_file):
         (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--device", "tpu"], "invalid device 'tpu'"),
         (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--checkpoint", "{tmp}/in.jpg"], "is not a checkpoint"),
         (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--checkpoint", "{tmp}/nope"], "does not exist"),
+        (["--in-path", "https://example.com/cat.jpg", "--out-path", "{tmp}/o.jpg"], "https://example.com/cat.jpg is a web address"),
+        (["--in-path", "{tmp}/in.jpg", "--out-path", "{tmp}/o.jpg", "--checkpoint", "http://x.org/m.keras"], "is a web address"),
     ],
 )
 def test_user_mistakes_are_clear_errors(tmp_path, capsys, argv, message):

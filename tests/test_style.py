@@ -111,6 +111,7 @@ def test_slow(training_data, tmp_path, capsys):
     "change, message",
     [
         (lambda a, d: a[:1] + ["/nonexistent/style.jpg"] + a[2:], "--style /nonexistent/style.jpg: no such file"),
+        (lambda a, d: a[:1] + ["https://museum.org/wave.jpg"] + a[2:], "https://museum.org/wave.jpg is a web address: download"),
         (lambda a, d: a + ["--epochs", "0"], "--epochs: must be at least 1"),
         (lambda a, d: a + ["--batch-size", "-2"], "--batch-size: must be at least 1"),
         (lambda a, d: a + ["--checkpoint-iterations", "x"], "not a whole number"),
