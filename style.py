@@ -366,9 +366,12 @@ def read_image_or_exit(parser, flag, path):
     from src.images import ImageError, read_image
 
     try:
-        return read_image(path)
+        picture = read_image(path)
     except ImageError as error:
         parser.error(f"{flag} {error}")
+    if picture.note:  # an animation, or pages
+        log(f"note: {flag} {path} has several frames; the first is used")
+    return picture
 
 
 def read_styles(parser, args):

@@ -208,7 +208,7 @@ def test_resuming_with_another_painting_of_the_same_name_is_refused(training_dat
     assert "the --style images are other pictures" in capsys.readouterr().err
 
 
-def test_a_transparent_style_is_learnt_from_its_opaque_part(training_data, tmp_path, capsys):
+def test_a_transparent_style_is_learnt_from_its_opaque_part_an_animated_one_from_its_first_frame(training_data, tmp_path, capsys):
     import hashlib
 
     from src.training.styles import Style
@@ -220,6 +220,11 @@ def test_a_transparent_style_is_learnt_from_its_opaque_part(training_data, tmp_p
     args = [str(painting) if a == str(training_data["style"]) else a for a in train_args(training_data, tmp_path / "run")]
     assert style.main(args + ["--epochs", "1"]) == 0
     assert f"note: --style {painting} is transparent in part: the style is learnt from its opaque part" in capsys.readouterr().err
+    frames = [Image.open(training_data["style"]).convert("RGB"), Image.new("RGB", (30, 26))]
+    frames[0].save(tmp_path / "animated.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(SystemExit):  # the notes come before the missing --vgg-path is found
+        style.main([str(tmp_path / "animated.gif") if a == str(painting) else a for a in args] + ["--vgg-path", "nowhere"])
+    assert f"note: --style {tmp_path / 'animated.gif'} has several frames; the first is used" in capsys.readouterr().err
     rgba[:, 15:, 3] = 0  # the same pixels, less of them opaque: another style
     Image.fromarray(rgba).save(painting)
     with pytest.raises(SystemExit):
