@@ -398,6 +398,7 @@ class Output:
     video_arguments: tuple
     notes: tuple
     alpha: bool = False  # the input's transparency carried over (RGBA frames in and out)
+    merges_repeats: bool = False  # a GIF of a varying rate: repeated frames merged (src/gif.py)
 
 
 def plan_output(source, target, info, crf=None, bitrate=None, live=False):
@@ -430,8 +431,11 @@ def plan_output(source, target, info, crf=None, bitrate=None, live=False):
             f"the input is transparent in places; {target.suffix} ({codec.encoder}) has no transparency, so the "
             "stylized picture fills the whole frame: a .webm or .gif out path keeps the transparency"
         )
-    video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate, live)
-    return Output(target, container, video_arguments, tuple(notes), alpha)
+    # A GIF holds each frame for its own time: the frames repeated to make a varying rate constant
+    # (a sticker's long last frame, say) are merged back instead of stored again and again.
+    merge = codec is GIF and info.variable_rate
+    video_arguments = _video_arguments(codec, pixel_format, info.pixel_aspect, crf, bitrate, live, merge)
+    return Output(target, container, video_arguments, tuple(notes), alpha, merge)
 
 
 def check_quality(target, crf=None, bitrate=None):
@@ -466,7 +470,7 @@ def _pixel_format(codec, info):
     return "yuv444p", [note]
 
 
-def _video_arguments(codec, pixel_format, pixel_aspect, crf, bitrate, live=False):
+def _video_arguments(codec, pixel_format, pixel_aspect, crf, bitrate, live=False, merge_repeats=False):
     # RGB -> YUV with the BT.709 matrix, tagged as such, so that players show the colours we wrote
     # (untagged video is read as BT.601 or BT.709 depending on the player and the size). The pixel
     # aspect is the input's, so that anamorphic video keeps its displayed shape.
@@ -474,7 +478,8 @@ def _video_arguments(codec, pixel_format, pixel_aspect, crf, bitrate, live=False
     if codec is GIF:  # RGB straight to each frame's palette: no YUV, no colour tags
         # GIF pixels are square: anamorphic video is widened (or narrowed) to its displayed shape.
         square = f"scale=round(iw*{pixel_aspect}):ih,setsar=1," if pixel_aspect != 1 else ""
-        return tuple(arguments + ["-vf", square + _GIF_FILTERS])
+        merged = "mpdecimate," if merge_repeats else ""  # a frame like the last one kept: dropped, that one held
+        return tuple(arguments + ["-vf", square + merged + _GIF_FILTERS])
     convert = f"scale=out_color_matrix=bt709:out_range=tv,format={pixel_format}"
     tags = f"setparams=color_primaries=bt709:color_trc=bt709,setsar={pixel_aspect.numerator}/{pixel_aspect.denominator}"
     arguments += ["-vf", f"{convert},{tags}"]
@@ -536,7 +541,7 @@ class VideoWriter:
     appear atomically."""
 
     def __init__(self, path, output, info, source, audio=(), duration=None, shortest=False):
-        self.output = output
+        self.output, self.path, self.frame_rate, self.frames = output, path, info.frame_rate, 0
         size = f"{info.width}x{info.height}"
         rgb = "rgba" if output.alpha else "rgb24"
         frames = ["-f", "rawvideo", "-pix_fmt", rgb, "-s", size, "-framerate", str(info.frame_rate), "-i", "pipe:0"]
@@ -554,6 +559,7 @@ class VideoWriter:
     def write(self, frames):
         try:
             self._ffmpeg.process.stdin.write(np.ascontiguousarray(frames, dtype=np.uint8).data)
+            self.frames += len(frames)
         except OSError:  # BrokenPipeError included: ffmpeg went away
             self._ffmpeg.kill()
             raise VideoError(f"cannot write {self.output.path}: {self._ffmpeg.reason()}") from None
@@ -566,6 +572,10 @@ class VideoWriter:
             pass
         if self._ffmpeg.wait() != 0:
             raise VideoError(f"cannot write {self.output.path}: {self._ffmpeg.reason()}")
+        if self.output.merges_repeats:
+            from src.gif import hold_last_frame
+
+            hold_last_frame(self.path, self.frames / self.frame_rate)
 
     def abort(self):
         self._ffmpeg.kill()

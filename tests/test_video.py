@@ -310,6 +310,26 @@ def test_a_transparent_video_keeps_its_transparency_in_webm_and_gif(tmp_path, na
     assert not mp4.alpha and any("a .webm or .gif out path keeps the transparency" in note for note in mp4.notes)
 
 
+def test_a_gif_of_frames_of_their_own_durations_keeps_them_each_frame_once(tmp_path):
+    from PIL import Image
+
+    # A sticker's frames, the last held long: read at a constant rate, the frames repeat.
+    rng, durations = np.random.default_rng(0), [40, 1000, 40, 2000]
+    frames = [Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)) for _ in durations]
+    frames[0].save(tmp_path / "sticker.gif", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    assert probe(tmp_path / "sticker.gif").variable_rate
+    read, output, _ = copy_frames(tmp_path / "sticker.gif", tmp_path / "out.gif")
+    assert len(read) == 77 and output.merges_repeats  # 3.08 s at 25 frames/s
+    written = Image.open(output.path)
+    shown = []
+    for index in range(written.n_frames):
+        written.seek(index)
+        shown.append(written.info["duration"])
+    assert shown == durations and written.info["loop"] == 0
+    # Another container keeps the constant rate that holds the sound in step.
+    assert not plan_output(tmp_path / "sticker.gif", tmp_path / "out.mp4", probe(tmp_path / "sticker.gif")).merges_repeats
+
+
 def test_a_gif_has_every_frame_a_loop_no_sound_and_no_quality_setting(clips, tmp_path):
     info = probe(clips["sound"])
     output = plan_output(clips["sound"], tmp_path / "out.gif", info)
