@@ -114,7 +114,7 @@ def stylize_as_asked(source, output, info, stylize, settings, note):
 def notes_before(info, output):
     """What a run says of an input (its VideoInfo) and of its planned Output before stylizing it."""
     notes = []
-    if info.variable_rate:
+    if info.variable_rate and not output.merges_repeats:  # a GIF keeps each frame's own time
         notes.append(
             f"the input's frame rate varies; ffmpeg repeats or drops frames to a constant "
             f"{float(info.frame_rate):.3f} fps so that picture and sound stay in sync"

@@ -13,7 +13,7 @@ import pytest
 from src.cli import ROOT
 from src.out_paths import OutPathError
 from src.video import FrameReader, VideoError, audio_arguments, plan_output, probe, writing
-from src.video_jobs import stylize_video
+from src.video_jobs import notes_before, stylize_video
 from tests.clips import (
     FAST_H264,
     audio_facts,
@@ -326,8 +326,11 @@ def test_a_gif_of_frames_of_their_own_durations_keeps_them_each_frame_once(tmp_p
         written.seek(index)
         shown.append(written.info["duration"])
     assert shown == durations and written.info["loop"] == 0
-    # Another container keeps the constant rate that holds the sound in step.
-    assert not plan_output(tmp_path / "sticker.gif", tmp_path / "out.mp4", probe(tmp_path / "sticker.gif")).merges_repeats
+    # Another container keeps the constant rate that holds the sound in step, and says so.
+    info = probe(tmp_path / "sticker.gif")
+    mp4 = plan_output(tmp_path / "sticker.gif", tmp_path / "out.mp4", info)
+    assert not mp4.merges_repeats and any("frame rate varies" in note for note in notes_before(info, mp4))
+    assert not any("frame rate varies" in note for note in notes_before(info, output))
 
 
 def test_a_gif_has_every_frame_a_loop_no_sound_and_no_quality_setting(clips, tmp_path):
