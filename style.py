@@ -190,6 +190,8 @@ def _run(parser, args):
     # The images are checked before TensorFlow's start-up, every input before anything is created.
     styles = read_styles(parser, args)
     test_image = read_image_or_exit(parser, "--test", args.test).rgb if args.test else None
+    if args.slow:
+        check_slow_memory(parser, test_image.shape[:2])
     cli.import_keras()  # before src.training.vgg, which imports Keras: TensorFlow's start-up chatter kept quiet
     teacher = cli.load_model(parser, args.distill_from, "--distill-from") if args.distill_from else None
     start = start_model(parser, args, teacher) if args.start_from else None
@@ -289,6 +291,22 @@ def check_model_flags(parser, args):
         parser.error(f"--width must be at most 4, got {args.width:g}")
     if args.slow and network_shape_given(parser, args):
         parser.error("--slow optimizes pixels, not a network: --width and --residual-blocks do not apply")
+
+
+def check_slow_memory(parser, shape):
+    """--slow holds every pixel of --test in VGG at once: on a CPU, a picture larger than the
+    memory free is refused now rather than killed by the system in its first step."""
+    from src.devices import nvidia_driver_present
+    from src.memory import available_memory
+    from src.training.slow import memory_needed
+
+    needed, free = memory_needed(*shape), available_memory()
+    if needed > free and not nvidia_driver_present():
+        height, width = shape
+        parser.error(
+            f"--slow optimizes all {width}x{height} pixels of --test at once, which takes at least "
+            f"{needed / 2**30:.1f} GB, more than the {free / 2**30:.1f} GB free here: give a smaller --test"
+        )
 
 
 def network_shape_given(parser, args):

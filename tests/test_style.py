@@ -107,6 +107,20 @@ def test_slow(training_data, tmp_path, capsys):
     assert loaded(previews / "slow_12.png").size == (27, 21)
 
 
+def test_slow_refuses_a_test_image_larger_than_the_memory_free(training_data, tmp_path, capsys, monkeypatch):
+    import src.devices
+    import src.memory
+
+    monkeypatch.setattr(src.memory, "available_memory", lambda: 1 << 30)  # 1 GB free: less than the least
+    monkeypatch.setattr(src.devices, "nvidia_driver_present", lambda: False)  # on a CPU
+    argv = ["--slow", "--style", str(training_data["style"]), "--test", str(training_data["test"])]
+    with pytest.raises(SystemExit) as exit_info:
+        style.main([*argv, "--test-dir", str(tmp_path), "--vgg-path", str(training_data["vgg_mat"])])
+    assert exit_info.value.code == 2
+    assert "--slow optimizes all 27x21 pixels of --test at once, which takes at least 1.0 GB" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

@@ -21,6 +21,14 @@ from src.wording import counted
 
 ORIGINAL_ITERATIONS, ORIGINAL_LEARNING_RATE = 1000, 10.0
 NOISE_STDDEV = 0.256
+# The least memory the optimization takes on a CPU: VGG's features of every pixel and their
+# gradients, held at once, beyond TensorFlow's own (bench/README.md, "--slow's memory").
+BYTES_PER_PIXEL, BASE_BYTES = 2 << 10, 1 << 30
+
+
+def memory_needed(height, width):
+    """The least memory --slow takes for a picture of height x width pixels, in bytes."""
+    return BASE_BYTES + BYTES_PER_PIXEL * height * width
 
 
 def optimize_pixels(settings, vgg_weights, style, content, log=print):
