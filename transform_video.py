@@ -47,6 +47,13 @@ def build_parser():
     quality.add_argument("--bitrate", type=cli.bitrate, help="target video bitrate instead of --crf, e.g. 4M")
     parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames (quick previews)")
     parser.add_argument(
+        "--max-size",
+        type=cli.frame_size,
+        metavar="WxH",
+        help="scale the frames down to fit this size, keeping their shape, e.g. 480x480 for a light GIF "
+        "(default: the video's own size; never enlarged)",
+    )
+    parser.add_argument(
         "--stabilize",
         type=cli.below_one,
         default=DEFAULT_STRENGTH,
@@ -88,13 +95,14 @@ def settings_from_args(args):
         max_frames=args.max_frames,
         stabilize=args.stabilize,
         legacy_flags=bool(args.tmp_dir or args.no_disk),
+        max_size=args.max_size,
     )
 
 
 def _run(parser, settings):
     from src.out_paths import OutPathError
-    from src.video import VideoError, check_quality, plan_output, probe
-    from src.video_jobs import notes_before, plan_videos
+    from src.video import VideoError, check_quality, plan_output
+    from src.video_jobs import notes_before, plan_videos, probe_as_asked
 
     try:
         plan = plan_videos(settings.in_path, settings.out_path)
@@ -103,7 +111,7 @@ def _run(parser, settings):
                 check_quality(target, settings.crf, settings.bitrate)
         else:  # one video: what cannot work is a usage error, said before anything loads
             source, target = plan.jobs[0]
-            info = probe(source)
+            info = probe_as_asked(source, settings)
             output = plan_output(source, target, info, settings.crf, settings.bitrate)
     except (VideoError, OutPathError) as error:
         parser.error(str(error))

@@ -40,7 +40,7 @@ def build_parser():
     add("--camera", default="0", help="camera number, video file or stream URL (default: %(default)s)")
     add(
         "--size",
-        type=_size,
+        type=cli.frame_size,
         metavar="WxH",
         help="stylize frames scaled to fit this size, keeping their shape, e.g. 640x480 (default: the source's)",
     )
@@ -79,13 +79,6 @@ def build_parser():
         "the first frame faster, else TensorFlow (default: %(default)s)",
     )
     return parser
-
-
-def _size(text):
-    width, _, height = text.lower().partition("x")
-    if not (width.isdigit() and height.isdigit() and int(width) >= 16 and int(height) >= 16):
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT of at least 16x16, e.g. 640x480, got {text!r}")
-    return int(width), int(height)
 
 
 def default_checkpoints():

@@ -61,6 +61,14 @@ def bitrate(text):
     return text
 
 
+def frame_size(text):
+    """WIDTHxHEIGHT, e.g. 640x480 -> (640, 480), each at least 16."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) >= 16 and int(height) >= 16):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT of at least 16x16, e.g. 640x480, got {text!r}")
+    return int(width), int(height)
+
+
 def local_file(text):
     """A file or folder on this computer, as given: a web address is refused by name (as a path it
     would only be missing, and shown as https:/... once pathlib has read it)."""

@@ -51,6 +51,7 @@ class VideoSettings:
     max_frames: int | None = None
     stabilize: float = 0.0  # 0: each frame painted on its own
     legacy_flags: bool = False  # --tmp-dir or --no-disk given: said to be no longer needed
+    max_size: tuple[int, int] | None = None  # (width, height) the frames are scaled to fit; None: their own
 
 
 @dataclass(frozen=True)

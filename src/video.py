@@ -134,11 +134,21 @@ class VideoInfo:
     hdr: str | None = None  # "HLG" or "PQ": tone-mapped to SDR when read
     alpha: bool = False  # transparent somewhere in its first frame (an alpha channel in use)
     decoder: str | None = None  # the decoder that reads its alpha, where ffmpeg's own skips it
+    scaled: bool = False  # read scaled to width x height (fit_within), not at its own size
 
     @property
     def frame_estimate(self):
         """Frames to expect (for progress bars; the reader gives the exact count)."""
         return round(self.duration * self.frame_rate) if self.duration else None
+
+
+def fit_within(info, box):
+    """VideoInfo of the frames read scaled, keeping their shape, to fit `box` (width, height);
+    `info` itself where they fit already (a video is never enlarged) or where box is None."""
+    factor = min(box[0] / info.width, box[1] / info.height) if box else 1
+    if factor >= 1:
+        return info
+    return replace(info, width=max(1, round(info.width * factor)), height=max(1, round(info.height * factor)), scaled=True)
 
 
 def ffmpeg_exe():
@@ -345,7 +355,7 @@ class FrameReader:
         decoder = ["-c:v", info.decoder] if alpha and info.decoder else []
         arguments = ["-nostdin", *decoder, "-i", str(path), "-map", "0:V:0", "-fps_mode", "cfr", "-r", str(info.frame_rate)]
         filters = [_TONE_MAP] if info.hdr else []
-        if size:  # scaled by ffmpeg, in its own process, rather than piped whole (bench/README.md)
+        if size or info.scaled:  # scaled by ffmpeg, in its own process, rather than piped whole (bench/README.md)
             filters.append(f"scale={self.size[0]}:{self.size[1]}:flags=area")
         if filters:
             arguments += ["-vf", ",".join(filters)]

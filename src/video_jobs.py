@@ -26,6 +26,7 @@ from src.video import (
     FrameReader,
     VideoError,
     audio_arguments,
+    fit_within,
     plan_output,
     probe,
     writing,
@@ -90,7 +91,7 @@ def stylize_videos(jobs, stylize, settings, note):
     for number, (source, target) in enumerate(jobs, 1):
         print(f"{number} of {counted(len(jobs), 'video')}: {source.name}", file=sys.stderr)
         try:
-            info = probe(source)
+            info = probe_as_asked(source, settings)
             output = plan_output(source, target, info, settings.crf, settings.bitrate)
             for text in notes_before(info, output):
                 note(text)
@@ -111,6 +112,12 @@ def stylize_as_asked(source, output, info, stylize, settings, note):
     return stylize_video(source, output, info, stylize, batch_size, frames, note=note, stabilize=settings.stabilize)
 
 
+def probe_as_asked(source, settings):
+    """The VideoInfo of `source` as VideoSettings (src/settings.py) read it: scaled to fit their
+    max_size where it is smaller."""
+    return fit_within(probe(source), settings.max_size)
+
+
 def notes_before(info, output):
     """What a run says of an input (its VideoInfo) and of its planned Output before stylizing it."""
     notes = []
@@ -121,6 +128,8 @@ def notes_before(info, output):
         )
     if info.subtitles:
         notes.append("subtitle tracks are not carried over")
+    if info.scaled:
+        notes.append(f"frames scaled to {info.width}x{info.height}")
     return notes + list(output.notes)
 
 

@@ -308,7 +308,7 @@ def sheet_file(catalog, workspace, photo_path, size=384, preserve_color=False, s
 
 def stylize_video_file(
     catalog, workspace, video_path, style, strength=1.0, preserve_color=False, stroke_scale=1.0, stabilize=0.0, seconds=0.0,
-    progress=False, stop=None, gif=False,
+    progress=False, stop=None, gif=False, longest_side=0,
 ):  # fmt: skip
     """An uploaded video -> (path of the stylized .mp4, message), through transform_video.py's
     pipeline (src/video_jobs.py): size, frame rate and sound kept, `stabilize` against flicker
@@ -316,24 +316,25 @@ def stylize_video_file(
     when above 0. H.264 in .mp4, or VP9 in .webm for an odd size (which H.264 keeps only in
     4:4:4, which browsers do not play) and for a transparent video (whose alpha VP9 keeps): a
     file the page can play, whatever the upload's. `gif`: a looping GIF instead, without sound,
-    for chats and stickers (its transparency kept).
+    for chats and stickers (its transparency kept). longest_side: above 0, the frames are scaled
+    down to fit a square of that side (transform_video.py --max-size), a lighter file.
     stop: a StopSwitch (or threading.Event); once set, the video ends before its next frame,
     nothing is kept and an AppError says so (a long video takes minutes on a CPU)."""
     from src.stabilize import opencv_available
-    from src.video import VideoError, plan_output, probe
-    from src.video_jobs import stylize_video
+    from src.video import VideoError, fit_within, plan_output, probe
+    from src.video_jobs import notes_before, stylize_video
 
     if not video_path:
         raise AppError("upload a video first")
     source = Path(video_path)
     try:
-        info = probe(source)
+        info = fit_within(probe(source), (longest_side, longest_side) if longest_side else None)
         even = info.width % 2 == 0 and info.height % 2 == 0
         suffix = ".gif" if gif else ".mp4" if even and not info.alpha else ".webm"
         output = plan_output(source, workspace.run_folder() / f"{_safe_stem(source, style)}{suffix}", info)
     except VideoError as error:
         raise AppError(_without_folder(error, source)) from None
-    notes = list(output.notes)
+    notes = notes_before(info, output)
     if stabilize and not opencv_available():
         stabilize = 0.0
         notes.append("each frame was stylized on its own: steadying needs OpenCV (pip install opencv-python-headless)")
@@ -355,7 +356,11 @@ def stylize_video_file(
         except Stopped:
             raise AppError(f"stopped after {counted(sum(done), 'frame')}; nothing was kept") from None
     rate = result.frames / result.seconds if result.seconds else 0.0
-    lines = [f"Stylized {counted(result.frames, 'frame')} in {result.seconds:.1f} s ({rate:.1f} frames/s)."]
+    megabytes = output.path.stat().st_size / 1e6
+    lines = [
+        f"Stylized {counted(result.frames, 'frame')} in {result.seconds:.1f} s ({rate:.1f} frames/s): "
+        f"{info.width}x{info.height}, {megabytes:.1f} MB."
+    ]
     return str(output.path), "\n".join(lines + [f"- {note}" for note in notes])
 
 

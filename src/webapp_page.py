@@ -131,6 +131,10 @@ def _video_tab(gr, catalog, workspace, labels, default):
                 label="Steadiness (against flicker; 0: every frame painted on its own)",
             )  # fmt: skip
             seconds = gr.Number(value=0, minimum=0, label="Only the first seconds (0: the whole video)", elem_id="seconds")
+            size = gr.Dropdown(
+                [("The video's own", 0)] + [(f"{side} pixels", side) for side in (1280, 854, 640, 480, 320)],
+                value=0, label="Size: the longer side at most (smaller: faster, a lighter file)", elem_id="video-size",
+            )  # fmt: skip
             gif = gr.Checkbox(label="As a looping GIF (no sound), for chats and stickers", elem_id="gif")
             with gr.Row():
                 button = gr.Button("Stylize the video", variant="primary", elem_id="video-go")
@@ -144,20 +148,21 @@ def _video_tab(gr, catalog, workspace, labels, default):
     def shown(path=None, message=""):
         return (*_player_or_picture(gr, path), path, message)
 
-    def run(video, style, strength, stroke, colour, steady, seconds, gif, switch, progress=gr.Progress(track_tqdm=True)):
+    def run(video, style, strength, stroke, colour, steady, seconds, size, gif, switch, progress=gr.Progress(track_tqdm=True)):
         try:
             settings = {"strength": strength, "preserve_color": colour, "stroke_scale": stroke, "stabilize": steady}
             with switch.run():
                 path, message = stylize_video_file(
-                    catalog, workspace, video, style, **settings, seconds=seconds or 0, progress=True, stop=switch, gif=gif
-                )
+                    catalog, workspace, video, style, **settings, seconds=seconds or 0, progress=True, stop=switch,
+                    gif=gif, longest_side=size or 0,
+                )  # fmt: skip
             return shown(path, message)
         except AppError as error:
             return shown(message=f"**{error}**")
         except Exception as error:  # noqa: BLE001
             return shown(message=_unexpected(error))
 
-    inputs = [video, style, strength, stroke, colour, steady, seconds, gif]
+    inputs = [video, style, strength, stroke, colour, steady, seconds, size, gif]
     _stoppable(gr, button, stop_button, run, inputs, [result, animation, download, status])
     video.change(lambda path: _player_or_picture(gr, path, hidden=not path), [video], [uploaded, uploaded_animation], queue=False)
 

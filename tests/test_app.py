@@ -174,7 +174,7 @@ def test_a_video_is_what_transform_video_makes_with_its_sound(catalog, workspace
     from src.webapp import stylize_video_file
 
     path, message = stylize_video_file(catalog, workspace, str(sound_clip), "mine", stabilize=0.5)
-    assert message.startswith("Stylized 20 frames in")
+    assert message.startswith("Stylized 20 frames in") and f"): 338x190, {Path(path).stat().st_size / 1e6:.1f} MB." in message
     assert Path(path).suffix == ".mp4" and workspace.root in Path(path).parents
     facts = video_facts(path)
     assert (facts["width"], facts["height"], facts["frames"]) == (338, 190, 20)
@@ -185,6 +185,16 @@ def test_a_video_is_what_transform_video_makes_with_its_sound(catalog, workspace
     assert transform_video.main(argv) == 0
     assert np.abs(first_frame(path) - first_frame(cli)).mean() < 1, "the page's video is transform_video.py's"
     assert np.abs(first_frame(path) - first_frame(sound_clip)).mean() > 5, "and it is stylized"
+
+
+def test_a_video_can_be_made_smaller_a_gif_most_of_all(catalog, workspace, sound_clip):
+    from src.webapp import stylize_video_file
+
+    path, message = stylize_video_file(catalog, workspace, str(sound_clip), "mine", gif=True, longest_side=120)
+    assert Path(path).suffix == ".gif" and Image.open(path).size == (120, 67)  # 338x190's shape
+    assert "): 120x67, " in message and "- frames scaled to 120x67" in message
+    whole, _ = stylize_video_file(catalog, workspace, str(sound_clip), "mine", gif=True)
+    assert Image.open(whole).size == (338, 190) and Path(whole).stat().st_size > 3 * Path(path).stat().st_size
 
 
 def test_a_video_can_be_cut_to_its_start_and_an_odd_size_comes_as_webm(catalog, workspace, tmp_path):

@@ -63,6 +63,19 @@ def test_odd_silent_clip_stays_odd_and_silent_and_preview_stops_early(model_file
     assert "odd side" in capsys.readouterr().err
 
 
+def test_max_size_scales_the_frames_down_keeping_their_shape_and_never_up(model_file, clips, tmp_path, capsys):
+    out = tmp_path / "small.mp4"
+    assert run(model_file, "--in-path", clips["sound"], "--out-path", out, "--max-size", "120x120") == 0
+    facts = video_facts(out)
+    assert (facts["width"], facts["height"], facts["frames"]) == (120, 67, 20)  # 338x190's shape
+    assert audio_facts(out) == audio_facts(clips["sound"])
+    assert "note: frames scaled to 120x67" in capsys.readouterr().err
+    untouched = tmp_path / "copy.mkv"
+    assert run(model_file, "--in-path", clips["odd"], "--out-path", untouched, "--max-size", "640x640") == 0
+    assert (video_facts(untouched)["width"], video_facts(untouched)["height"]) == (77, 45)  # never enlarged
+    assert "scaled" not in capsys.readouterr().err
+
+
 def test_stroke_scale_keeps_the_frame_size_and_paints_the_frame_as_evaluate_does(model_file, clips, tmp_path):
     out = tmp_path / "strokes.mp4"
     argv = ["--in-path", clips["odd"], "--out-path", out, "--max-frames", 3, "--stroke-scale", 2, "--stabilize", 0]

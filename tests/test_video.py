@@ -12,7 +12,7 @@ import pytest
 
 from src.cli import ROOT
 from src.out_paths import OutPathError
-from src.video import FrameReader, VideoError, audio_arguments, plan_output, probe, writing
+from src.video import FrameReader, VideoError, audio_arguments, fit_within, plan_output, probe, writing
 from src.video_jobs import notes_before, stylize_video
 from tests.clips import (
     FAST_H264,
@@ -59,9 +59,9 @@ def ffmpeg_children():
     return children
 
 
-def copy_frames(source, target, batch_size=3, **plan):
+def copy_frames(source, target, batch_size=3, info=None, **plan):
     """Read every frame of source and write it unchanged, with the sound, through src.video."""
-    info = probe(source)
+    info = info or probe(source)
     output = plan_output(source, target, info, **plan)
     audio, note = audio_arguments(source, info, output.container)
     reader = FrameReader(source, info)
@@ -244,6 +244,24 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
     for name, message in expected.items():
         with pytest.raises(VideoError, match=message):
             probe(tmp_path / name)
+
+
+def test_frames_read_to_fit_a_box_are_the_picture_scaled(clips, tmp_path):
+    info = probe(clips["sound"])  # 338x190
+    assert fit_within(info, None) is info and fit_within(info, (400, 400)) is info  # never enlarged
+    small = fit_within(info, (100, 100))
+    assert (small.width, small.height, small.scaled) == (100, 56, True)
+    with FrameReader(clips["sound"], small) as reader:
+        frames = np.concatenate(list(reader.batches(8))).astype(float)
+    with FrameReader(clips["sound"], info) as reader:
+        whole = np.concatenate(list(reader.batches(8)))
+    from PIL import Image
+
+    expected = np.stack([np.asarray(Image.fromarray(f).resize((100, 56), Image.Resampling.BOX), float) for f in whole])
+    assert frames.shape == (20, 56, 100, 3) and np.abs(frames - expected).mean() < 4
+    # Written at that size, with the shape of a pixel kept.
+    read, output, _ = copy_frames(clips["sound"], tmp_path / "small.webm", info=small)
+    assert (video_facts(output.path)["width"], video_facts(output.path)["height"]) == (100, 56)
 
 
 @pytest.mark.parametrize("name", ["sticker.gif", "sticker.png", "sticker.webp"])
