@@ -70,7 +70,7 @@ def test_style_grams_of_a_large_image_are_the_same_tile_by_tile(tmp_path):
     assert len(tiles) == 16 and min(tiles) < image.shape[:2]
     expected = numpy_vgg(image[None], weights, loaded.mean)
     for layer in STYLE_LAYERS:
-        np.testing.assert_allclose(grams[layer][0], gram(expected[layer][0]), rtol=1e-4, atol=1e-6 * grams[layer].max())
+        np.testing.assert_allclose(grams[layer][0], gram(expected[layer][0]), rtol=1e-3, atol=1e-5 * grams[layer].max())
 
 
 def test_a_transparent_style_counts_its_opaque_part_whatever_colour_its_background_holds(tmp_path):
@@ -99,7 +99,7 @@ def test_a_transparent_style_counts_its_opaque_part_whatever_colour_its_backgrou
         rows, columns = features[layer].shape[1:3]
         position = np.array([[share[i * s : (i + 1) * s, j * s : (j + 1) * s].mean() for j in range(columns)] for i in range(rows)])
         expected = (flat * position.reshape(-1, 1)).T @ flat / (position.sum() * flat.shape[1])
-        np.testing.assert_allclose(grams[layer][1], expected, rtol=1e-4, atol=1e-6 * grams[layer].max())
+        np.testing.assert_allclose(grams[layer][1], expected, rtol=1e-3, atol=1e-5 * grams[layer].max())
     # Wholly opaque: the same as no alpha at all.
     opaque = style_grams(vgg, [image], tile=64, alphas=[np.full((150, 133), 255, np.uint8)])
     plain = style_grams(vgg, [image], tile=64)
