@@ -74,7 +74,8 @@ def settings_from_args(args):
 def _run(parser, settings):
     if settings.sheet:
         return _sheet(parser, settings)
-    from src.image_jobs import folders_inside, plan_jobs, run_jobs
+    from src.image_jobs import plan_jobs, run_jobs
+    from src.images import folders_inside
     from src.out_paths import OutPathError, takes_many
 
     try:

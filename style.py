@@ -367,7 +367,9 @@ def make_test_dir(parser, args):
 
 
 def check_train_path(parser, args):
+    from src.images import folders_inside
     from src.training.dataset import readable_images
+    from src.wording import some_names
 
     folder = args.train_path
     if not folder.is_dir():
@@ -375,8 +377,11 @@ def check_train_path(parser, args):
         parser.error(f"--train-path {folder} is not a folder{hint}")
     found = readable_images(folder, args.batch_size)
     if found < args.batch_size:
+        folders = folders_inside(folder)
+        inside = f" (its {counted(len(folders), 'folder')}, {some_names(folders)}, are not searched)" if folders else ""
         parser.error(
-            f"--train-path {folder} has {counted(found, 'readable image')}; a batch (--batch-size) needs {args.batch_size}"
+            f"--train-path {folder} has {counted(found, 'readable image')}{inside}; "
+            f"a batch (--batch-size) needs {args.batch_size}"
         )
 
 

@@ -72,15 +72,6 @@ def plan_jobs(in_path, out_path):
     return [Job(source, target, note)]
 
 
-def folders_inside(in_path):
-    """The visible folders directly inside --in-path (none for a file): plan_jobs does not
-    search them, as the original did not."""
-    source = Path(in_path)
-    if not source.is_dir():
-        return []
-    return sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def _plan_folder(source, target):
     if target.is_dir() and target.samefile(source):
         raise OutPathError("--out-path is the input folder: the outputs would overwrite the inputs")

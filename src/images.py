@@ -256,5 +256,14 @@ def list_images(folder):
     )
 
 
+def folders_inside(folder):
+    """The visible folders directly inside `folder` (none for a file): list_images does not
+    search them, as the original did not."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def _broken_link(path):
     return path.is_symlink() and not path.exists()

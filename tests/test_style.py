@@ -107,6 +107,15 @@ def test_slow(training_data, tmp_path, capsys):
     assert loaded(previews / "slow_12.png").size == (27, 21)
 
 
+def test_training_photos_in_subfolders_are_named_as_not_searched(training_data, tmp_path, capsys):
+    for name in ("2024", "2025"):
+        shutil.copytree(training_data["train"], tmp_path / "photos" / name)
+    with pytest.raises(SystemExit) as exit_info:
+        style.main(train_args(training_data, tmp_path / "run") + ["--train-path", str(tmp_path / "photos")])
+    assert exit_info.value.code == 2
+    assert "has 0 readable images (its 2 folders, 2024, 2025, are not searched)" in capsys.readouterr().err
+
+
 def test_slow_refuses_a_test_image_larger_than_the_memory_free(training_data, tmp_path, capsys, monkeypatch):
     import src.devices
     import src.memory
