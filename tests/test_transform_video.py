@@ -235,6 +235,7 @@ def test_a_folder_of_videos_goes_into_a_folder_with_one_network(model_file, tmp_
     assert sorted(os.listdir(out)) == ["a.avi.mp4", "a.mp4", "b.mkv"]
     assert all(video_facts(out / name)["frames"] == 3 for name in os.listdir(out))
     assert "1 file in" in err and "(notes.txt)" in err and "3 of 4 videos: b.mkv" in err
+    assert "1 folder in" in err and "(sub) not searched" in err
     assert "stylized 3 of 4 videos into" in err and "broken.mov: not a readable video" in err
     assert len(built) == 1 and "Traceback" not in err  # one network for every video
     # A quoted pattern takes what it matches, into a folder.
