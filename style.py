@@ -178,7 +178,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with cli.sigterm_as_interrupt():  # a `kill` before training as a Ctrl-C; in training, see fitting.py
+        with cli.signals_as_interrupt():  # a `kill` before training as a Ctrl-C; in training, see fitting.py
             return _run(parser, args)
     except KeyboardInterrupt:  # during start-up (TensorFlow's import, the VGG file): nothing to save yet
         log("interrupted before training started; nothing was written")

@@ -210,20 +210,29 @@ def _stderr_silenced():
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt():
+def signals_as_interrupt():
     """A `kill` cleans up like a Ctrl-C: the KeyboardInterrupt unwinds through every atomic
-    write (src/atomic.py), so no partial output is left behind."""
+    write (src/atomic.py), so no partial output is left behind. Both go through _raise_interrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = {number: signal.signal(number, _raise_interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 def _raise_interrupt(signum, frame):
+    # An exception raised inside JAX's garbage-collection callback is printed and dropped
+    # ("Exception ignored in: _xla_gc_callback", jax-ml/jax#18246): a Ctrl-C that lands there
+    # would be lost. It is sent again a moment later instead, once Python is back in our code.
+    while frame is not None:
+        if frame.f_code.co_name == "_xla_gc_callback":
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+            return
+        frame = frame.f_back
     raise KeyboardInterrupt
 
 
@@ -231,7 +240,7 @@ def run_interruptibly(run, interrupted):
     """run() -> its exit status; a Ctrl-C or `kill` instead prints "interrupted; <interrupted>" and
     gives 130 (128 + SIGINT, as a shell reports it), with no traceback."""
     try:
-        with sigterm_as_interrupt():
+        with signals_as_interrupt():
             return run()
     except KeyboardInterrupt:
         print(f"interrupted; {interrupted}", file=sys.stderr)

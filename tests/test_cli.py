@@ -1,6 +1,10 @@
-"""src/cli.py's argument types: what they take, and the words of what they refuse."""
+"""src/cli.py: its argument types (what they take, and the words of what they refuse) and its signal handling."""
 
 import argparse
+import os
+import signal
+import sys
+import time
 
 import pytest
 
@@ -55,3 +59,36 @@ def test_model_settings_carry_every_model_flag():
     assert cli.model_settings(parser.parse_args([])) == ModelSettings()  # the defaults agree too
     options = cli.stylizer_options(parser, model)
     assert (options["batch_size"], options["tile_size"], options["stroke_scale"], options["engine"]) == (3, 512, 2.0, "tensorflow")
+
+
+def test_a_ctrl_c_inside_jaxs_garbage_collection_callback_is_sent_again_not_lost(monkeypatch):
+    sent = []
+
+    class Later:  # threading.Timer, noting what it would send instead of sending it
+        def __init__(self, delay, send, arguments):
+            self.arguments = arguments
+
+        def start(self):
+            sent.append(self.arguments)
+
+    monkeypatch.setattr(cli.threading, "Timer", Later)
+
+    def _xla_gc_callback():  # where JAX drops whatever is raised (jax-ml/jax#18246)
+        return elsewhere()
+
+    def elsewhere():
+        cli._raise_interrupt(signal.SIGINT, sys._getframe())
+
+    _xla_gc_callback()  # no KeyboardInterrupt there, where it would be printed and dropped...
+    assert sent == [(os.getpid(), signal.SIGINT)]  # ...but the same signal again, a moment later
+    with pytest.raises(KeyboardInterrupt):
+        elsewhere()  # anywhere else: at once
+
+
+def test_signals_become_a_keyboard_interrupt_and_the_handlers_come_back():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with cli.signals_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(2)  # the handler raises in this thread as soon as the signal arrives
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
