@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+from src.video import fitted
+
 # How long closing waits for the reader's last read.
 CLOSE_SECONDS = 2.0
 # Frame rates a capture may report; outside them (0 from many streams) the recording takes 30.
@@ -29,7 +31,7 @@ def is_camera(source):
 def open_source(source, size=None):
     """A camera index ("0"), a video file or a stream URL -> (frames, is_file), frames being
     CaptureFrames or FileFrames; size: (width, height) asked of a camera, or the box a file's
-    frames are scaled to fit (`fitted`). CameraError when it cannot be opened."""
+    frames are scaled to fit (src/video.py `fitted`). CameraError when it cannot be opened."""
     camera = is_camera(source)
     is_file = not camera and Path(source).exists()
     if not camera and not is_file and "://" not in str(source):
@@ -47,13 +49,6 @@ def open_source(source, size=None):
             raise CameraError(f"cannot open camera {source}: {camera_hint(int(source), linux_cameras())}")
         raise CameraError(f"cannot open {source}: is the address right, and is the camera sending?")
     return CaptureFrames(capture), False
-
-
-def fitted(width, height, box):
-    """The largest (width, height) of a width x height frame's shape within `box` (width,
-    height): --size 640x480 makes a 1280x720 camera's frames 640x360, not squashed to 4:3."""
-    factor = min(box[0] / width, box[1] / height)
-    return max(1, round(width * factor)), max(1, round(height * factor))
 
 
 def linux_cameras(root=VIDEO4LINUX):

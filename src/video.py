@@ -142,13 +142,20 @@ class VideoInfo:
         return round(self.duration * self.frame_rate) if self.duration else None
 
 
+def fitted(width, height, box):
+    """The largest (width, height) of a width x height frame's shape within `box` (width,
+    height): --size 640x480 makes a 1280x720 camera's frames 640x360, not squashed to 4:3."""
+    factor = min(box[0] / width, box[1] / height)
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
 def fit_within(info, box):
     """VideoInfo of the frames read scaled, keeping their shape, to fit `box` (width, height);
     `info` itself where they fit already (a video is never enlarged) or where box is None."""
-    factor = min(box[0] / info.width, box[1] / info.height) if box else 1
-    if factor >= 1:
+    if not box or (info.width <= box[0] and info.height <= box[1]):
         return info
-    return replace(info, width=max(1, round(info.width * factor)), height=max(1, round(info.height * factor)), scaled=True)
+    width, height = fitted(info.width, info.height, box)
+    return replace(info, width=width, height=height, scaled=True)
 
 
 def ffmpeg_exe():

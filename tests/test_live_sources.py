@@ -13,10 +13,10 @@ from src.live_sources import (
     CaptureFrames,
     NewestFrame,
     camera_hint,
-    fitted,
     linux_cameras,
     open_source,
 )
+from src.video import fitted
 from tests.clips import FakeCapture, Rated, make_clip, make_hdr_clip
 
 
