@@ -210,23 +210,26 @@ def _alpha_decoder(dump):
 def _transparent_first_frame(path, decoder):
     """Whether the first frame's alpha is below opaque anywhere: a GIF or PNG video always
     decodes with an alpha channel, most of them wholly opaque."""
-    command = [ffmpeg_exe(), "-nostdin", "-v", "error", *(["-c:v", decoder] if decoder else []), "-i", str(path)]
-    command += ["-map", "0:V:0", "-frames:v", "1", "-vf", "alphaextract", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"]
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=300)
-    except subprocess.TimeoutExpired:
-        return False
-    return done.returncode == 0 and bool(done.stdout) and min(done.stdout) < 255
+    done = _first_frames_gray(path, 1, "alphaextract", decoder)
+    return done is not None and done.returncode == 0 and bool(done.stdout) and min(done.stdout) < 255
 
 
 def _frames_up_to(path, count):
     """How many frames the video has, counted up to `count` (each decoded, as it is stored)."""
-    command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:V:0", "-frames:v", str(count)]
-    command += ["-fps_mode", "passthrough", "-vf", "scale=1:1", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:1"]
+    done = _first_frames_gray(path, count, "scale=1:1")  # one byte a frame
+    return count if done is None else len(done.stdout)  # too long: taken for a video, whose reading says why
+
+
+def _first_frames_gray(path, count, video_filter, decoder=None):
+    """ffmpeg's run over the first `count` frames of the first video stream as stored, through
+    `video_filter`, into 8-bit gray bytes; None where it takes too long."""
+    command = [ffmpeg_exe(), "-nostdin", "-v", "error", *(["-c:v", decoder] if decoder else []), "-i", str(path)]
+    command += ["-map", "0:V:0", "-frames:v", str(count), "-fps_mode", "passthrough", "-vf", video_filter]
+    command += ["-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"]
     try:
-        return len(subprocess.run(command, capture_output=True, timeout=300).stdout)  # one byte a frame
+        return subprocess.run(command, capture_output=True, timeout=300)
     except subprocess.TimeoutExpired:
-        return count  # taken for a video: reading it will say what is wrong
+        return None
 
 
 def _input_section(text):
