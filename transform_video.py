@@ -101,8 +101,8 @@ def settings_from_args(args):
 
 def _run(parser, settings):
     from src.out_paths import OutPathError
-    from src.video import VideoError, check_quality, plan_output
-    from src.video_jobs import notes_before, plan_videos, probe_as_asked
+    from src.video import VideoError, check_quality
+    from src.video_jobs import notes_before, plan_as_asked, plan_videos
 
     try:
         plan = plan_videos(settings.in_path, settings.out_path)
@@ -111,8 +111,7 @@ def _run(parser, settings):
                 check_quality(target, settings.crf, settings.bitrate)
         else:  # one video: what cannot work is a usage error, said before anything loads
             source, target = plan.jobs[0]
-            info = probe_as_asked(source, settings)
-            output = plan_output(source, target, info, settings.crf, settings.bitrate)
+            info, output = plan_as_asked(source, target, settings)
     except (VideoError, OutPathError) as error:
         parser.error(str(error))
     if settings.stabilize and not opencv_available():

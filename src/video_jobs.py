@@ -91,8 +91,7 @@ def stylize_videos(jobs, stylize, settings, note):
     for number, (source, target) in enumerate(jobs, 1):
         print(f"{number} of {counted(len(jobs), 'video')}: {source.name}", file=sys.stderr)
         try:
-            info = probe_as_asked(source, settings)
-            output = plan_output(source, target, info, settings.crf, settings.bitrate)
+            info, output = plan_as_asked(source, target, settings)
             for text in notes_before(info, output):
                 note(text)
             result = stylize_as_asked(source, output, info, stylize, settings, note)
@@ -112,10 +111,11 @@ def stylize_as_asked(source, output, info, stylize, settings, note):
     return stylize_video(source, output, info, stylize, batch_size, frames, note=note, stabilize=settings.stabilize)
 
 
-def probe_as_asked(source, settings):
-    """The VideoInfo of `source` as VideoSettings (src/settings.py) read it: scaled to fit their
-    max_size where it is smaller."""
-    return fit_within(probe(source), settings.max_size)
+def plan_as_asked(source, target, settings):
+    """(VideoInfo of `source`, planned Output into `target`) as VideoSettings (src/settings.py)
+    ask: the frames scaled to fit their max_size where it is smaller, their quality."""
+    info = fit_within(probe(source), settings.max_size)
+    return info, plan_output(source, target, info, settings.crf, settings.bitrate)
 
 
 def notes_before(info, output):
