@@ -13,7 +13,6 @@ import sys
 
 from src import cli
 from src.memory import keep_freed_memory
-from src.wording import counted, some_names
 
 
 def build_parser():
@@ -75,20 +74,16 @@ def _run(parser, settings):
     if settings.sheet:
         return _sheet(parser, settings)
     from src.image_jobs import plan_jobs, run_jobs
-    from src.images import folders_inside
+    from src.images import unsearched_note
     from src.out_paths import OutPathError, takes_many
 
     try:
         jobs = plan_jobs(settings.in_path, settings.out_path)
     except OutPathError as error:
         parser.error(str(error))
-    folders = folders_inside(settings.in_path)
-    if folders:
-        print(
-            f"note: {counted(len(folders), 'folder')} in {settings.in_path} ({some_names(folders)}) not searched: "
-            "only the images directly in it are stylized",
-            file=sys.stderr,
-        )
+    unsearched = unsearched_note(settings.in_path, "images")
+    if unsearched:
+        print(f"note: {unsearched}", file=sys.stderr)
     if not jobs:
         print(f"no files in {settings.in_path}", file=sys.stderr)
         return 1

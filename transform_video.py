@@ -147,16 +147,15 @@ def _run_one(parser, settings, source, output, info):
 def _run_many(parser, settings, plan):
     """A folder's or a pattern's videos, each into the --out-path folder, with one network."""
     from src.devices import device_scope
-    from src.images import folders_inside
+    from src.images import unsearched_note
     from src.video_jobs import FOLDER_SUFFIXES, stylize_videos
 
     if plan.skipped:
         skipped = f"{counted(len(plan.skipped), 'file')} in {settings.in_path}"
         _note(f"{skipped} not taken as videos by their extension ({some_names(plan.skipped)})")
-    folders = folders_inside(settings.in_path)
-    if folders:
-        where = f"{counted(len(folders), 'folder')} in {settings.in_path} ({some_names(folders)})"
-        _note(f"{where} not searched: only the videos directly in it are stylized")
+    unsearched = unsearched_note(settings.in_path, "videos")
+    if unsearched:
+        _note(unsearched)
     if not plan.jobs:
         print(f"no videos in {settings.in_path} ({' '.join(sorted(FOLDER_SUFFIXES))})", file=sys.stderr)
         return 1

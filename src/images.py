@@ -22,6 +22,7 @@ from src.atomic import atomic_path
 from src.errors import first_line
 from src.out_paths import no_extension
 from src.pixels import to_uint8
+from src.wording import counted, some_names
 
 # Pillow refuses images above ~179 megapixels as decompression bombs; tiled stylization handles
 # far bigger ones, so the limit is raised to what fits comfortably in memory as float32.
@@ -263,6 +264,16 @@ def folders_inside(folder):
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def unsearched_note(folder, kind):
+    """What is said of the folders inside `folder`, which are not searched (None where it has
+    none); kind: what is taken from it ("images")."""
+    folders = folders_inside(folder)
+    if not folders:
+        return None
+    where = f"{counted(len(folders), 'folder')} in {folder} ({some_names(folders)})"
+    return f"{where} not searched: only the {kind} directly in it are stylized"
 
 
 def _broken_link(path):
