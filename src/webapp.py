@@ -261,8 +261,7 @@ def _safe_stem(source, label):
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{source.stem}_{label}")
 
 
-# The pipeline's pointers to the other script, as the page says them (its Video tab takes what
-# browsers file as video, which GIFs are not).
+# The pipeline's pointers to the other script, as the page says them: its tabs.
 _PAGE_WORDS = {
     "(transform_video.py stylizes videos)": "(the Video tab stylizes videos)",
     "(evaluate.py stylizes images)": "(the Stylize tab stylizes images)",
