@@ -101,8 +101,9 @@ def settings_from_args(args):
 
 def _run(parser, settings):
     from src.out_paths import OutPathError
-    from src.video import VideoError, check_quality
+    from src.video import check_quality
     from src.video_jobs import notes_before, plan_as_asked, plan_videos
+    from src.video_probe import VideoError
 
     try:
         plan = plan_videos(settings.in_path, settings.out_path)
@@ -130,8 +131,8 @@ def _run(parser, settings):
 
 def _run_one(parser, settings, source, output, info):
     from src.devices import device_scope
-    from src.video import VideoError
     from src.video_jobs import stylize_as_asked, summary
+    from src.video_probe import VideoError
 
     stylizer = _stylizer(parser, settings)
     try:

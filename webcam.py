@@ -270,7 +270,8 @@ def plan_recording(parser, settings, width, height, frame_rate):
     from fractions import Fraction
 
     from src.out_paths import OutPathError, check_not_input
-    from src.video import VideoError, VideoInfo, plan_output
+    from src.video import plan_output
+    from src.video_probe import VideoError, VideoInfo
 
     info = VideoInfo(width, height, Fraction(frame_rate).limit_denominator(1001), Fraction(1), None, (), False, 0)
     try:

@@ -192,7 +192,7 @@ def webcam_clip(path, size, seconds=10, rate=60):
     """A pan over examples/content/coffee.jpg at `size`, `rate` frames/s, as H.264."""
     from bench.camera import Pose, render
     from src.images import read_image, resize
-    from src.video import ffmpeg_exe
+    from src.video_probe import ffmpeg_exe
 
     if path.exists():
         return path

@@ -94,7 +94,8 @@ def real_clip(path, count):
 
     from bench.camera import Clip
     from src.temporal import consistent
-    from src.video import FrameReader, probe
+    from src.video import FrameReader
+    from src.video_probe import probe
 
     with FrameReader(path, probe(path), max_frames=count) as reader:
         frames = [frame for batch in reader.batches(8) for frame in batch]
@@ -192,7 +193,7 @@ def speed_clip(photo, path, count=72):
     """A 640x360 pan over the photo (enlarged to cover it), 25 frames/s, encoded as H.264."""
     from bench.camera import Pose, render
     from src.images import resize
-    from src.video import ffmpeg_exe
+    from src.video_probe import ffmpeg_exe
 
     scale = max(400 / photo.shape[0], 720 / photo.shape[1])
     large = resize(photo, round(photo.shape[0] * scale), round(photo.shape[1] * scale)).astype(np.float32)
@@ -221,7 +222,7 @@ def speed(video, checkpoint, out):
                 raise RuntimeError(f"transform_video.py failed: {done.stderr[-500:]}")
             rates.append(float(match.group(1)))
         figures[f"stabilize {strength:g}"] = float(np.median(rates))
-    from src.video import probe
+    from src.video_probe import probe
 
     info = probe(video)
     figures["video"] = f"{Path(video).name}, {info.width}x{info.height}"

@@ -35,7 +35,7 @@ from src.out_paths import (
     output_file,
     pattern_files,
 )
-from src.video import VIDEO_SUFFIXES
+from src.video_probe import VIDEO_SUFFIXES
 
 # Decoded batches kept ready ahead of the network. Bounded, so memory stays bounded.
 PREFETCH_BATCHES = 2

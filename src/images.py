@@ -91,7 +91,7 @@ def _open(path):
 
 
 def _unreadable(path, error):
-    from src.video import VIDEO_SUFFIXES  # only to say where a video goes
+    from src.video_probe import VIDEO_SUFFIXES  # only to say where a video goes
 
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
         return f"{path}: a video, not an image (transform_video.py stylizes videos)"

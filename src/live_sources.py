@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from src.video import fitted
+from src.video_probe import fitted
 
 # How long closing waits for the reader's last read.
 CLOSE_SECONDS = 2.0
@@ -31,7 +31,7 @@ def is_camera(source):
 def open_source(source, size=None):
     """A camera index ("0"), a video file or a stream URL -> (frames, is_file), frames being
     CaptureFrames or FileFrames; size: (width, height) asked of a camera, or the box a file's
-    frames are scaled to fit (src/video.py `fitted`). CameraError when it cannot be opened."""
+    frames are scaled to fit (src/video_probe.py `fitted`). CameraError when it cannot be opened."""
     camera = is_camera(source)
     is_file = not camera and Path(source).exists()
     if not camera and not is_file and "://" not in str(source):
@@ -112,7 +112,8 @@ class FileFrames:
     uint8, or None at its end."""
 
     def __init__(self, path, size=None):
-        from src.video import FrameReader, VideoError, hdr_note, probe
+        from src.video import FrameReader
+        from src.video_probe import VideoError, hdr_note, probe
 
         try:
             info = probe(path)

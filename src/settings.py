@@ -7,7 +7,6 @@ Nothing but dataclasses here, so that a script may import it before its heavy mo
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)

@@ -20,17 +20,8 @@ import numpy as np
 
 from src.out_paths import OutPathError, check_folder_target, check_not_input, is_pattern, pattern_files
 from src.pixels import to_uint8
-from src.video import (
-    CONTAINERS,
-    VIDEO_SUFFIXES,
-    FrameReader,
-    VideoError,
-    audio_arguments,
-    fit_within,
-    plan_output,
-    probe,
-    writing,
-)
+from src.video import CONTAINERS, FrameReader, audio_arguments, plan_output, writing
+from src.video_probe import VIDEO_SUFFIXES, VideoError, fit_within, probe
 from src.wording import counted
 
 # Batches waiting on each side of the network.

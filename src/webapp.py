@@ -320,8 +320,9 @@ def stylize_video_file(
     stop: a StopSwitch (or threading.Event); once set, the video ends before its next frame,
     nothing is kept and an AppError says so (a long video takes minutes on a CPU)."""
     from src.stabilize import opencv_available
-    from src.video import VideoError, fit_within, plan_output, probe
+    from src.video import plan_output
     from src.video_jobs import notes_before, stylize_video
+    from src.video_probe import VideoError, fit_within, probe
 
     if not video_path:
         raise AppError("upload a video first")

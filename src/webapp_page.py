@@ -108,7 +108,7 @@ def _stylize_tab(gr, catalog, workspace, labels, default):
 
 def _video_tab(gr, catalog, workspace, labels, default):
     from src.stabilize import DEFAULT_STRENGTH
-    from src.video import ANIMATION_SUFFIXES, VIDEO_SUFFIXES
+    from src.video_probe import ANIMATION_SUFFIXES, VIDEO_SUFFIXES
 
     with gr.Row():
         with gr.Column():
@@ -171,7 +171,7 @@ def _player_or_picture(gr, path, hidden=False):
     """Updates of a video player and an image showing `path`: an animation (GIF, APNG, WebP) is a
     picture to the browser, shown by the image with the player hidden, and the other way round
     (both hidden: `hidden`)."""
-    from src.video import ANIMATION_SUFFIXES
+    from src.video_probe import ANIMATION_SUFFIXES
 
     is_picture = bool(path) and Path(path).suffix.lower() in ANIMATION_SUFFIXES
     player = gr.update(value=None if is_picture else path, visible=not (is_picture or hidden))

@@ -17,6 +17,8 @@ from src.cli import ROOT
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 FAST_H264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p")
+VP9_ALPHA = ("-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-deadline", "realtime", "-cpu-used", "8")
+PNG_IN_MOV = ("-c:v", "png", "-pix_fmt", "rgba")
 
 
 def ffmpeg(*arguments, stdout=subprocess.DEVNULL):

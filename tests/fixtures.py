@@ -86,7 +86,8 @@ def heic(path, rgb, orientation=None):
 
 def first_frame(path):
     """The first frame of a video as src.video decodes it -> (H, W, 3) int."""
-    from src.video import FrameReader, probe
+    from src.video import FrameReader
+    from src.video_probe import probe
 
     with FrameReader(path, probe(path), max_frames=1) as reader:
         return next(iter(reader.batches(1)))[0].astype(int)

@@ -16,7 +16,7 @@ from src.live_sources import (
     linux_cameras,
     open_source,
 )
-from src.video import fitted
+from src.video_probe import fitted
 from tests.clips import FakeCapture, Rated, make_clip, make_hdr_clip
 
 

@@ -141,7 +141,8 @@ def test_bad_options(tmp_path, source, models, capsys, options, message):
 
 def test_video_takes_the_same_options(tmp_path, models):
     import transform_video
-    from src.video import FrameReader, probe
+    from src.video import FrameReader
+    from src.video_probe import probe
 
     clip = make_clip(tmp_path / "in.mp4", size="64x48", rate="10", seconds=1, sound=None)
 

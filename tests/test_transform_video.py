@@ -196,7 +196,8 @@ def test_stabilize_without_opencv_says_how_to_get_it(model_file, clips, tmp_path
 
 
 def read_frames(path):
-    from src.video import FrameReader, probe
+    from src.video import FrameReader
+    from src.video_probe import probe
 
     with FrameReader(path, probe(path)) as reader:
         return np.concatenate(list(reader.batches(8))).astype(np.float32)

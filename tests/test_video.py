@@ -1,4 +1,4 @@
-"""src/video.py and src/video_jobs.py: probing, streaming frames in and out, sound carried over,
+"""src/video.py and src/video_jobs.py: streaming frames in and out, sound carried over,
 bad inputs and outputs, cleanup, flat memory. No network here: frames pass through NumPy."""
 
 import os
@@ -12,13 +12,15 @@ import pytest
 
 from src.cli import ROOT
 from src.out_paths import OutPathError
-from src.video import FrameReader, VideoError, audio_arguments, fit_within, plan_output, probe, writing
+from src.video import FrameReader, audio_arguments, plan_output, writing
 from src.video_jobs import notes_before, stylize_video
+from src.video_probe import VideoError, fit_within, probe
 from tests.clips import (
     FAST_H264,
+    PNG_IN_MOV,
+    VP9_ALPHA,
     audio_facts,
     decoded,
-    ffmpeg,
     make_clip,
     make_hdr_clip,
     make_transparent_clip,
@@ -34,7 +36,6 @@ def clips(tmp_path_factory, sound_clip):
         "sound": sound_clip,
         "odd": make_clip(folder / "odd.mkv", size="77x45", rate="10", seconds=1.5, sound="pcm_s16le"),
         "silent": make_clip(folder / "silent.mp4", size="64x48", rate="10", seconds=1, sound=None),
-        "ntsc": make_clip(folder / "ntsc.mp4", size="64x48", rate="30000/1001", seconds=1, sound=None),
         "rotated": make_clip(
             folder / "rotated.mp4", size="64x48", rate="10", seconds=1, sound=None, before=("-display_rotation", "90")
         ),
@@ -70,16 +71,6 @@ def copy_frames(source, target, batch_size=3, info=None, **plan):
         for batch in batches:
             writer.write(batch)
     return np.concatenate(batches), output, note
-
-
-def test_probe_reads_size_exact_rate_duration_and_sound(clips):
-    info = probe(clips["sound"])
-    assert (info.width, info.height) == (338, 190)
-    assert info.frame_rate == 10 and info.duration == pytest.approx(2.0, abs=0.05)
-    assert info.audio_codecs == ("aac",) and not info.variable_rate
-    assert info.frame_estimate == 20
-    assert probe(clips["ntsc"]).frame_rate == Fraction(30000, 1001)
-    assert probe(clips["silent"]).audio_codecs == () and probe(clips["silent"]).pixel_aspect == 1
 
 
 def test_rotation_metadata_gives_upright_frames_at_the_displayed_size(clips, tmp_path):
@@ -218,34 +209,6 @@ def test_plan_output_refuses_a_read_only_folder(clips, tmp_path):
         plan_output(clips["silent"], tmp_path / "locked" / "out.mp4", probe(clips["silent"]))
 
 
-def test_probe_refuses_what_is_not_a_video(tmp_path):
-    from PIL import Image
-
-    (tmp_path / "notes.mp4").write_text("hello, not a video")
-    (tmp_path / "notes.jpg").write_text("hello, not a photo either")
-    Image.new("RGB", (32, 24), "red").save(tmp_path / "photo.jpg")
-    Image.new("RGB", (32, 24), "red").save(tmp_path / "still.gif")  # read as a video of one frame by ffmpeg
-    ffmpeg("-f", "lavfi", "-i", "sine=duration=0.5", str(tmp_path / "sound.m4a"))
-    (tmp_path / "empty.y4m").write_bytes(b"YUV4MPEG2 W64 H48 F10:1 Ip A1:1 C420jpeg\n")  # a header, no frame
-    (tmp_path / "nothing.mp4").write_bytes(b"")
-    expected = {
-        "missing.mp4": "no such file",
-        "notes.mp4": "not a readable video",
-        "photo.jpg": "a still image, not a video",
-        "still.gif": "a still image, not a video",
-        "notes.jpg": "neither a readable video nor a readable image",
-        "sound.m4a": "has no video stream",
-        "empty.y4m": "no frame of its video could be decoded",
-        "nothing.mp4": "not a readable video",
-        ".": "is a folder: give one video file",
-        "pipe": "not a file",
-    }
-    os.mkfifo(tmp_path / "pipe")
-    for name, message in expected.items():
-        with pytest.raises(VideoError, match=message):
-            probe(tmp_path / name)
-
-
 def test_frames_read_to_fit_a_box_are_the_picture_scaled(clips, tmp_path):
     info = probe(clips["sound"])  # 338x190
     assert fit_within(info, None) is info and fit_within(info, (400, 400)) is info  # never enlarged
@@ -292,9 +255,6 @@ def test_hdr_video_is_read_tone_mapped_to_the_sdr_picture(tmp_path, name):
     assert np.abs(read - sdr).mean() < 35
     assert any(f"HDR video ({name})" in note for note in plan_output(clip, tmp_path / "out.mp4", info).notes)
 
-
-VP9_ALPHA = ("-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-deadline", "realtime", "-cpu-used", "8")
-PNG_IN_MOV = ("-c:v", "png", "-pix_fmt", "rgba")
 
 
 @pytest.mark.parametrize(
@@ -365,30 +325,6 @@ def test_a_gif_has_every_frame_a_loop_no_sound_and_no_quality_setting(clips, tmp
     for quality in ({"crf": 20}, {"bitrate": "1M"}):
         with pytest.raises(VideoError, match="no quality setting"):
             plan_output(clips["sound"], tmp_path / "again.gif", info, **quality)
-
-
-def test_an_alpha_channel_that_is_opaque_everywhere_is_no_transparency(tmp_path):
-    opaque = make_transparent_clip(tmp_path / "opaque.mov", PNG_IN_MOV, opaque=True)
-    assert not probe(opaque).alpha and plan_output(opaque, tmp_path / "out.mp4", probe(opaque)).notes == ()
-    plain = make_clip(tmp_path / "plain.webm", size="64x48", seconds=0.5, sound=None, video=VP9_ALPHA[:2])
-    assert not probe(plain).alpha
-
-
-def test_cover_art_is_not_taken_for_a_video(tmp_path):
-    from PIL import Image
-
-    Image.new("RGB", (32, 32), "blue").save(tmp_path / "cover.png")
-    inputs = ["-f", "lavfi", "-i", "sine=duration=0.5", "-i", str(tmp_path / "cover.png")]
-    cover = ["-map", "1", "-c:v", "png", "-disposition:v", "attached_pic"]
-    ffmpeg(*inputs, "-map", "0", *cover, str(tmp_path / "song.m4a"))
-    with pytest.raises(VideoError, match="has no video stream"):
-        probe(tmp_path / "song.m4a")
-    # A transparent cover on a video is not the video's transparency.
-    Image.new("RGBA", (32, 32), (0, 0, 255, 0)).save(tmp_path / "clear.png")
-    make_clip(tmp_path / "clip.mp4", size="64x48", seconds=0.5, sound=None)
-    cover = ["-map", "0", "-map", "1", "-c:v:0", "copy", "-c:v:1", "png", "-disposition:v:1", "attached_pic"]
-    ffmpeg("-i", str(tmp_path / "clip.mp4"), "-i", str(tmp_path / "clear.png"), *cover, str(tmp_path / "covered.mp4"))
-    assert "rgba" in streams(tmp_path / "covered.mp4")[1][2] and not probe(tmp_path / "covered.mp4").alpha
 
 
 def test_an_error_or_interrupt_leaves_no_file(clips, tmp_path):

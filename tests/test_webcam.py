@@ -98,7 +98,8 @@ def test_a_still_noisy_camera_is_recorded_steady_unless_stabilize_is_0(model_fil
 
 
 def recorded_frames(path):
-    from src.video import FrameReader, probe
+    from src.video import FrameReader
+    from src.video_probe import probe
 
     with FrameReader(path, probe(path)) as reader:
         return [frame.astype(np.float32) for batch in reader.batches(8) for frame in batch]

@@ -7,8 +7,9 @@ memory in KiB (tests/test_video.py).
 import resource
 import sys
 
-from src.video import plan_output, probe
+from src.video import plan_output
 from src.video_jobs import stylize_video
+from src.video_probe import probe
 source, target = sys.argv[1], sys.argv[2]
 info = probe(source)
 output = plan_output(source, target, info, crf=40)
