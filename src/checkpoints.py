@@ -6,6 +6,8 @@ Forms `load_model` accepts, recognised by content rather than by name:
 - the original's: a single-file V1 `.ckpt` (its published models), a V2 prefix (`fns.ckpt`, with
   `fns.ckpt.index` and `fns.ckpt.data-*` beside it; the `.index`/`.data`/`.meta` names work too),
   or the directory its style.py wrote them into, with a `checkpoint` state file.
+export.py's outputs for other runtimes (SavedModel, TFLite, ONNX) are refused by name, with the
+way back to the model they came from.
 
 The original's 48 variables are named Variable, Variable_1 ... Variable_47 in creation order:
 for each of the 16 convolutions, the kernel, then the instance norm's shift, then its scale.
@@ -33,6 +35,8 @@ _ZIP_MAGIC = b"PK\x03\x04"
 # The footer magic of a LevelDB-style table: TF1 V1 checkpoints and V2 .index files are such tables.
 _TF_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")
 _TF_SUFFIX = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
+# A TFLite flatbuffer names its schema in bytes 4 to 8.
+_TFLITE_MAGIC = b"TFL3"
 
 
 class CheckpointError(Exception):
@@ -53,14 +57,18 @@ def locate(path):
     if path.is_dir():
         if (path / MODEL_FILENAME).is_file():
             return "keras", path / MODEL_FILENAME
+        if kind := _exported(path):
+            raise _export_error(path, kind)
         return "tf", _tf_prefix_in_dir(path)
     if path.is_file():
         with open(path, "rb") as f:
-            head = f.read(4)
+            head = f.read(8)
             f.seek(max(path.stat().st_size - 8, 0))
             tail = f.read(8)
-        if head == _ZIP_MAGIC:
+        if head[:4] == _ZIP_MAGIC:
             return "keras", path
+        if kind := _exported(path, head):
+            raise _export_error(path, kind)
         prefix = path.with_name(_TF_SUFFIX.sub("", path.name))
         if prefix != path and Path(f"{prefix}.index").is_file():
             return "tf", str(prefix)
@@ -73,6 +81,24 @@ def locate(path):
     if Path(str(path) + ".index").is_file():
         return "tf", str(path)
     raise CheckpointError(f"checkpoint {path} does not exist")
+
+
+def _exported(path, head=b""):
+    """What export.py wrote for other runtimes ("a SavedModel", "a TFLite model", "an ONNX
+    model"), from a directory or a file's first bytes `head`; None for anything else."""
+    if path.is_dir():
+        return "a SavedModel" if (path / "saved_model.pb").is_file() else None
+    if head[4:8] == _TFLITE_MAGIC:
+        return "a TFLite model"
+    return "an ONNX model" if path.suffix.lower() == ".onnx" else None
+
+
+def _export_error(path, kind):
+    # An export holds a graph for its runtime, not the network's config: it cannot be read back.
+    return CheckpointError(
+        f"{path} is {kind} exported for other runtimes (export.py): "
+        "give the .keras model or checkpoint it was exported from"
+    )
 
 
 def _tf_prefix_in_dir(directory):

@@ -106,6 +106,19 @@ def test_text_file(tmp_path):
     assert "is not a checkpoint" in _error(tmp_path / "notes.ckpt")
 
 
+def test_exports_for_other_runtimes_are_named_as_such(tmp_path):
+    """export.py's outputs, by their marks (tests/test_export.py gives it real ones): a TFLite
+    flatbuffer's schema name, a SavedModel's graph file, an ONNX model's name."""
+    (tmp_path / "style.bin").write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(40))
+    (tmp_path / "style.onnx").write_bytes(b"\x08\x08\x12\x07tf2onnx")
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "saved_model.pb").write_bytes(b"\x08\x01")
+    for name, kind in (("style.bin", "a TFLite model"), ("style.onnx", "an ONNX model"), ("saved", "a SavedModel")):
+        assert f"{name} is {kind} exported for other runtimes (export.py): give the .keras model" in _error(tmp_path / name)
+    (tmp_path / "saved" / "saved_model.pb").unlink()
+    assert "holds no checkpoint" in _error(tmp_path / "saved")
+
+
 @pytest.mark.parametrize("keep", [0.5, 0.999])
 def test_truncated_v1_file(tf1_checkpoints, tmp_path, keep):
     data = Path(tf1_checkpoints["v1"]).read_bytes()

@@ -7,7 +7,7 @@ from PIL import Image
 import evaluate
 import export
 from tests.fixtures import photo
-from src.checkpoints import save_model
+from src.checkpoints import CheckpointError, load_model, save_model
 from src.transform import build_transform_net
 
 HEIGHT, WIDTH = 37, 53  # odd, and not multiples of 4
@@ -42,6 +42,13 @@ def test_savedmodel_runs_in_tensorflow(model_file, tmp_path, stylized_by_evaluat
     image, expected = stylized_by_evaluate
     loaded = tf.saved_model.load(str(_export(model_file, "savedmodel", tmp_path / "sm")))
     _same_picture(loaded.signatures["serving_default"](images=tf.constant(image))["stylized"].numpy(), expected)
+    _not_read_back(tmp_path / "sm", "a SavedModel")
+
+
+def _not_read_back(export_path, kind):
+    """An export given back as --checkpoint is named as one, with where to go instead."""
+    with pytest.raises(CheckpointError, match=f"is {kind} exported for other runtimes .*exported from"):
+        load_model(export_path)
 
 
 def _tflite(path, **inputs):
@@ -54,6 +61,9 @@ def _tflite(path, **inputs):
 def test_tflite_runs_in_the_tflite_interpreter(model_file, tmp_path, stylized_by_evaluate):
     image, expected = stylized_by_evaluate
     _same_picture(_tflite(_export(model_file, "tflite", tmp_path / "m.tflite"), images=image), expected)
+    _not_read_back(tmp_path / "m.tflite", "a TFLite model")
+    (tmp_path / "m.tflite").rename(tmp_path / "renamed.bin")  # known by its content, not its name
+    _not_read_back(tmp_path / "renamed.bin", "a TFLite model")
 
 
 def test_tflite_with_a_fixed_size(model_file, tmp_path, stylized_by_evaluate):
@@ -74,6 +84,7 @@ def test_onnx_runs_in_onnxruntime(model_file, tmp_path, stylized_by_evaluate):
     session = ort.InferenceSession(str(_export(model_file, "onnx", tmp_path / "m.onnx")))
     assert [i.name for i in session.get_inputs()] == ["images"] and [o.name for o in session.get_outputs()] == ["stylized"]
     _same_picture(session.run(["stylized"], {"images": image})[0], expected)
+    _not_read_back(tmp_path / "m.onnx", "an ONNX model")
 
 
 def test_multi_style_network_takes_its_style_weights(tmp_path):
