@@ -1,8 +1,9 @@
-"""What a video file is, before any frame is read: its displayed size, exact frame rate, pixel
-shape, duration, sound and subtitle tracks, HDR transfer and transparency (VideoInfo), from one
-decoded frame through the ffmpeg binary that imageio-ffmpeg bundles (IMAGEIO_FFMPEG_EXE picks
-another one). Files that are not videos are refused here with the reason: a still image (a still
-GIF too), cover art alone, sound alone, a folder.
+"""What a video file holds, learnt before its frames are read (VideoInfo): its displayed size,
+exact frame rate, pixel shape, duration, sound and subtitle tracks, HDR transfer and
+transparency, from its first decoded frame through the ffmpeg binary that imageio-ffmpeg bundles
+(IMAGEIO_FFMPEG_EXE picks another one); and the size its frames are read at to fit a box
+(fit_within). What is not a video is refused with the reason: a still image (a still GIF too),
+sound alone or with cover art, a folder.
 
 src/video.py reads and writes the frames.
 """
