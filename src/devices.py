@@ -111,6 +111,24 @@ def gpu_compute_capabilities():
 
 # /proc/cpuinfo flags of CPUs with bfloat16 instructions: AMX tiles, or AVX512-BF16 alone.
 BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+# oneDNN's names (ONEDNN_MAX_CPU_ISA) of the instruction sets below bfloat16's: a cap at one of
+# them keeps oneDNN from the CPU's bfloat16 instructions.
+_ISAS_WITHOUT_BFLOAT16 = frozenset(
+    {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+)
+
+
+def onednn_isa_cap():
+    """ONEDNN_MAX_CPU_ISA's value where it caps the instruction set oneDNN uses, else ""."""
+    value = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    return "" if value in ("", "ALL", "DEFAULT") else value
+
+
+def cpu_bfloat16():
+    """Whether oneDNN may run bfloat16 on this CPU's own instructions: the CPU has them and
+    ONEDNN_MAX_CPU_ISA does not cap oneDNN below them (TensorFlow then has no bfloat16
+    convolution at all)."""
+    return bool(BFLOAT16_FLAGS & cpu_flags()) and onednn_isa_cap() not in _ISAS_WITHOUT_BFLOAT16
 
 
 def onednn_off():
@@ -123,7 +141,7 @@ def onednn_off():
 
 def fast_cpu_bfloat16(engine="tensorflow"):
     """Whether bfloat16 convolutions pay on this CPU, run by `engine` (src/engines.py)."""
-    return bool(BFLOAT16_FLAGS & cpu_flags()) and (engine == "openvino" or not onednn_off())
+    return cpu_bfloat16() and (engine == "openvino" or not onednn_off())
 
 
 TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
@@ -172,5 +190,10 @@ def resolve_precision(precision="auto", device="auto", engine="tensorflow"):
     if precision == "bfloat16":
         if on_cpu and not BFLOAT16_FLAGS & cpu_flags():
             raise ValueError("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16): use --precision float32")
+        if on_cpu and not cpu_bfloat16():
+            raise ValueError(
+                f"ONEDNN_MAX_CPU_ISA={onednn_isa_cap()} keeps oneDNN from this CPU's bfloat16 instructions: "
+                "use --precision float32, or unset it"
+            )
         return precision
     return "bfloat16" if on_cpu and fast_cpu_bfloat16(engine) else "float32"

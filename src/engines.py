@@ -42,14 +42,14 @@ def openvino_installed():
 
 def resolve_engine(engine="auto", device="auto"):
     """"auto" | "tensorflow" | "openvino" -> the engine to run; EngineError for OpenVINO where
-    it cannot run (not installed, another Keras backend, a GPU asked for)."""
+    it cannot run (not installed, another Keras backend, a GPU asked for, ONEDNN_MAX_CPU_ISA set)."""
     if engine not in ENGINES:
         raise EngineError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    from src.devices import gpu_compute_capabilities, keras_backend, parse_device
+    from src.devices import gpu_compute_capabilities, keras_backend, onednn_isa_cap, parse_device
 
     chosen = parse_device(device)
     on_cpu = (chosen is not None and chosen[0] == "cpu") or not gpu_compute_capabilities()
-    usable = openvino_installed() and keras_backend() == "tensorflow" and on_cpu
+    usable = openvino_installed() and keras_backend() == "tensorflow" and on_cpu and not onednn_isa_cap()
     if engine == "auto":
         return "openvino" if usable else "tensorflow"
     if engine == "openvino" and not usable:
@@ -57,6 +57,13 @@ def resolve_engine(engine="auto", device="auto"):
             raise EngineError("OpenVINO is not installed: bash setup.sh --openvino (or pip install openvino)")
         if keras_backend() != "tensorflow":
             raise EngineError("the OpenVINO engine converts TensorFlow's graph: use KERAS_BACKEND=tensorflow")
+        if onednn_isa_cap():
+            # OpenVINO's own kernels keep the CPU's instruction set, and the mismatch ends in a
+            # segmentation fault on inference (AVX2 on an AVX-512 CPU; openvinotoolkit/openvino#36980).
+            raise EngineError(
+                f"ONEDNN_MAX_CPU_ISA={onednn_isa_cap()} caps the oneDNN inside OpenVINO but not OpenVINO's own "
+                "kernels, and the two together crash: unset it, or use --engine tensorflow"
+            )
         raise EngineError("the OpenVINO engine runs on the CPU: use --device cpu")
     return engine
 

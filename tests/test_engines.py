@@ -103,6 +103,28 @@ def test_engine_choice(monkeypatch):
         engines.resolve_engine("openvino", device="cpu")
 
 
+def test_a_capped_onednn_keeps_openvino_and_bfloat16_away(monkeypatch):
+    """ONEDNN_MAX_CPU_ISA below the CPU's own set: OpenVINO's kernels would not follow it (a
+    segmentation fault), nor would TensorFlow have a bfloat16 convolution."""
+    from src import devices
+
+    monkeypatch.setattr(engines, "openvino_installed", lambda: True)
+    monkeypatch.setattr(devices, "gpu_compute_capabilities", lambda: [])
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    assert engines.resolve_engine("auto") == "openvino" and devices.resolve_precision("auto") == "bfloat16"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert engines.resolve_engine("auto") == "tensorflow"
+    with pytest.raises(engines.EngineError, match="ONEDNN_MAX_CPU_ISA=AVX2 caps the oneDNN inside OpenVINO"):
+        engines.resolve_engine("openvino")
+    assert devices.resolve_precision("auto") == "float32" and devices.resolve_training_precision() == "float32"
+    with pytest.raises(ValueError, match="ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN from this CPU's bfloat16"):
+        devices.resolve_precision("bfloat16")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")  # capped above bfloat16
+    assert devices.resolve_precision("auto") == "bfloat16" and engines.resolve_engine("auto") == "tensorflow"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "ALL")  # no cap
+    assert engines.resolve_engine("auto") == "openvino"
+
+
 def test_engine_flag_without_openvino_is_a_usage_error(monkeypatch, tmp_path, capsys, model_file):
     import evaluate
 
