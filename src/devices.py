@@ -124,11 +124,15 @@ def onednn_isa_cap():
     return "" if value in ("", "ALL", "DEFAULT") else value
 
 
+def onednn_below_bfloat16():
+    """Whether ONEDNN_MAX_CPU_ISA caps oneDNN below the bfloat16 instructions: on a CPU that has
+    them, TensorFlow then has no bfloat16 convolution at all."""
+    return onednn_isa_cap() in _ISAS_WITHOUT_BFLOAT16
+
+
 def cpu_bfloat16():
-    """Whether oneDNN may run bfloat16 on this CPU's own instructions: the CPU has them and
-    ONEDNN_MAX_CPU_ISA does not cap oneDNN below them (TensorFlow then has no bfloat16
-    convolution at all)."""
-    return bool(BFLOAT16_FLAGS & cpu_flags()) and onednn_isa_cap() not in _ISAS_WITHOUT_BFLOAT16
+    """Whether oneDNN may run bfloat16 on this CPU's own instructions."""
+    return bool(BFLOAT16_FLAGS & cpu_flags()) and not onednn_below_bfloat16()
 
 
 def onednn_off():

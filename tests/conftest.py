@@ -16,17 +16,24 @@ from tests.vgg_files import random_weights, write_keras, write_matconvnet
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "bfloat16: needs the CPU's bfloat16 instructions (avx512_bf16 or amx_bf16)")
+    config.addinivalue_line(
+        "markers", "tf_bfloat16: runs TensorFlow's bfloat16 convolutions (emulated on CPUs without bfloat16 instructions)"
+    )
 
 
 def pytest_runtest_setup(item):
     """Tests of the bfloat16 arithmetic itself run where the CPU has it (Intel Sapphire Rapids and
-    later, AMD Zen 4 and later), and are skipped with the reason elsewhere."""
-    from src.devices import BFLOAT16_FLAGS, cpu_flags, onednn_off
+    later, AMD Zen 4 and later), and are skipped with the reason elsewhere. Where
+    ONEDNN_MAX_CPU_ISA holds oneDNN below a CPU's bfloat16 instructions, TensorFlow has no
+    bfloat16 convolution at all."""
+    from src.devices import BFLOAT16_FLAGS, cpu_flags, onednn_below_bfloat16, onednn_isa_cap, onednn_off
 
     if item.get_closest_marker("bfloat16") and not BFLOAT16_FLAGS & cpu_flags():
         pytest.skip("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16)")
     if item.get_closest_marker("bfloat16") and onednn_off():
         pytest.skip("TF_ENABLE_ONEDNN_OPTS=0: TensorFlow emulates bfloat16 without its oneDNN kernels")
+    if (item.get_closest_marker("bfloat16") or item.get_closest_marker("tf_bfloat16")) and onednn_below_bfloat16():
+        pytest.skip(f"ONEDNN_MAX_CPU_ISA={onednn_isa_cap()} holds oneDNN below the bfloat16 instructions")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -90,6 +90,7 @@ def test_training_on_the_cpu_runs_the_blocks_with_the_same_outputs_and_gradients
     assert not calls
 
 
+@pytest.mark.tf_bfloat16
 def test_mixed_bfloat16_training_keeps_the_layers_number_format(monkeypatch):
     """Under mixed_bfloat16 the blocked convolution hands the instance norm bfloat16, as Conv2D
     does, and the block's output stays near the plain one's."""

@@ -71,6 +71,7 @@ def test_train_resume_and_evaluate(training_data, tmp_path, capsys, monkeypatch)
     assert "--batch-size was 4, now 2" in capsys.readouterr().err
 
 
+@pytest.mark.tf_bfloat16
 def test_mixed_bfloat16_training(training_data, tmp_path, capsys):
     from src.training.train_state import read_state as state_of
 
