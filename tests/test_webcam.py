@@ -160,8 +160,9 @@ def test_auto_races_openvino_against_tensorflow_on_the_first_frame(model_file, c
 
 def test_where_openvino_cannot_compile_the_race_names_tensorflow(model_file, clip, tmp_path, capsys, monkeypatch):
     openvino_is_auto()
-    import openvino
+    from src.engines import import_openvino
 
+    openvino = import_openvino()
     monkeypatch.setenv("FST_CACHE_DIR", str(tmp_path))
 
     def refuse(*args, **kwargs):
