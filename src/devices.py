@@ -194,7 +194,7 @@ def resolve_precision(precision="auto", device="auto", engine="tensorflow"):
     if precision == "bfloat16":
         if on_cpu and not BFLOAT16_FLAGS & cpu_flags():
             raise ValueError("this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16): use --precision float32")
-        if on_cpu and not cpu_bfloat16():
+        if on_cpu and onednn_below_bfloat16():
             raise ValueError(
                 f"ONEDNN_MAX_CPU_ISA={onednn_isa_cap()} keeps oneDNN from this CPU's bfloat16 instructions: "
                 "use --precision float32, or unset it"
