@@ -122,7 +122,7 @@ def auto_tile_size(available=None):
 
 
 def _budget(cap, available):
-    return min(MEMORY_SHARE * available, cap)
+    return min(int(MEMORY_SHARE * available), cap)  # whole bytes: batch counts are divided from it
 
 
 def available_memory():

@@ -57,6 +57,10 @@ def test_batches_follow_free_memory_not_the_tile_size(monkeypatch):
     assert memory.plan(680, 1024, 4) == (4, None, 2 << 30)  # MAX_WHOLE_BYTES holds four
     monkeypatch.setattr(memory, "available_memory", lambda: 4 * photo_bytes)
     assert memory.plan(680, 1024, 4)[:2] == (1, None)  # a quarter of it holds one
+    # A laptop with 5 GiB free holds three: a count, not 3.0, which broke evaluate.py's batches.
+    monkeypatch.setattr(memory, "available_memory", lambda: 5 << 30)
+    plan = memory.plan(680, 1024, 4)
+    assert plan[:2] == (3, None) and type(plan.batch) is int and type(plan.whole_bytes) is int
 
 
 def test_check_fits_names_memory_and_disk(monkeypatch, tmp_path):

@@ -78,6 +78,21 @@ def test_images_per_pass_respects_the_tile_budget(model):
     assert stylizer.images_per_pass(100, 100) == 1
 
 
+def test_batches_of_what_free_memory_holds(model, monkeypatch):
+    """Free memory that holds 2.5 images a pass: batches of two (a share of the memory once
+    made the count 2.0, and every batch a TypeError)."""
+    from src import memory
+
+    images = noise_images(40, 50, count=5)
+    alone = np.concatenate([Stylizer(model, precision="float32")(image[None]) for image in images])
+    image_bytes = 40 * 50 * memory.BYTES_PER_PIXEL
+    monkeypatch.setattr(memory, "available_memory", lambda: int(2.5 * image_bytes / memory.MEMORY_SHARE) + 1)
+    monkeypatch.setattr(memory, "MIN_TILE_SIZE", 8)  # else tiles of 128 would set the budget
+    stylizer = Stylizer(model, precision="float32")
+    assert stylizer.images_per_pass(40, 50) == 2
+    np.testing.assert_allclose(stylizer(images), alone, atol=1e-3)
+
+
 def test_bfloat16_flag_on_a_cpu_without_it_is_a_usage_error(monkeypatch, tmp_path, capsys):
     import evaluate
 
