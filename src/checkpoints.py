@@ -135,18 +135,18 @@ def _style_name(path):
 
 class Checkpoint:
     """A checkpoint, checked and described but loaded only when `model()` is first called: its
-    styles (num_styles, style_names, as a TransformNet has them; from a .keras file's config, or
-    one named after the file for the original's, which hold one style each) and `digest`, a
-    hash of its bytes. load: path -> TransformNet (default `load_model`)."""
+    styles (num_styles, style_names) and width, as a TransformNet has them (from a .keras file's
+    config; the original's hold one style each, named after the file, at width 1), and `digest`,
+    a hash of its bytes. load: path -> TransformNet (default `load_model`)."""
 
     def __init__(self, path, load=None):
         self.path = path
         kind, location = locate(path)
         if kind == "keras":
-            self.num_styles, self.style_names = _keras_styles(location)
+            self.num_styles, self.style_names, self.width = _keras_description(location)
             files = [Path(location)]
         else:
-            self.num_styles, self.style_names = 1, [_style_name(path)]
+            self.num_styles, self.style_names, self.width = 1, [_style_name(path)], 1.0
             files = [Path(location)] if Path(location).is_file() else sorted(Path(location).parent.glob(f"{Path(location).name}.*"))
         digest = hashlib.sha256()
         for file in files:
@@ -165,8 +165,8 @@ class Checkpoint:
         return self._model
 
 
-def _keras_styles(path):
-    """A .keras file's (num_styles, style_names) from its config, without Keras."""
+def _keras_description(path):
+    """A .keras file's (num_styles, style_names, width) from its config, without Keras."""
     import zipfile
 
     _check_zip(path)
@@ -180,7 +180,8 @@ def _keras_styles(path):
         raise CheckpointError(f"{path} is a Keras model but not a style transfer network ({kind})")
     settings = config.get("config") or {}
     count = int(settings.get("num_styles", 1))
-    return count, list(settings.get("style_names") or [f"style_{i}" for i in range(count)])
+    names = list(settings.get("style_names") or [f"style_{i}" for i in range(count)])
+    return count, names, float(settings.get("width", 1.0))
 
 
 def _check_zip(path):

@@ -12,14 +12,17 @@ from typing import NamedTuple
 
 # Tiles smaller than this are mostly halo (the 9x9 convolutions read 4 pixels around each tile).
 MIN_TILE_SIZE = 32
-# Peak memory of one forward pass per image pixel, above the process's own, rounded up from the
-# measured bfloat16 and float32 figures (float32 activations of 32 channels at full resolution,
-# several alive at once; bench/README.md).
+# Peak memory of one forward pass per image pixel, above the process's own, for the original's
+# width, rounded up from the measured bfloat16 and float32 figures (float32 activations of 32
+# channels at full resolution, several alive at once; bench/README.md)...
 BYTES_PER_PIXEL = 600
+# ... of which this much does not shrink with a slimmer network (the 3-channel images in and out
+# and their float copies); the rest scales with its width (`bytes_per_pixel`).
+FIXED_BYTES_PER_PIXEL = 72
 # --tile-size 0 lets one forward pass use this share of the available memory, up to a cap.
 MEMORY_SHARE = 0.25
 # Whole images are fastest (src/tiling.py: tiles repeat the front and back layers), so images
-# run whole up to this cap (3.5 megapixels)...
+# run whole up to this cap (3.5 megapixels at the original's width, 10.5 at a quarter)...
 MAX_WHOLE_BYTES = 2 << 30
 # ... and bigger ones in tiles whose passes take up to this, beside the tiler's whole-image
 # buffers, so that a 12-megapixel photo stays within 3 GB whatever the machine has free
@@ -93,31 +96,41 @@ class Plan(NamedTuple):
     whole_bytes: int  # the memory a whole-image pass may take
 
 
-def plan(height, width, batch_size, tile_size=0):
+def bytes_per_pixel(network_width=1.0):
+    """Peak bytes per image pixel of one forward pass of a TransformNet of this width (a
+    fraction of the original's channels): its full-resolution layers hold most of it, so a
+    quarter-width student runs whole on photos about three times as large, and a wider network
+    is tiled sooner."""
+    return math.ceil(FIXED_BYTES_PER_PIXEL + (BYTES_PER_PIXEL - FIXED_BYTES_PER_PIXEL) * network_width)
+
+
+def plan(height, width, batch_size, tile_size=0, per_pixel=BYTES_PER_PIXEL):
     """How to run height x width images: whole, as many per pass as the budget holds (up to
-    batch_size), or one at a time in tiles of tile_size (0: a side chosen from free memory)."""
+    batch_size), or one at a time in tiles of tile_size (0: a side chosen from free memory).
+    per_pixel: the network's `bytes_per_pixel`; tile_size N > 0 runs images up to N x N whole
+    whatever it is."""
     available = available_memory()  # read once, so that the figures below agree
-    side = tile_size or auto_tile_size(available)
-    whole_bytes = whole_pass_bytes(tile_size, available)
-    image_bytes = height * width * BYTES_PER_PIXEL
+    side = tile_size or auto_tile_size(available, per_pixel)
+    whole_bytes = whole_pass_bytes(tile_size, available, per_pixel)
+    image_bytes = height * width * per_pixel
     if image_bytes > whole_bytes:
         return Plan(1, side, whole_bytes)
     return Plan(max(1, min(batch_size, whole_bytes // image_bytes)), None, whole_bytes)
 
 
-def whole_pass_bytes(tile_size=0, available=None):
+def whole_pass_bytes(tile_size=0, available=None, per_pixel=BYTES_PER_PIXEL):
     """The memory one whole-image pass may take: a tile's worth for a given tile size, else
     MEMORY_SHARE of the available memory, capped at MAX_WHOLE_BYTES."""
     if tile_size:
-        return tile_size**2 * BYTES_PER_PIXEL
+        return tile_size**2 * per_pixel
     available = available_memory() if available is None else available
-    return max(_budget(MAX_WHOLE_BYTES, available), auto_tile_size(available) ** 2 * BYTES_PER_PIXEL)
+    return max(_budget(MAX_WHOLE_BYTES, available), auto_tile_size(available, per_pixel) ** 2 * per_pixel)
 
 
-def auto_tile_size(available=None):
+def auto_tile_size(available=None, per_pixel=BYTES_PER_PIXEL):
     """The side of tiles whose passes fit MEMORY_SHARE of the available memory (capped)."""
     available = available_memory() if available is None else available
-    side = int(math.sqrt(_budget(MAX_TILE_BYTES, available) / BYTES_PER_PIXEL)) // 64 * 64
+    side = int(math.sqrt(_budget(MAX_TILE_BYTES, available) / per_pixel)) // 64 * 64
     return max(side, 4 * MIN_TILE_SIZE)
 
 

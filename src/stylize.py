@@ -182,6 +182,7 @@ class Network:
         self.engine = resolve_engine(engine) if engine != "tensorflow" else engine
         self.precision = resolve_precision(precision, engine=self.engine)
         self.tile_size = memory.check_tile_size(tile_size)
+        self._per_pixel = memory.bytes_per_pixel(model.width)
         self._compiled = {}
         self._parameters = None
 
@@ -193,7 +194,7 @@ class Network:
         """(B, H, W, 3) float32 -> the network's raw output, not yet clipped to 0..255."""
         height, width = images.shape[1:3]
         precision = self._precision(width)
-        batch_size, tile, whole_bytes = memory.plan(height, width, self.batch_size, self.tile_size)
+        batch_size, tile, whole_bytes = self._plan(height, width)
         if tile:
             tiler = self._function("tiler", precision)
             return np.stack([tiler(image, tile, whole_bytes) for image in images])
@@ -201,16 +202,23 @@ class Network:
         return np.concatenate([forward(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
     def images_per_pass(self, height, width):
-        return memory.plan(height, width, self.batch_size, self.tile_size).batch
+        return self._plan(height, width).batch
 
     def tiles(self, height, width):
-        return memory.plan(height, width, self.batch_size, self.tile_size).tile is not None
+        return self._plan(height, width).tile is not None
 
     def tiled(self, image, progress=None, on_disk=False):
-        """(H, W, 3) -> this network's output pixels, (1, H', W', 3) float32 (src/tiling.py)."""
+        """(H, W, 3) -> this network's output pixels, (1, H', W', 3) float32 (src/tiling.py), or
+        its whole picture where it is slim enough to run the image whole (a student mixed with a
+        full network, which tiles it)."""
         height, width = image.shape[:2]
-        _, tile, whole_bytes = memory.plan(height, width, self.batch_size, self.tile_size)
+        _, tile, whole_bytes = self._plan(height, width)
+        if tile is None:
+            return self.outputs(image[None].astype(np.float32))
         return self._function("tiler", self._precision(width)).stylize(image, tile, whole_bytes, progress, on_disk)
+
+    def _plan(self, height, width):
+        return memory.plan(height, width, self.batch_size, self.tile_size, self._per_pixel)
 
     def _precision(self, width):
         return "float32" if width < BFLOAT16_MIN_WIDTH else self.precision

@@ -173,14 +173,18 @@ def _never(path):
     raise AssertionError(f"{path} was loaded")
 
 
-@pytest.mark.parametrize("form", ["keras", "three_styles", "v1", "v2", "dir"])
+@pytest.mark.parametrize("form", ["keras", "three_styles", "slim", "v1", "v2", "dir"])
 def test_a_checkpoint_is_described_without_loading_it(form, model_file, tf1_checkpoints, tmp_path):
     if form == "three_styles":
         save_model(build_transform_net(3, ["a", "b", "c"]), tmp_path / "three.keras")
-    path = {"keras": model_file, "three_styles": tmp_path / "three.keras"}.get(form) or tf1_checkpoints.get(form)
+    if form == "slim":
+        save_model(build_transform_net(width=0.25, residual_blocks=2), tmp_path / "slim.keras")
+    made = {"keras": model_file, "three_styles": tmp_path / "three.keras", "slim": tmp_path / "slim.keras"}
+    path = made.get(form) or tf1_checkpoints.get(form)
     described = Checkpoint(path, load=_never)
     loaded = load_model(path)
     assert (described.num_styles, described.style_names) == (loaded.num_styles, loaded.style_names)
+    assert described.width == loaded.width == (0.25 if form == "slim" else 1.0)
     assert described.default_style_weights() == loaded.default_style_weights()
     assert described.digest == Checkpoint(path, load=_never).digest
 

@@ -63,6 +63,21 @@ def test_batches_follow_free_memory_not_the_tile_size(monkeypatch):
     assert plan[:2] == (3, None) and type(plan.batch) is int and type(plan.whole_bytes) is int
 
 
+def test_a_slim_network_runs_larger_images_whole_and_a_wide_one_tiles_sooner(monkeypatch):
+    assert memory.bytes_per_pixel(1.0) == memory.BYTES_PER_PIXEL
+    quarter, double = memory.bytes_per_pixel(0.25), memory.bytes_per_pixel(2.0)
+    assert memory.FIXED_BYTES_PER_PIXEL < quarter < memory.BYTES_PER_PIXEL / 2 and double > 1.8 * memory.BYTES_PER_PIXEL
+    monkeypatch.setattr(memory, "available_memory", lambda: 16 << 30)
+    side = 2200  # 4.8 megapixels: above the full network's whole-image budget, within a quarter's
+    assert memory.plan(side, side, 4)[:2] == (1, memory.auto_tile_size())
+    assert memory.plan(side, side, 4, per_pixel=quarter) == (2, None, 2 << 30)  # two at once, even
+    assert memory.plan(1500, 1500, 4)[1] is None and memory.plan(1500, 1500, 4, per_pixel=double)[1] is not None
+    # Slimmer networks also get larger tiles; --tile-size N keeps meaning "whole up to N x N".
+    assert memory.auto_tile_size(per_pixel=quarter) > memory.auto_tile_size()
+    assert memory.plan(300, 300, 1, tile_size=256, per_pixel=quarter)[1] == 256
+    assert memory.plan(256, 256, 1, tile_size=256, per_pixel=double)[1] is None
+
+
 def test_check_fits_names_memory_and_disk(monkeypatch, tmp_path):
     import collections
     import shutil

@@ -164,3 +164,20 @@ def test_buffers_on_disk_are_closed_at_once_even_when_stopped(model, monkeypatch
             stylizer(image, progress=progress)
         assert stopped.traceback  # held, and with it the frames of the tiler that was stopped
     assert open_files_in(tmp_path) == []
+
+
+def test_a_student_mixed_with_a_tiled_network_runs_whole(model, monkeypatch):
+    """With little memory free, the full network tiles a photo that its quarter-width student
+    runs whole; their mix is the mix of their whole pictures."""
+    from src import memory
+    from src.transform import build_transform_net
+
+    student = build_transform_net(width=0.25)
+    image = noise_images(150, 170)
+    whole = [Stylizer(m, precision="float32", tile_size=4096)(image) for m in (model, student)]
+    per_pixel = memory.bytes_per_pixel()
+    monkeypatch.setattr(memory, "available_memory", lambda: 4 * 20000 * per_pixel)  # whole up to 20,000 pixels
+    mixed = Stylizer([model, student], style_weights=[1, 3], precision="float32")
+    assert mixed.tiles(150, 170) and not Stylizer(student).tiles(150, 170)
+    expected = 0.25 * whole[0] + 0.75 * whole[1]
+    assert np.abs(mixed(image) - expected).max() < 0.05
