@@ -17,6 +17,7 @@ goes to a temporary name in the same folder and is renamed into place only once 
 """
 
 import contextlib
+import re
 import subprocess
 import tempfile
 import threading
@@ -98,6 +99,11 @@ _TONE_MAP = (
 )
 
 
+# ffmpeg's name for the part of it that speaks, as in "[out#0/mp4 @ 0x55d4ce30abc0] ".
+_SPEAKER = re.compile(r"^\[[^\]]* @ 0x[0-9a-fA-F]+\] ")
+NO_SPACE = "No space left on device"
+
+
 class _Ffmpeg:
     """An ffmpeg process in its own session (a Ctrl-C in the terminal reaches only Python, which
     then stops it and cleans up), with stderr drained so it never blocks, keeping the last lines."""
@@ -138,7 +144,13 @@ class _Ffmpeg:
                     pass
 
     def reason(self):
-        return "; ".join(line for line in self.log if line) or f"ffmpeg exited with status {self.process.returncode}"
+        """ffmpeg's last error lines, each once, without its internal names; a full disk, which
+        every part of it reports in turn, as just that."""
+        lines = (_SPEAKER.sub("", line.strip()) for line in self.log)
+        lines = list(dict.fromkeys(line for line in lines if line and not line.startswith("Last message repeated")))
+        if any(NO_SPACE in line for line in lines):
+            return NO_SPACE
+        return "; ".join(lines) or f"ffmpeg exited with status {self.process.returncode}"
 
 
 class FrameReader:

@@ -403,6 +403,24 @@ def test_an_encoder_that_dies_is_reported_and_cleaned_up(clips, tmp_path):
 
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, where every write finds the disk full")
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_a_full_disk_is_said_in_words(clips, tmp_path, suffix, monkeypatch):
+    """ffmpeg reports a full disk from each of its parts in turn, each line under an internal
+    name ("[out#0/mp4 @ 0x55...]"): the message says it once, plainly."""
+    import contextlib
+
+    import src.video
+
+    monkeypatch.setattr(src.video, "atomic_path", lambda path: contextlib.nullcontext(Path("/dev/full")))
+    info = probe(clips["silent"])
+    output = plan_output(clips["silent"], tmp_path / f"out{suffix}", info)
+    with pytest.raises(VideoError) as raised:
+        with writing(output, info, None) as writer:
+            writer.write(np.zeros((10, 48, 64, 3), np.uint8))
+    assert str(raised.value) == f"cannot write {output.path}: No space left on device"
+
+
 def test_memory_stays_flat_whatever_the_length(tmp_path):
     # 480x270 frames: keeping the 4x longer clip's 120 frames would cost 47 MB more as uint8,
     # 190 MB as float32. Streaming holds a few batches, whatever the length.

@@ -306,6 +306,21 @@ def test_a_network_stream_is_recorded_in_real_time_until_it_stops(model_file, tm
     assert ran >= 2 and abs(facts["duration"] - ran) <= 0.2
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, where every write finds the disk full")
+def test_a_recording_that_cannot_be_written_is_a_message(model_file, clip, tmp_path, capsys, monkeypatch):
+    import contextlib
+    from pathlib import Path
+
+    import src.video
+
+    monkeypatch.setattr(src.video, "atomic_path", lambda path: contextlib.nullcontext(Path("/dev/full")))
+    out = tmp_path / "take.mp4"
+    assert run("--checkpoint", model_file, "--camera", clip, "--no-window", "--out-path", out) == 1
+    err = capsys.readouterr().err
+    assert f"webcam.py: cannot write {out}: No space left on device; nothing was recorded" in err
+    assert "Traceback" not in err and not out.exists()
+
+
 def test_a_kill_while_recording_keeps_the_recording(model_file, tmp_path):
     camera = make_clip(tmp_path / "long.mp4", size="96x64", rate="20", seconds=30, sound=None)
     out = tmp_path / "out" / "take.mp4"
