@@ -11,10 +11,12 @@ All of it needs TensorFlow (the converters are TensorFlow's and tf2onnx), so it 
 the edge; the project's own .keras format is written by src/checkpoints.py.
 """
 
+import re
 import tempfile
 from pathlib import Path
 
 from src.atomic import atomic_path
+from src.errors import first_line
 
 FORMATS = ("keras", "savedmodel", "tflite", "onnx")
 ONNX_OPSET = 17
@@ -80,11 +82,17 @@ def serving_function(model, size=None):
 
 def _write_savedmodel(model, directory, size):
     import keras
+    import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint("serve", serving_function(model, size))
-    archive.write_out(str(directory), verbose=False)
+    try:
+        archive.write_out(str(directory), verbose=False)
+    except tf.errors.OpError as error:
+        # TensorFlow's own file writes fail with these, not OSError, as "{{function_node ...}}
+        # <file>; No space left on device [Op:SaveV2]": the reason is the last part.
+        raise OSError(re.sub(r"\s*\[Op:\w+\]$", "", first_line(error)).rsplit("; ", 1)[-1]) from None
 
 
 def _tflite_bytes(model, size):

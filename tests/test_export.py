@@ -151,3 +151,26 @@ def test_a_kill_while_writing_leaves_nothing(model_file, tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert f"interrupted; nothing was written to {out}" in err and "Traceback" not in err
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt, suffix", [("keras", ".keras"), ("savedmodel", ""), ("onnx", ".onnx")])
+def test_a_file_too_large_for_the_disk_is_a_message(model_file, tmp_path, capsys, fmt, suffix):
+    """A real failed write: files are limited to 1 MiB for the duration (Python ignores SIGXFSZ,
+    so writes fail with EFBIG). TensorFlow's SavedModel writer reports it in its own error type,
+    which gave a traceback."""
+    import resource
+
+    if fmt == "onnx":
+        pytest.importorskip("tf2onnx")
+    out = tmp_path / "out" / f"m{suffix}"
+    out.parent.mkdir()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, hard))
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            export.main(["--checkpoint", str(model_file), "--format", fmt, "--out-path", str(out)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"cannot write --out-path {out}: File too large" in err
+    assert list(out.parent.iterdir()) == []
