@@ -65,10 +65,16 @@ def check_fits(height, width, networks=1, folder=None):
 
     from src.disk_array import scratch_folder
 
+    from src import cgroups
+
     pixels = height * width
     megapixels = f"{width}x{height} ({pixels / 1e6:.0f} megapixels)"
     needed = pixels * (6 + CODEC_BYTES_PER_PIXEL) + WORKING_SET_BYTES
-    available = available_memory()
+    # Here, unlike in the budgets above, a container's limit counts: where the machine has
+    # memory to spare and the container does not, the kernel kills the process without a word.
+    # (Budgets from the container's memory tiled photos that ran whole before, slower and
+    # larger for the TensorFlow they load: bench/README.md.)
+    available = min(available_memory(), cgroups.available() or math.inf)
     if needed > available:
         raise DoesNotFit(f"{megapixels} needs about {needed / 2**30:.1f} GiB of memory; {available / 2**30:.1f} GiB is available")
     if buffers_on_disk(height, width):
