@@ -1,7 +1,8 @@
 """The memory budget of a forward pass: how many whole images of a size one pass may take, and
 when and in which tiles an image runs instead (src/tiling.py), from the memory the machine has
-free. The one place these figures live; `--tile-size` is checked here too. And how the C
-allocator keeps the memory a stylizing loop frees (`keep_freed_memory`).
+free, and whether a photo fits at all (a container's limit included). The one place these
+figures live; `--tile-size` is checked here too. And how the C allocator keeps the memory a
+stylizing loop frees (`keep_freed_memory`).
 """
 
 import ctypes
@@ -63,9 +64,8 @@ def check_fits(height, width, networks=1, folder=None):
     in `folder` (src/disk_array.py scratch_folder) when they go there."""
     import shutil
 
-    from src.disk_array import scratch_folder
-
     from src import cgroups
+    from src.disk_array import scratch_folder
 
     pixels = height * width
     megapixels = f"{width}x{height} ({pixels / 1e6:.0f} megapixels)"

@@ -101,7 +101,7 @@ _TONE_MAP = (
 
 # ffmpeg's name for the part of it that speaks, as in "[out#0/mp4 @ 0x55d4ce30abc0] ".
 _SPEAKER = re.compile(r"^\[[^\]]* @ 0x[0-9a-fA-F]+\] ")
-NO_SPACE = "No space left on device"
+_NO_SPACE = "No space left on device"
 
 
 class _Ffmpeg:
@@ -148,8 +148,8 @@ class _Ffmpeg:
         every part of it reports in turn, as just that."""
         lines = (_SPEAKER.sub("", line.strip()) for line in self.log)
         lines = list(dict.fromkeys(line for line in lines if line and not line.startswith("Last message repeated")))
-        if any(NO_SPACE in line for line in lines):
-            return NO_SPACE
+        if any(_NO_SPACE in line for line in lines):
+            return _NO_SPACE
         return "; ".join(lines) or f"ffmpeg exited with status {self.process.returncode}"
 
 
