@@ -88,10 +88,11 @@ def _stem(name, suffix):
     """The name part of a temporary: the name itself, or where `.name.PID.tmp` would pass the
     file system's limit, a cut name with a hash of the whole one (distinct names stay distinct)."""
     room = NAME_MAX - len(f"..{2**22}.tmp{suffix}".encode())
-    if len(name.encode()) <= room:
+    raw = os.fsencode(name)  # the name's bytes on disk, which need not be UTF-8 (an old archive's)
+    if len(raw) <= room:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
-    cut = name.encode()[: room - len(digest) - 1].decode(errors="ignore")
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    cut = raw[: room - len(digest) - 1].decode(errors="ignore")
     return f"{cut}~{digest}"
 
 

@@ -102,6 +102,16 @@ def test_folder_with_mixed_sizes_and_broken_files(tmp_path, capsys, model_file):
     assert "Traceback" not in err
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="names that are not UTF-8 are Linux file systems' own")
+def test_photos_named_in_latin1_from_an_old_archive(tmp_path, capsys, model_file):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save(photos / os.fsdecode(b"caf\xe9.png"), 12, 10)
+    status, err = run(capsys, "--checkpoint", model_file, "--in-path", photos, "--out-path", tmp_path / "styled")
+    assert status == 0 and "stylized 1 of 1 image" in err
+    assert os.listdir(os.fsencode(tmp_path / "styled")) == [b"caf\xe9.png"]
+
+
 def test_readable_images_in_unwritable_formats_come_out_as_png_with_a_note(tmp_path, capsys, model_file):
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -40,6 +40,17 @@ def test_a_large_preview_is_logged_scaled_down(tmp_path):
     assert Image.open(io.BytesIO(value.encoded_image_string)).size == (1024, 205)
 
 
+def test_a_preview_named_after_a_file_that_is_not_utf8(tmp_path):
+    import os
+
+    writer = EventWriter(tmp_path / "logs")
+    writer.image(1, "preview/" + os.fsdecode(b"caf\xe9"), np.zeros((4, 4, 3)))
+    writer.scalars(2, {os.fsdecode(b"loss/\xff"): 1.0})
+    writer.close()
+    _, image, scalars = read_events(tmp_path / "logs")
+    assert image.summary.value[0].tag == "preview/caf?" and scalars.summary.value[0].tag == "loss/?"
+
+
 def test_crc32c_known_value():
     # CRC-32C of b"123456789" is 0xE3069283 (RFC 3720); TFRecord masks it.
     crc = 0xE3069283

@@ -45,7 +45,7 @@ class EventWriter:
 
     def scalars(self, step, values):
         """values: {tag: number}."""
-        summary = b"".join(_bytes(1, _bytes(1, tag.encode()) + _float(2, value)) for tag, value in values.items())
+        summary = b"".join(_bytes(1, _bytes(1, _tag(tag)) + _float(2, value)) for tag, value in values.items())
         self._event(step, _bytes(5, summary))
 
     def image(self, step, tag, rgb):
@@ -57,7 +57,7 @@ class EventWriter:
         Image.fromarray(to_uint8(rgb)).save(png, format="PNG")
         height, width = rgb.shape[:2]
         image = _varint_field(1, height) + _varint_field(2, width) + _varint_field(3, 3) + _bytes(4, png.getvalue())
-        self._event(step, _bytes(5, _bytes(1, _bytes(1, tag.encode()) + _bytes(4, image))))
+        self._event(step, _bytes(5, _bytes(1, _bytes(1, _tag(tag)) + _bytes(4, image))))
 
     def restart(self, step):
         """Mark a resumed run: TensorBoard discards what an earlier run logged after `step`."""
@@ -93,6 +93,12 @@ def _varint(value):
 
 def _varint_field(number, value):
     return _varint(number << 3) + _varint(value)
+
+
+def _tag(tag):
+    """A tag as TensorBoard's UTF-8: the name of a preview photo need not be UTF-8 (an old
+    archive's), and its undecodable bytes come as "?"."""
+    return tag.encode(errors="replace")
 
 
 def _bytes(number, data):
