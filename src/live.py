@@ -230,12 +230,16 @@ class LiveLoop:
         return f"{self.names[controls.style]}  strength {controls.strength:.1f}{color}{steady}  {rate:.1f} fps"
 
     def take_snapshots(self, picture, report):
-        from src.images import write_image
+        from src.images import ImageError, write_image
 
         while self.controls.snapshots:
             self.controls.snapshots -= 1
             path = self.snapshot_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{report.shown:05d}.png"
-            write_image(path, picture)
+            try:
+                write_image(path, picture)
+            except ImageError as error:  # a full disk, a read-only folder: the session and its recording go on
+                self.log(f"snapshot not saved: {error}")
+                continue
             report.snapshots.append(path)
             self.log(f"snapshot: {path}")
 

@@ -76,7 +76,15 @@ def check_folder(folder):
     if not ancestor.is_dir():
         raise OutPathError(f"cannot create folder {folder}: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise OutPathError(f"cannot create folder {folder}: {ancestor} is not writable")
+        doing = f"cannot write into {folder}" if ancestor == folder else f"cannot create folder {folder}"
+        raise OutPathError(f"{doing}: {ancestor} {'is on a read-only file system' if _read_only(ancestor) else 'is not writable'}")
+
+
+def _read_only(folder):
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
 
 
 def is_pattern(in_path):

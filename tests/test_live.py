@@ -187,6 +187,17 @@ def test_the_window_says_what_to_do_where_opencv_has_no_gui():
         Window()
 
 
+def test_a_snapshot_that_cannot_be_written_is_said_and_the_session_goes_on(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the snapshots' folder should be")
+    controls, said = Controls(snapshots=1), []
+    frames = NewestFrame(CaptureFrames(FakeCapture(100, delay=0.001)), paced=False)
+    report = LiveLoop([FakeStylizer()], ["a"], controls, snapshot_dir=blocked, log=said.append).run(frames, max_frames=4)
+    frames.close()
+    assert report.shown == 4 and report.snapshots == []
+    assert any(line.startswith("snapshot not saved: cannot write") for line in said)
+
+
 def test_the_mirror_flips_what_the_window_shows_not_the_recording_nor_the_snapshots(tmp_path, monkeypatch):
     cv2 = pytest.importorskip("cv2")
     from PIL import Image

@@ -35,3 +35,22 @@ def test_a_folder_or_a_pattern_takes_many_inputs(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"")
     assert takes_many(tmp_path / "photos") and takes_many(f"{tmp_path}/*.jpg")
     assert not takes_many(tmp_path / "a.jpg") and not takes_many(tmp_path / "missing.jpg")
+
+
+def test_a_folder_that_cannot_be_written_says_why(tmp_path, monkeypatch):
+    """A folder on a read-only file system (a mounted camera card, a read-only share) is named as
+    such; the checks are os.access's and statvfs's, stood in for here, as root passes them."""
+    import os
+    import types
+
+    import pytest
+
+    from src.out_paths import OutPathError, check_folder
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    monkeypatch.setattr(os, "statvfs", lambda path: types.SimpleNamespace(f_flag=os.ST_RDONLY))
+    with pytest.raises(OutPathError, match=f"cannot write into {tmp_path}: {tmp_path} is on a read-only file system"):
+        check_folder(tmp_path)
+    monkeypatch.setattr(os, "statvfs", lambda path: types.SimpleNamespace(f_flag=0))
+    with pytest.raises(OutPathError, match=f"cannot create folder {tmp_path / 'new'}: {tmp_path} is not writable"):
+        check_folder(tmp_path / "new")
