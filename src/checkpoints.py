@@ -118,6 +118,12 @@ def _tf_prefix_in_dir(directory):
     candidates += sorted(str(p) for p in directory.glob("*.ckpt") if p.is_file())
     if len(candidates) == 1:
         return candidates[0]
+    models = sorted(p.name for p in directory.glob("*.keras") if p.is_file())
+    if not candidates and models:  # a folder of models, examples/models/ say: one is meant
+        shown = ", ".join(models[:4]) + (", ..." if len(models) > 4 else "")
+        raise CheckpointError(
+            f"{directory} is a folder of {len(models)} models ({shown}): give one of them"
+        )
     if not candidates:
         raise CheckpointError(
             f"{directory} holds no checkpoint: expected {MODEL_FILENAME} (written by style.py) "

@@ -90,6 +90,14 @@ def test_empty_directory(tmp_path):
     assert "holds no checkpoint" in message and MODEL_FILENAME in message
 
 
+def test_a_folder_of_models_asks_for_one(model_file, tmp_path):
+    for name in ("wave.keras", "udnie.keras", "b.keras", "c.keras", "d.keras"):
+        shutil.copy(model_file, tmp_path / name)
+    message = f"{tmp_path} is a folder of 5 models (b.keras, c.keras, d.keras, udnie.keras, ...): give one of them"
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        Checkpoint(tmp_path)
+
+
 def test_directory_with_several_checkpoints(tf1_checkpoints, tmp_path):
     shutil.copy(tf1_checkpoints["v1"], tmp_path / "a.ckpt")
     shutil.copy(tf1_checkpoints["v1"], tmp_path / "b.ckpt")
