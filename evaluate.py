@@ -52,7 +52,7 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    settings = settings_from_args(parser.parse_args(argv))
+    settings = settings_from_args(cli.parse_paths_and_flags(parser, argv))
     done_so_far = "the outputs written so far are complete, no partial file is left"
     return cli.run_interruptibly(lambda: _run(parser, settings), done_so_far)
 

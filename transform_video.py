@@ -75,7 +75,7 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    settings = settings_from_args(parser.parse_args(argv))
+    settings = settings_from_args(cli.parse_paths_and_flags(parser, argv))
     if takes_many(settings.in_path):
         interrupted = "the videos finished so far are complete, no partial file is left"
     else:

@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -177,6 +178,18 @@ def add_model_arguments(parser):
         help="what runs whole images: auto is OpenVINO on the CPU where it is installed (bash setup.sh "
         "--openvino), else TensorFlow; tiles always run on TensorFlow (default: %(default)s)",
     )
+
+
+def parse_paths_and_flags(parser, argv=None):
+    """parser.parse_args, where paths given without their flags (`evaluate.py in.jpg out.jpg`,
+    as other tools take them) get the command that was meant, rather than argparse's word that
+    --in-path and --out-path are required."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    loose = [a for a in argv[:2] if not a.startswith("-")]
+    if len(loose) == 2 and argv[:2] == loose and "--in-path" not in argv and "--out-path" not in argv:
+        meant = shlex.join(["--in-path", loose[0], "--out-path", loose[1], *argv[2:]])
+        parser.error(f"paths take their flags: {parser.prog} {meant}")
+    return parser.parse_args(argv)
 
 
 def import_keras():

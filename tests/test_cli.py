@@ -31,6 +31,25 @@ def test_ports(text, ok):
             cli.port(text)
 
 
+@pytest.mark.parametrize(
+    "script, argv, message",
+    [
+        ("evaluate", ["in.jpg", "out dir/o.png", "--strength", "0.5"], "flags: __main__.py --in-path in.jpg --out-path 'out dir/o.png' --strength 0.5"),
+        ("transform_video", ["in.mp4", "out.gif"], "flags: __main__.py --in-path in.mp4 --out-path out.gif"),
+        ("evaluate", ["in.jpg"], "the following arguments are required: --in-path, --out-path"),
+        ("evaluate", ["--in-path", "a.jpg", "b.jpg"], "the following arguments are required: --out-path"),
+    ],
+)
+def test_paths_without_their_flags_get_the_command_that_was_meant(script, argv, message, capsys, monkeypatch):
+    import importlib
+
+    monkeypatch.setattr(sys, "argv", ["__main__.py"])  # the program's name, as pytest's own run has it
+
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module(script).main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_model_settings_carry_every_model_flag():
     from dataclasses import fields
 
