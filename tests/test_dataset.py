@@ -66,6 +66,29 @@ def test_grayscale_becomes_rgb_and_resize_is_plain_bilinear(tmp_path):
     np.testing.assert_array_equal(resize(np.repeat(gray[..., None], 3, 2).astype(np.float32), 8, 8), expected)
 
 
+def test_a_large_jpeg_is_decoded_small_to_the_same_square(tmp_path):
+    """A photo four times the square's side is decoded at a quarter of its size (libjpeg
+    scales while decoding): the square is the full decode's, resized, within a few levels; a
+    JPEG under twice the side (COCO's 640x480 against 256) is decoded whole, to the bit."""
+    from src.images import read_image
+
+    rng = np.random.default_rng(3)
+    smooth = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)).resize((1024, 768), Image.Resampling.BICUBIC)
+    smooth.save(tmp_path / "big.jpg", quality=95)
+    smooth.resize((380, 300)).save(tmp_path / "small.jpg", quality=95)
+    assert read_image(tmp_path / "big.jpg", at_least=192).rgb.shape == (192, 256, 3)
+    assert read_image(tmp_path / "small.jpg", at_least=192).rgb.shape == (300, 380, 3)
+    dataset = TrainingImages(tmp_path, 192, 2, seed=0)
+    squares = dict(zip((tmp_path / "big.jpg", tmp_path / "small.jpg"), dataset.load(0)[np.argsort(dataset.order(0))]))
+    dataset.close()
+    for path, square in squares.items():
+        full = resize(read_image(path).rgb, 192, 192)
+        if path.name == "small.jpg":
+            np.testing.assert_array_equal(square, full)
+        else:
+            assert np.abs(square - full).mean() < 1.0 and np.abs(square - full).max() <= 12
+
+
 def test_readable_images(training_data, tmp_path):
     assert readable_images(training_data["train"], 4) == 4
     assert readable_images(training_data["train"], 100) == 13

@@ -4,7 +4,9 @@ ahead of the training step.
 
 - Resizing: the original's scipy.misc.imresize(img, (256, 256, 3)), i.e. a plain bilinear resize
   of the whole 8-bit image to the square, aspect ratio not kept. Grayscale and other modes
-  become RGB (src/images.py).
+  become RGB (src/images.py). A JPEG at least twice the square's side both ways (a phone's
+  photo; not COCO's 640x480) is decoded at a half to an eighth of its size first, which gives
+  the same square to within a level or so, in a twentieth of the time (bench/README.md).
 - Batch i of an epoch holds files i*B ... i*B+B-1 of the epoch's order; as in the original, an
   epoch has (number of files) // B batches. An unreadable file is skipped and remembered, and
   its place is taken by the next readable file of the order, so every batch is full.
@@ -33,7 +35,7 @@ def readable_images(folder, needed):
     found = 0
     for path in list_images(folder):
         try:
-            read_image(path)
+            read_image(path, keep_8bit=True, at_least=64)
         except ImageError:
             continue
         found += 1
@@ -84,7 +86,7 @@ class TrainingImages:
             if path in self.skipped:
                 continue
             try:
-                images.append(resize(read_image(path).rgb, self.size, self.size))
+                images.append(resize(read_image(path, keep_8bit=True, at_least=self.size).rgb, self.size, self.size))
             except ImageError as error:
                 self.skipped[path] = str(error)
                 continue
