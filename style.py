@@ -258,7 +258,7 @@ def check_paths(parser, args):
     if args.test_dir and not args.slow and same_file(args.test_dir, args.train_path):
         parser.error(f"--test-dir {args.test_dir} is the --train-path folder: the previews would become training photos")
     if args.image_size < 16:
-        parser.error(f"--image-size must be at least 16 (VGG19 halves it four times), got {args.image_size}")
+        parser.error(f"--image-size must be at least 16 (the VGG network halves it four times), got {args.image_size}")
 
 
 def check_model_flags(parser, args):

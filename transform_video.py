@@ -44,7 +44,7 @@ def build_parser():
         help="encoder quality, lower is better and bigger: 0-51 for H.264, 0-63 for VP9, none for GIF "
         "(default: 18 for H.264, 31 for VP9)",
     )
-    quality.add_argument("--bitrate", type=cli.bitrate, help="target video bitrate instead of --crf, e.g. 4M")
+    quality.add_argument("--bitrate", type=cli.bitrate, help="target video bitrate instead of --crf, with its unit: 2500k or 4M")
     parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames (quick previews)")
     parser.add_argument(
         "--max-size",

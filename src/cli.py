@@ -56,10 +56,12 @@ def file_size(text):
 
 
 def bitrate(text):
-    """An encoder bitrate such as 2500k or 4M."""
-    if not re.fullmatch(r"\d+(\.\d+)?[kKmM]?", text):
+    """An encoder bitrate such as 2500k or 4M. The unit is required: ffmpeg reads a bare 4000 as
+    4000 bits a second, a picture of blocks, where 4000k was meant."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)[kKmM]", text.strip())
+    if not match or float(match.group(1)) <= 0:
         raise argparse.ArgumentTypeError(f"not a bitrate like 2500k or 4M: {text!r}")
-    return text
+    return text.strip()
 
 
 def frame_size(text):

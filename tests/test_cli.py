@@ -31,6 +31,15 @@ def test_ports(text, ok):
             cli.port(text)
 
 
+@pytest.mark.parametrize("text, ok", [("2500k", True), ("4M", True), ("1.5m", True), ("4000", False), ("0k", False), ("0.0M", False), ("fast", False), ("4G", False)])
+def test_bitrates_need_their_unit_and_more_than_nothing(text, ok):
+    if ok:
+        assert cli.bitrate(text) == text
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match="not a bitrate like 2500k or 4M"):
+            cli.bitrate(text)
+
+
 @pytest.mark.parametrize(
     "script, argv, message",
     [
