@@ -189,7 +189,8 @@ def _run(parser, args):
     check_paths(parser, args)
     # The images are checked before TensorFlow's start-up, every input before anything is created.
     styles = read_styles(parser, args)
-    test_image = read_image_or_exit(parser, "--test", args.test).rgb if args.test else None
+    test_picture = read_image_or_exit(parser, "--test", args.test) if args.test else None
+    test_image = test_picture.rgb if test_picture else None
     if args.slow:
         check_slow_memory(parser, test_image.shape[:2])
     cli.import_keras()  # before src.training.vgg, which imports Keras: TensorFlow's start-up chatter kept quiet
@@ -213,7 +214,7 @@ def _run(parser, args):
 
     try:
         if args.slow:
-            return optimize_pixels(settings, vgg_weights, styles[0], test_image, log=log)
+            return optimize_pixels(settings, vgg_weights, styles[0], test_image, log=log, alpha=test_picture.alpha)
         if teacher is not None:
             outcome = distill(settings, teacher, vgg_weights, test_image, log=log, start=start)
         else:

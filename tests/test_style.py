@@ -108,6 +108,21 @@ def test_slow(training_data, tmp_path, capsys):
     assert loaded(previews / "slow_12.png").size == (27, 21)
 
 
+def test_slow_keeps_the_transparency_of_test(training_data, tmp_path):
+    from PIL import Image
+
+    photo = Image.open(training_data["test"]).convert("RGBA")
+    alpha = np.zeros(photo.size[::-1], np.uint8)
+    alpha[:, : photo.size[0] // 2] = 255  # the left half opaque, the right transparent
+    photo.putalpha(Image.fromarray(alpha))
+    photo.save(tmp_path / "logo.png")
+    argv = ["--slow", "--style", str(training_data["style"]), "--test", str(tmp_path / "logo.png")]
+    argv += ["--test-dir", str(tmp_path / "slow"), "--vgg-path", str(training_data["vgg_mat"]), "--epochs", "10"]
+    assert style.main([*argv, "--checkpoint-iterations", "10", "--seed", "1"]) == 0
+    written = Image.open(tmp_path / "slow" / "slow_10.png")
+    assert written.mode == "RGBA" and np.array_equal(np.asarray(written)[..., 3], alpha)
+
+
 def test_training_photos_in_subfolders_are_named_as_not_searched(training_data, tmp_path, capsys):
     for name in ("2024", "2025"):
         shutil.copytree(training_data["train"], tmp_path / "photos" / name)

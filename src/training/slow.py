@@ -31,8 +31,10 @@ def memory_needed(height, width):
     return BASE_BYTES + BYTES_PER_PIXEL * height * width
 
 
-def optimize_pixels(settings, vgg_weights, style, content, log=print):
-    """Optimize an image like `content` (H, W, 3) 0..255 towards `style`; returns the exit status."""
+def optimize_pixels(settings, vgg_weights, style, content, log=print, alpha=None):
+    """Optimize an image like `content` (H, W, 3) 0..255 towards `style`; returns the exit status.
+    alpha: the content's transparency (H, W) uint8, carried into the pictures as evaluate.py
+    carries it."""
     iterations = settings.epochs if settings.epochs >= 10 else ORIGINAL_ITERATIONS
     learning_rate = settings.learning_rate if settings.learning_rate >= 1 else ORIGINAL_LEARNING_RATE
     height, width = content.shape[:2]
@@ -47,7 +49,7 @@ def optimize_pixels(settings, vgg_weights, style, content, log=print):
         (settings.content_weight, settings.style_weight, settings.tv_weight), 1,
     )
     objective.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    run = _SlowRun(settings.test_dir, iterations)
+    run = _SlowRun(settings.test_dir, iterations, alpha)
     batch = {"images": content[None].astype(np.float32), "style_weights": np.ones((1, 1), np.float32)}
     feed = _Repeat(batch, iterations)
     end, stopped = fit_with_progress(objective, feed, run, 0, iterations, settings.checkpoint_iterations, log)
@@ -73,8 +75,8 @@ class _Repeat(keras.utils.PyDataset):
 class _SlowRun:
     """The FitRun for --slow: a checkpoint is the picture written out."""
 
-    def __init__(self, folder, iterations):
-        self.folder, self.iterations, self.last = folder, iterations, None
+    def __init__(self, folder, iterations, alpha=None):
+        self.folder, self.iterations, self.alpha, self.last = folder, iterations, alpha, None
         self.began = time.perf_counter()
 
     def describe(self, iteration):
@@ -88,4 +90,4 @@ class _SlowRun:
 
     def checkpoint(self, iteration, objective):
         self.last = self.folder / f"slow_{iteration}.png"
-        write_image(self.last, keras.ops.convert_to_numpy(objective.maker.pixels.value)[0])
+        write_image(self.last, keras.ops.convert_to_numpy(objective.maker.pixels.value)[0], self.alpha)
