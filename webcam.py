@@ -98,7 +98,12 @@ def main(argv=None):
     # While frames flow, a Ctrl-C or `kill` ends the loop like q and the recording is kept
     # (src/live.py); before that, or while the recording is being finished, nothing is kept.
     nothing = f"nothing was recorded to {settings.out_path}" if settings.out_path else "nothing was shown"
-    return cli.run_interruptibly(lambda: _run(parser, settings), nothing)
+    from src.video_probe import VideoError
+
+    try:
+        return cli.run_interruptibly(lambda: _run(parser, settings), nothing)
+    except VideoError as error:  # the recording could not be written: a full disk, say
+        return _fail(f"{error}; nothing was recorded")
 
 
 def settings_from_args(parser, args):
@@ -141,7 +146,6 @@ def _run(parser, settings):
     from src.live import HELP, Controls, LiveLoop, Window, engines_to_race
     from src.live_sources import CameraError, NewestFrame, open_source
     from src.stabilize import FrameSteadier
-    from src.video_probe import VideoError
 
     try:
         source, is_file = open_source(settings.camera, settings.size)
@@ -163,33 +167,30 @@ def _run(parser, settings):
             return _fail(f"{settings.camera} sent no frames" + (f": {frames.error}" if frames.error else ""))
         height, width = first[2].shape[:2]
         sound = source.info if is_file else None
-        try:
-            with recording(parser, settings, width, height, frames.frame_rate, sound) as recorder:
-                if settings.window:
-                    try:
-                        window = Window()
-                    except CameraError as error:
-                        parser.error(str(error))
-                    log(HELP)
-                controls = Controls(
-                    strength=settings.model.strength,
-                    preserve_color=settings.model.preserve_color,
-                    steady=settings.stabilize > 0,
-                    mirror=settings.mirror,
-                )
-                steadier = FrameSteadier(settings.stabilize or LIVE_STRENGTH)
-                steady = f"steadied against flicker (--stabilize {settings.stabilize:g})"
-                log(steady if settings.stabilize else "each frame painted on its own (--stabilize 0)")
-                with device_scope(settings.model.device):
-                    races = engines_to_race(settings.model.engine, options["engine"])
-                    stylizers = stylizers_for(styles, options, races, first[2])
-                    names = [name for _, _, name in styles]
-                    loop = LiveLoop(stylizers, names, controls, window, recorder, settings.snapshot_dir, log, steadier)
-                    loop.stylize(first[2])  # compiles the network before the clock starts
-                    frames.start()  # a file plays from its first frame only now
-                    report = loop.run(frames, settings.max_frames, settings.seconds)
-        except VideoError as error:  # the recording could not be written: a full disk, say
-            return _fail(f"{error}; nothing was recorded")
+        with recording(parser, settings, width, height, frames.frame_rate, sound) as recorder:
+            if settings.window:
+                try:
+                    window = Window()
+                except CameraError as error:
+                    parser.error(str(error))
+                log(HELP)
+            controls = Controls(
+                strength=settings.model.strength,
+                preserve_color=settings.model.preserve_color,
+                steady=settings.stabilize > 0,
+                mirror=settings.mirror,
+            )
+            steadier = FrameSteadier(settings.stabilize or LIVE_STRENGTH)
+            steady = f"steadied against flicker (--stabilize {settings.stabilize:g})"
+            log(steady if settings.stabilize else "each frame painted on its own (--stabilize 0)")
+            with device_scope(settings.model.device):
+                races = engines_to_race(settings.model.engine, options["engine"])
+                stylizers = stylizers_for(styles, options, races, first[2])
+                names = [name for _, _, name in styles]
+                loop = LiveLoop(stylizers, names, controls, window, recorder, settings.snapshot_dir, log, steadier)
+                loop.stylize(first[2])  # compiles the network before the clock starts
+                frames.start()  # a file plays from its first frame only now
+                report = loop.run(frames, settings.max_frames, settings.seconds)
     finally:
         frames.close()
         if steadier is not None:
