@@ -26,6 +26,7 @@ import numpy as np
 
 from src.atomic import atomic_path
 from src.errors import first_line
+from src.wording import counted, some_names
 
 # What a training checkpoint directory holds for evaluate.py and transform_video.py.
 MODEL_FILENAME = "model.keras"
@@ -118,12 +119,9 @@ def _tf_prefix_in_dir(directory):
     candidates += sorted(str(p) for p in directory.glob("*.ckpt") if p.is_file())
     if len(candidates) == 1:
         return candidates[0]
-    models = sorted(p.name for p in directory.glob("*.keras") if p.is_file())
+    models = sorted(p for p in directory.glob("*.keras") if p.is_file())
     if not candidates and models:  # a folder of models, examples/models/ say: one is meant
-        shown = ", ".join(models[:4]) + (", ..." if len(models) > 4 else "")
-        raise CheckpointError(
-            f"{directory} is a folder of {len(models)} models ({shown}): give one of them"
-        )
+        raise CheckpointError(f"{directory} is a folder of {counted(len(models), 'model')} ({some_names(models, 4)}): give one of them")
     if not candidates:
         raise CheckpointError(
             f"{directory} holds no checkpoint: expected {MODEL_FILENAME} (written by style.py) "
