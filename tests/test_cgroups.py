@@ -71,3 +71,6 @@ def test_a_photo_beyond_the_containers_limit_is_refused_though_the_machine_has_r
     with pytest.raises(memory.DoesNotFit, match=r"4000x3000 \(12 megapixels\) needs about 1.7 GiB of memory; 1.5 GiB is available"):
         memory.check_fits(3000, 4000)
     assert memory.plan(1500, 2000, 1).tile is None  # the budgets stay the machine's
+    monkeypatch.setattr(cgroups, "available", lambda: 0)  # the container's memory all used
+    with pytest.raises(memory.DoesNotFit, match="0.0 GiB is available"):
+        memory.check_fits(300, 400)
