@@ -35,7 +35,7 @@ def readable_images(folder, needed):
     found = 0
     for path in list_images(folder):
         try:
-            read_image(path, keep_8bit=True, at_least=64)
+            read_image(path, keep_8bit=True, at_least=64)  # whether it decodes, not its pixels: a small draft
         except ImageError:
             continue
         found += 1
