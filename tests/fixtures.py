@@ -13,6 +13,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 
+# A batch of two may run other convolution kernels than a batch of one, whose float32 sums round
+# differently in their last bits, by CPU class (oneDNN held to AVX2: bench/README.md); a norm that
+# mixed the batch would be whole levels away.
+BATCH_ROUNDING = 1e-2
+
 
 def random_original_arrays(seed=0):
     """48 arrays shaped like the original's Variable ... Variable_47, with random values: kernels

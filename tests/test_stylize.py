@@ -5,7 +5,7 @@ import pytest
 
 from src import devices, stylize
 from src.stylize import Stylizer
-from tests.fixtures import noise_images, random_network
+from tests.fixtures import BATCH_ROUNDING, noise_images, random_network
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_batches_of_what_free_memory_holds(model, monkeypatch):
     monkeypatch.setattr(memory, "MIN_TILE_SIZE", 8)  # else tiles of 128 would set the budget
     stylizer = Stylizer(model, precision="float32")
     assert stylizer.images_per_pass(40, 50) == 2
-    np.testing.assert_allclose(stylizer(images), alone, atol=1e-3)
+    np.testing.assert_allclose(stylizer(images), alone, atol=BATCH_ROUNDING)
 
 
 def test_bfloat16_flag_on_a_cpu_without_it_is_a_usage_error(monkeypatch, tmp_path, capsys):

@@ -6,14 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from tests.fixtures import photo
+from tests.fixtures import BATCH_ROUNDING, photo
 from tests.numpy_reference import transform_net as reference_net
 from src.transform import TransformNet, build_transform_net
-
-# A batch of two may run other convolution kernels than a batch of one, whose float32 sums round
-# differently in their last bits, by CPU class (oneDNN held to AVX2: bench/README.md); a norm that
-# mixed the batch would be whole levels away.
-BATCH_ROUNDING = 1e-2
 
 # Per layer of the original: kernel shape; instance-norm channels follow from it.
 ORIGINAL_KERNELS = [
