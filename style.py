@@ -189,10 +189,9 @@ def _run(parser, args):
     check_paths(parser, args)
     # The images are checked before TensorFlow's start-up, every input before anything is created.
     styles = read_styles(parser, args)
-    test_picture = read_image_or_exit(parser, "--test", args.test) if args.test else None
-    test_image = test_picture.rgb if test_picture else None
+    test = read_image_or_exit(parser, "--test", args.test) if args.test else None
     if args.slow:
-        check_slow_memory(parser, test_image.shape[:2])
+        check_slow_memory(parser, test.size)
     cli.import_keras()  # before src.training.vgg, which imports Keras: TensorFlow's start-up chatter kept quiet
     teacher = cli.load_model(parser, args.distill_from, "--distill-from") if args.distill_from else None
     start = start_model(parser, args, teacher) if args.start_from else None
@@ -214,11 +213,11 @@ def _run(parser, args):
 
     try:
         if args.slow:
-            return optimize_pixels(settings, vgg_weights, styles[0], test_image, log=log, alpha=test_picture.alpha)
+            return optimize_pixels(settings, vgg_weights, styles[0], test.rgb, log=log, alpha=test.alpha)
         if teacher is not None:
-            outcome = distill(settings, teacher, vgg_weights, test_image, log=log, start=start)
+            outcome = distill(settings, teacher, vgg_weights, test, log=log, start=start)
         else:
-            outcome = train(settings, vgg_weights, styles, test_image, log=log)
+            outcome = train(settings, vgg_weights, styles, test, log=log)
     except StateError as error:
         parser.error(f"--checkpoint-dir: {error}")
     except KeyboardInterrupt:

@@ -108,19 +108,32 @@ def test_slow(training_data, tmp_path, capsys):
     assert loaded(previews / "slow_12.png").size == (27, 21)
 
 
-def test_slow_keeps_the_transparency_of_test(training_data, tmp_path):
-    from PIL import Image
-
-    photo = Image.open(training_data["test"]).convert("RGBA")
+def half_transparent(photo_path, out_path):
+    """A copy of the photo whose right half is transparent -> its alpha (H, W)."""
+    photo = Image.open(photo_path).convert("RGBA")
     alpha = np.zeros(photo.size[::-1], np.uint8)
-    alpha[:, : photo.size[0] // 2] = 255  # the left half opaque, the right transparent
+    alpha[:, : photo.size[0] // 2] = 255
     photo.putalpha(Image.fromarray(alpha))
-    photo.save(tmp_path / "logo.png")
+    photo.save(out_path)
+    return alpha
+
+
+def test_slow_keeps_the_transparency_of_test(training_data, tmp_path):
+    alpha = half_transparent(training_data["test"], tmp_path / "logo.png")
     argv = ["--slow", "--style", str(training_data["style"]), "--test", str(tmp_path / "logo.png")]
     argv += ["--test-dir", str(tmp_path / "slow"), "--vgg-path", str(training_data["vgg_mat"]), "--epochs", "10"]
     assert style.main([*argv, "--checkpoint-iterations", "10", "--seed", "1"]) == 0
     written = Image.open(tmp_path / "slow" / "slow_10.png")
     assert written.mode == "RGBA" and np.array_equal(np.asarray(written)[..., 3], alpha)
+
+
+def test_previews_keep_the_transparency_of_test(training_data, tmp_path):
+    alpha = half_transparent(training_data["test"], tmp_path / "logo.png")
+    test = ["--test", str(tmp_path / "logo.png"), "--test-dir", str(tmp_path / "previews")]
+    assert style.main(train_args(training_data, tmp_path / "run", "--epochs", "1", *test)) == 0
+    for name in ("0_0.png", "0_3.png"):
+        written = Image.open(tmp_path / "previews" / name)
+        assert written.mode == "RGBA" and np.array_equal(np.asarray(written)[..., 3], alpha)
 
 
 def test_training_photos_in_subfolders_are_named_as_not_searched(training_data, tmp_path, capsys):

@@ -123,7 +123,7 @@ class TeacherTargets:
         return self._networks[style]
 
 
-def distill(settings, teacher, vgg_weights=None, test_image=None, strategy=None, log=print, start=None):
+def distill(settings, teacher, vgg_weights=None, test=None, strategy=None, log=print, start=None):
     """Distill `teacher` (a loaded TransformNet) into a student of settings.width and
     settings.residual_blocks, in settings.checkpoint_dir; resumable like `train`. vgg_weights:
     the loss network's file for the feature and texture terms (settings.content_weight and
@@ -159,7 +159,7 @@ def distill(settings, teacher, vgg_weights=None, test_image=None, strategy=None,
     # The teacher computes in the run's number format: bfloat16 convolutions where training uses them.
     precision = "bfloat16" if resolve_training_precision(settings.precision) == "mixed_bfloat16" else "float32"
     targets = TeacherTargets(teacher, precision)
-    outcome = run_training(settings, recorded, build, list(teacher.style_names), test_image, strategy, log, targets)
+    outcome = run_training(settings, recorded, build, list(teacher.style_names), test, strategy, log, targets)
     if targets.reused:
         log(f"the teacher's pictures: {targets.computed} painted, {targets.reused} reused")
     return outcome

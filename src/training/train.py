@@ -40,16 +40,17 @@ class Outcome:
     saving_seconds: float = 0.0  # of which writing checkpoints and previews (a large --test takes long)
 
 
-def train(settings, vgg_weights, styles, test_image=None, strategy=None, log=print):
+def train(settings, vgg_weights, styles, test=None, strategy=None, log=print):
     """Train (or resume) into settings.checkpoint_dir. settings: TrainingSettings; styles: [Style];
-    test_image: (H, W, 3) 0..255 for previews, or None; strategy: a tf.distribute strategy
-    (default: MirroredStrategy when TensorFlow sees more than one GPU)."""
+    test: the src/images.py Picture for previews (its alpha kept, as evaluate.py keeps it), or
+    None; strategy: a tf.distribute strategy (default: MirroredStrategy when TensorFlow sees more
+    than one GPU)."""
     names = [style.name for style in styles]
     recorded = {"styles": names, **loss_settings(settings, vgg_weights, styles), "temporal_weight": settings.temporal_weight}
-    return run_training(settings, recorded, lambda: _build(settings, vgg_weights, styles), names, test_image, strategy, log)
+    return run_training(settings, recorded, lambda: _build(settings, vgg_weights, styles), names, test, strategy, log)
 
 
-def run_training(settings, recorded, build, style_names, test_image=None, strategy=None, log=print, targets=None):
+def run_training(settings, recorded, build, style_names, test=None, strategy=None, log=print, targets=None):
     """The loop that training and distillation (src/training/distill.py) share: the directory's
     lock and state, the data, resuming, then fit() with checkpoints and previews. recorded: what
     defines the objective (a resume with other values is refused); build(): the objective, with
@@ -84,7 +85,7 @@ def run_training(settings, recorded, build, style_names, test_image=None, strate
             with _scope(strategy or default_strategy(log)), _dtype_policy(precision):
                 objective = _compiled(build(), settings, state)
             state = state or TrainingState(0, recorded)
-            run = _Run(settings, directory, objective, images, state, style_names, test_image, log)
+            run = _Run(settings, directory, objective, images, state, style_names, test, log)
             return run.fit(total, targets)
         finally:
             images.close()
@@ -184,12 +185,12 @@ class _Feed(keras.utils.PyDataset):
 class _Run:
     """One invocation of training: checkpoints, previews and logs around fit()."""
 
-    def __init__(self, settings, directory, objective, images, state, style_names, test_image, log):
+    def __init__(self, settings, directory, objective, images, state, style_names, test, log):
         self.settings, self.directory, self.objective, self.images = settings, directory, objective, images
-        self.state, self.style_names, self.test_image, self.log = state, style_names, test_image, log
+        self.state, self.style_names, self.test, self.log = state, style_names, test, log
         self.events = EventWriter(directory / LOGS_DIRNAME)
-        one_hot = np.eye(len(style_names)) if test_image is not None else []
-        if test_image is not None:
+        one_hot = np.eye(len(style_names)) if test is not None else []
+        if test is not None:
             settings.test_dir.mkdir(parents=True, exist_ok=True)
         self.stylizers = [Stylizer(objective.maker, style_weights=weights, batch_size=1) for weights in one_hot]
         self.began, self.saving = time.perf_counter(), 0.0
@@ -231,7 +232,7 @@ class _Run:
         optimizer = [variable.numpy() for variable in objective.optimizer.variables]
         state = TrainingState(iteration, self.state.settings, weights, optimizer)
         write_checkpoint(self.directory, state, objective.maker)
-        if self.test_image is not None:
+        if self.test is not None:
             self.preview(iteration)
         self.events.flush()
         self.saving += time.perf_counter() - began
@@ -240,7 +241,7 @@ class _Run:
         """The test image through the one forward path, into --test-dir and TensorBoard."""
         for name, stylizer in zip(self.style_names, self.stylizers):
             stylizer.refresh()  # the weights have trained since the last preview
-            rgb = stylizer(self.test_image[None])[0]
+            rgb = stylizer(self.test.rgb[None])[0]
             suffix = f"_{name}" if len(self.style_names) > 1 else ""
-            write_image(self.settings.test_dir / f"{self.epoch(iteration)}_{iteration}{suffix}.png", rgb)
+            write_image(self.settings.test_dir / f"{self.epoch(iteration)}_{iteration}{suffix}.png", rgb, self.test.alpha)
             self.events.image(iteration, f"preview/{name}", rgb)
