@@ -55,6 +55,9 @@ def convolve(block, x, dtype="float32", padding="same"):
     (src/pixel_blocks.py), rearranged in float32 on both sides of the convolution, as measured."""
     if on_blocks(block) and pays_off():
         return convolve_on_blocks(x, block.conv.kernel, padding=padding, dtype=dtype, result_dtype="float32")
+    if padding == "valid" and _valid_as_same(block):
+        border = block.kernel_size // 2
+        return convolve(block, x, dtype, "same")[:, border:-border, border:-border]
     kernel = ops.cast(block.conv.kernel, dtype)
     x = ops.cast(x, dtype)
     if block.transpose:
@@ -64,24 +67,34 @@ def convolve(block, x, dtype="float32", padding="same"):
     return ops.cast(y, "float32")
 
 
+def _valid_as_same(block):
+    """Whether to compute a 'valid' convolution as the 'same' one without its border: stride 1
+    on JAX on the CPU, where XLA ran 'same' two to three times as fast as 'valid' on tiles
+    (bench/README.md, "Tiles of one shape"); the border costs a few rows and columns."""
+    import keras
+
+    return block.strides == 1 and not block.transpose and keras.backend.backend() == "jax" and pays_off()
+
+
 def moments(y):
     """Per-example, per-channel mean and variance over height and width: (B, 1, 1, C) each."""
     return ops.moments(y, axes=[1, 2], keepdims=True)
 
 
-def partial_moments(y):
-    """A tile's per-channel mean and sum of squared deviations from it, (C,) each: what
+def partial_moments(y, rows, cols):
+    """A tile's per-channel mean and sum of squared deviations from it, (C,) each, over the
+    pixels that its masks rows (1, H, 1, 1) and cols (1, 1, W, 1) keep (1 or 0): what
     src/tiling.py merges into whole-image statistics (subtracting the tile's own mean first
     loses nothing to cancellation, unlike sums of squares).
 
-    The sums are products with a row of ones: oneDNN's matrix multiply is twice as fast as
-    TensorFlow's reductions over the pixel axes (3.5 ms against 5.1 ms on a 452x452x32 tile).
+    The sums are products with the row of weights: oneDNN's matrix multiply was faster than
+    TensorFlow's reductions over the pixel axes (bench/README.md, "Tiling").
     """
     pixels = ops.reshape(y, (-1, ops.shape(y)[-1]))  # (N, C)
-    ones = ops.ones((1, ops.shape(pixels)[0]), dtype=pixels.dtype)
-    mean = ops.matmul(ones, pixels)[0] / ops.cast(ops.shape(pixels)[0], pixels.dtype)
+    weights = ops.reshape(rows * cols, (1, -1))  # (1, H, W, 1) -> (1, N)
+    mean = ops.matmul(weights, pixels)[0] / ops.sum(weights)
     deviations = pixels - mean
-    return mean, ops.matmul(ones, deviations * deviations)[0]
+    return mean, ops.matmul(weights, deviations * deviations)[0]
 
 
 def normalize(block, y, mean, variance, parameters):

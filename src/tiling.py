@@ -18,12 +18,17 @@ normalized on their own differ in tone and show seams. Here the statistics stay 
   finish the image.
 
 Every tile is computed from an input region covering its receptive field (4 pixels around for the
-9x9 convolutions, 1 for the 3x3 ones, at each layer's resolution), padded with zeros exactly
-where the untiled network pads. So a tile's pixels are the untiled image's, up to the summation
-order of the statistics: output tiles need no overlap and no blending (tests/test_tiling.py
-checks the equality; bench/run.py measures the PSNR on a 2000x1500 photo). Estimating the
-statistics on a downscaled copy instead would save the extra passes but changes the tone
-(bench/README.md).
+9x9 convolutions, 1 for the 3x3 ones, at each layer's resolution), with zeros exactly where the
+untiled network pads: positions outside a layer are read as zeros and masked to zeros after
+each normalization. So a tile's pixels are the untiled image's, up to the summation order of
+the statistics: output tiles need no overlap and no blending (tests/test_tiling.py checks the
+equality; bench/run.py measures the PSNR on a 2000x1500 photo). Estimating the statistics on a
+downscaled copy instead would save the extra passes but changes the tone (bench/README.md).
+
+All tiles of a pass have one shape, the last row and column of tiles running past the edge
+(the surplus masked out of the statistics and never written), and so do the row stripes: XLA
+compiles a function once per shape, so JAX compiles a few shapes instead of every edge tile's
+own (bench/README.md, "Tiles of one shape").
 
 Costs: the front and back layers run up to three times, once per pass, and the normalizations
 cannot be fused with statistics gathered apart, so tiles take several times as long as a whole
@@ -69,14 +74,26 @@ class Tiler:
             inputs = block.conv.kernel.shape[-1 if block.transpose else -2]
             return compiled(lambda x: inference.convolve(block, x, precision, "valid"), tiles(inputs))
 
+        # Masks (1, H, 1, 1) and (1, 1, W, 1): 1 inside the layer, 0 where the untiled network
+        # reads padding (around the image) and where a tile runs past the edge. Only tiles at
+        # the edges need them: multiplying by them slowed TensorFlow's normalization down.
+        masks = ((1, None, 1, 1), "float32"), ((1, 1, None, 1), "float32")
+
         def normalize(block):
             statistics = (1, 1, 1, block.filters), "float32"
-            function = lambda y, mean, variance: inference.normalize(block, y, mean, variance, parameters)  # noqa: E731
-            return compiled(function, tiles(block.filters), statistics, statistics)
+
+            def plain(y, mean, variance):
+                return inference.normalize(block, y, mean, variance, parameters)
+
+            def masked(y, mean, variance, rows, cols):
+                return plain(y, mean, variance) * (rows * cols)  # one pass over y, not two
+
+            signature = tiles(block.filters), statistics, statistics
+            return compiled(plain, *signature), compiled(masked, *signature, *masks)
 
         self._convolve = {id(b): convolve(b) for b in model.layers_in_order()}
         self._normalize = {id(b): normalize(b) for b in model.layers_in_order()}
-        self._moments = compiled(inference.partial_moments, tiles(None))
+        self._moments = compiled(inference.partial_moments, tiles(None), *masks)
         self._pixels = compiled(to_pixels, tiles(3))
         conv3, channels = self.front[-1], self.front[-1].filters
         statistics = (1, 1, 1, channels), "float32"
@@ -122,9 +139,9 @@ class Tiler:
         finally:
             release(x)
         del x
-        last = self._normalize[id(self.back[-1])]
+        last = self._normalize[id(self.back[-1])][0]
         try:
-            self._rows(out, tile, height, lambda part, rows: self._pixels(last(part, *stats)))
+            self._rows(out, tile, height, lambda part: self._pixels(last(part, *stats)))
         except BaseException:
             release(out)
             raise
@@ -137,7 +154,8 @@ class Tiler:
         """The residual blocks in place on x, one convolution at a time over whole 1/4-resolution
         buffers: their inputs are stored, so each pass reads a 1-pixel halo and recomputes
         nothing; x and two scratch buffers are the only whole-image memory."""
-        self._rows(x, tile, image_height, lambda part, rows: self._normalize[id(self.front[-1])](part, *stats))
+        conv3 = self._normalize[id(self.front[-1])][0]
+        self._rows(x, tile, image_height, lambda part: conv3(part, *stats))
         # A residual pass holds about a quarter of a front pass's bytes per image pixel (128
         # channels on 1/16 of the pixels against 32 on all of them): tiles twice as wide fit.
         first, second, wide = self._buffer(x.shape), self._buffer(x.shape), 2 * tile
@@ -145,20 +163,24 @@ class Tiler:
             for block in self.middle:
                 stats1 = self._stream([block.conv1], (x, None, None), wide, image_height, out=first)[1]
                 stats2 = self._stream([block.conv2], (first, block.conv1, stats1), wide, image_height, out=second)[1]
-                normalize = self._normalize[id(block.conv2)]
-                self._rows(x, tile, image_height, lambda part, rows: part + normalize(second[:, rows], *stats2))
+                normalize = self._normalize[id(block.conv2)][0]
+                self._rows(x, tile, image_height, lambda part, y: part + normalize(y, *stats2), second)
         finally:
             release(first)
             release(second)
 
-    def _rows(self, array, tile, image_height, function):
-        """array[:, rows] = function(array[:, rows], rows) in stripes of about a tile's area:
-        whole-image element-wise steps without whole-image temporaries."""
+    def _rows(self, array, tile, image_height, function, *others):
+        """array[:, rows] = function(array[:, rows], *(other[:, rows] for other in others)) in
+        stripes of about a tile's area, all of one height (the last padded with zeros, its
+        surplus dropped): whole-image element-wise steps without whole-image temporaries."""
         side = _side(tile, array.shape[1], image_height)
-        cuts = _cuts(array.shape[1], -(-array.shape[1] * array.shape[2] // (side * side)))
-        self._progress.next_pass(len(cuts) - 1)
-        for rows in (slice(a, b) for a, b in zip(cuts, cuts[1:])):
-            array[:, rows] = np.asarray(function(array[:, rows], rows))
+        count = -(-array.shape[1] * array.shape[2] // (side * side))
+        stripes = _spans(array.shape[1], -(-array.shape[1] // count))
+        self._progress.next_pass(len(stripes))
+        for start, stop in stripes:
+            rows = slice(start, min(stop, array.shape[1]))
+            parts = [_read(a, (start, stop), (0, a.shape[2])) for a in (array, *others)]
+            array[:, rows] = np.asarray(function(*parts))[:, : rows.stop - start]
             self._progress.step()
 
     def _stream(self, blocks, source, tile, image_height, out=None):
@@ -179,14 +201,15 @@ class Tiler:
                 out = self._buffer((1, *size, blocks[-1].filters))
             moments = _RunningMoments()
             # Tiles cover the same image area at every layer: every pass has the same working set.
-            tiles = list(_tiles(size, _side(tile, size[0], image_height)))
+            tiles = list(_tiles(size, _side(tile, size[0], image_height), _alignment(blocks[:depth])))
             self._progress.next_pass(len(tiles))
             try:
                 for rows, cols in tiles:
                     y = self._tile(blocks[:depth], source, sizes, rows, cols, statistics)
-                    moments.add(y.shape[1] * y.shape[2], *self._moments(y))
+                    height, width = (min(stop, n) - start for (start, stop), n in zip((rows, cols), size))
+                    moments.add(height * width, *self._moments(y, *_masks((rows, cols), size)))
                     if keep:
-                        out[:, rows[0] : rows[1], cols[0] : cols[1]] = np.asarray(y)
+                        out[:, rows[0] : rows[0] + height, cols[0] : cols[0] + width] = np.asarray(y)[:, :height, :width]
                     self._progress.step()
             except BaseException:
                 if made:
@@ -198,34 +221,42 @@ class Tiler:
     def _tile(self, blocks, source, sizes, rows, cols, statistics):
         """The last block's pre-normalization output on [rows) x [cols), the blocks before it
         normalized with their whole-image `statistics`."""
-        from keras import ops
-
-        # Backwards: the input span each block needs, and the part of it that exists.
+        # Backwards: the input region each block needs, past the layer's edges where it reads padding.
         spans, regions = [], [(rows, cols)]
         for i in reversed(range(len(blocks))):
             (r0, r1), (c0, c1) = regions[0]
             span = (_input_span(blocks[i], r0, r1, sizes[i][0]), _input_span(blocks[i], c0, c1, sizes[i][1]))
             spans.insert(0, span)
-            regions.insert(0, tuple(_clip(first, stop, n) for (first, stop, _), n in zip(span, sizes[i])))
+            regions.insert(0, tuple((first, stop) for first, stop, _ in span))
         array, source_block, source_statistics = source
-        (r0, r1), (c0, c1) = regions[0]
-        x = np.asarray(array[:, r0:r1, c0:c1], np.float32)  # an 8-bit image converts tile by tile
+        x = _read(array, *regions[0])  # zeros outside; an 8-bit image converts tile by tile
         for i, block in enumerate(blocks):
-            if i > 0 or source_block is not None:
-                previous = blocks[i - 1] if i > 0 else source_block
-                stats = statistics[i - 1] if i > 0 else source_statistics
-                x = self._normalize[id(previous)](x, *stats)
-            # Zeros where the span leaves the layer: the untiled network's 'same' padding.
-            (first_row, stop_row, row_offset), (first_col, stop_col, col_offset) = spans[i]
-            (r0, r1), (c0, c1) = regions[i]
-            pads = [[0, 0], [r0 - first_row, stop_row - r1], [c0 - first_col, stop_col - c1], [0, 0]]
-            if any(any(p) for p in pads):
-                x = ops.pad(x, pads)
-            (r0, r1), (c0, c1) = regions[i + 1]
+            previous, stats = (blocks[i - 1], statistics[i - 1]) if i > 0 else (source_block, source_statistics)
+            if previous is not None:
+                plain, masked = self._normalize[id(previous)]
+                inside = all(0 <= first and stop <= n for (first, stop), n in zip(regions[i], sizes[i]))
+                x = plain(x, *stats) if inside else masked(x, *stats, *_masks(regions[i], sizes[i]))
             x = self._convolve[id(block)](x)
+            (r0, r1), (c0, c1) = regions[i + 1]
             if x.shape[1:3] != (r1 - r0, c1 - c0):  # transposed convolutions overshoot
+                (_, _, row_offset), (_, _, col_offset) = spans[i]
                 x = x[:, row_offset : row_offset + r1 - r0, col_offset : col_offset + c1 - c0]
         return x
+
+
+def _read(array, rows, cols):
+    """array[:, rows, cols] as float32, zeros where the ranges run past its edges."""
+    if rows[0] >= 0 and cols[0] >= 0 and rows[1] <= array.shape[1] and cols[1] <= array.shape[2]:
+        return np.asarray(array[:, rows[0] : rows[1], cols[0] : cols[1]], np.float32)
+    (r0, r1), (c0, c1) = _clip(*rows, array.shape[1]), _clip(*cols, array.shape[2])
+    pads = [(0, 0), (r0 - rows[0], rows[1] - r1), (c0 - cols[0], cols[1] - c1), (0, 0)]
+    return np.pad(np.asarray(array[:, r0:r1, c0:c1], np.float32), pads)
+
+
+def _masks(region, size):
+    """(1, H, 1, 1) and (1, 1, W, 1) float32: 1 where region's rows and columns are inside size."""
+    inside = [((np.arange(*span) >= 0) & (np.arange(*span) < n)).astype(np.float32) for span, n in zip(region, size)]
+    return inside[0].reshape(1, -1, 1, 1), inside[1].reshape(1, 1, -1, 1)
 
 
 def _stream_bytes(height, width, channels):
@@ -271,6 +302,7 @@ def _input_span(block, start, stop, size):
 
 
 def _clip(first, stop, size):
+    """[first, stop) within [0, size)."""
     return max(first, 0), min(stop, size)
 
 
@@ -280,17 +312,32 @@ def _side(tile, size, image_height):
     return max(1, -(-tile * size // image_height))
 
 
-def _tiles(size, side):
-    """Tiles of at most side x side covering `size`, of even widths: never a sliver, which is
-    wasteful and, 1 pixel wide, hits a oneDNN bug (see src/stylize.py BFLOAT16_MIN_WIDTH)."""
-    rows, cols = (_cuts(n, -(-n // side)) for n in size)
-    for r in zip(rows, rows[1:]):
-        for c in zip(cols, cols[1:]):
+def _tiles(size, side, align=1):
+    """Tiles of one shape covering `size`, about side x side, the last row and column running
+    past the edge. align: their sides' multiple, so that every tile's input regions through
+    the transposed convolutions (which map start positions of each parity differently) have one
+    shape too."""
+    rows, cols = (_spans(n, _step(n, side, align)) for n in size)
+    for r in rows:
+        for c in cols:
             yield r, c
 
 
-def _cuts(size, count):
-    return [i * size // count for i in range(count + 1)]
+def _step(size, side, align):
+    """The tiles' side along an axis of `size`: as few tiles as sides of `side` need, evened out
+    and rounded up to a multiple of align. Never a sliver, which is wasteful and, 1 pixel wide,
+    hits a oneDNN bug (see src/stylize.py BFLOAT16_MIN_WIDTH)."""
+    even = -(-size // -(-size // side))
+    return -(-even // align) * align
+
+
+def _spans(size, step):
+    return [(start, start + step) for start in range(0, size, step)]
+
+
+def _alignment(blocks):
+    """The product of the transposed convolutions' strides."""
+    return int(np.prod([block.strides for block in blocks if block.transpose]))
 
 
 class _RunningMoments:

@@ -1,5 +1,6 @@
 """Tiled stylization (src/tiling.py) gives the untiled picture, in any size, with every style."""
 
+import collections
 import os
 import subprocess
 import sys
@@ -71,13 +72,43 @@ def test_bfloat16_tiles_match_untiled_bfloat16(model):
     assert np.abs(tiled - whole).mean() < 1.0
 
 
-def test_tiles_cover_every_pixel_once():
-    for size, side in [((70, 100), 32), ((5, 7), 2), ((64, 64), 64), ((3, 1), 8)]:
+def test_tiles_have_one_shape_and_cover_every_pixel_once():
+    cases = [((70, 100), 32, 1), ((5, 7), 2, 1), ((64, 64), 64, 1), ((3, 1), 8, 1), ((71, 103), 32, 4), ((13, 9), 5, 2)]
+    for size, side, align in cases:
+        tiles = list(tiling._tiles(size, side, align))
+        ((height, width),) = {(r1 - r0, c1 - c0) for (r0, r1), (c0, c1) in tiles}
+        assert height % align == width % align == 0 and height < side + align and width < side + align
+        assert len(tiles) <= -(-size[0] // side) * -(-size[1] // side)
         covered = np.zeros(size, int)
-        for (r0, r1), (c0, c1) in tiling._tiles(size, side):
-            assert 0 < r1 - r0 <= side and 0 < c1 - c0 <= side
+        for (r0, r1), (c0, c1) in tiles:
+            assert r0 < size[0] and c0 < size[1]  # past the edge by less than a tile
             covered[r0:r1, c0:c1] += 1
         assert (covered == 1).all()
+
+
+def test_every_pass_calls_each_function_with_one_shape(model, monkeypatch):
+    """XLA compiles a function once per shape: edge tiles of their own shapes made JAX compile
+    hundreds of times on a photo."""
+    from src import inference
+
+    passes, shapes = [0], collections.defaultdict(set)
+    next_pass = tiling._Progress.next_pass
+    monkeypatch.setattr(tiling._Progress, "next_pass", lambda *args: passes.append(passes.pop() + 1) or next_pass(*args))
+    compile_function = inference.compile_function
+
+    def recording(model, function, signature):
+        compiled, key = compile_function(model, function, signature), object()
+
+        def call(*args):
+            shapes[passes[0], key].add(tuple(np.shape(a) for a in args))
+            return compiled(*args)
+
+        return call
+
+    monkeypatch.setattr(inference, "compile_function", recording)
+    Stylizer(model, precision="float32", tile_size=32)(noise_images(71, 103))
+    assert passes[0] > 20 and len(shapes) > 50  # the residual blocks tiled too
+    assert all(len(seen) == 1 for seen in shapes.values())
 
 
 def test_evaluate_tiles_end_to_end(tmp_path):
