@@ -95,7 +95,16 @@ def _unreadable(path, error):
 
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
         return f"{path}: a video, not an image (transform_video.py stylizes videos)"
+    if _empty(path):  # a failed copy or download; Pillow only says it cannot identify it
+        return f"{path}: an empty file"
     return f"{path}: not a readable image ({first_line(error)})"
+
+
+def _empty(path):
+    try:
+        return Path(path).stat().st_size == 0
+    except OSError:
+        return False
 
 
 def peek_size(path):

@@ -94,6 +94,8 @@ def probe(path):
         raise VideoError(f"{path} is a folder: give one video file (a folder of them: run once per file)")
     if not path.is_file():
         raise VideoError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: an empty file")
     # One decoded frame as YUV4MPEG: its header holds the displayed size, the exact constant rate
     # (F30000:1001) that ffmpeg settles on, which its text dump only prints rounded, and the pixel
     # aspect ratio (A8:9; A0:0 when unknown).
@@ -163,6 +165,8 @@ def _input_section(text):
 def _video_info(path, dump, header, stderr):
     demuxer = re.search(r"^Input #0, (.+?), from ", dump, re.MULTILINE)
     if demuxer is None:
+        if b"moov atom not found" in stderr and _starts_as_mp4(path):  # the index is written when it is closed
+            raise VideoError(f"{path}: an unfinished video: its index (moov atom) is missing, as when a recording or download stops early")
         raise VideoError(f"{path}: not a readable video ({_last_line(stderr)})")
     still = VideoError(f"{path}: a still image, not a video (evaluate.py stylizes images)")
     if _IMAGE_DEMUXER.search(demuxer.group(1)):
@@ -221,6 +225,13 @@ def _variable_rate(stream_line):
     average = re.search(r"([\d.]+k?) fps", stream_line)
     nominal = re.search(r"([\d.]+k?) tbr", stream_line)
     return bool(average and nominal and average.group(1) != nominal.group(1))
+
+
+def _starts_as_mp4(path):
+    """Whether the file begins with an MP4 or QuickTime box, as a recording does from its first
+    write: its type (ftyp) or, in older QuickTime files, its data (mdat) or padding."""
+    with open(path, "rb") as file:
+        return file.read(8)[4:] in (b"ftyp", b"mdat", b"wide", b"free", b"skip")
 
 
 def _last_line(stderr):

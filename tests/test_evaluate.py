@@ -95,8 +95,9 @@ def test_folder_with_mixed_sizes_and_broken_files(tmp_path, capsys, model_file):
     for name, (height, width) in sizes.items():
         assert loaded(tmp_path / "styled" / name).size == (width, height)
     assert sorted(os.listdir(tmp_path / "styled")) == sorted(sizes)
-    for bad in ("notes.txt", "broken.jpg", "empty.png"):
+    for bad in ("notes.txt", "broken.jpg"):
         assert f"{bad}: not a readable image" in err
+    assert "empty.png: an empty file" in err
     assert "clip.mp4: a video, not an image (transform_video.py stylizes videos)" in err
     assert "stylized 5 of 9 images" in err and "4 inputs failed" in err
     assert "Traceback" not in err

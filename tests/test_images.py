@@ -145,7 +145,8 @@ def test_broken_files_raise_a_clear_error(tmp_path, name, content):
         Image.fromarray(gradient(200, 300)).save(buffer, format="JPEG" if name.endswith("jpg") else "PNG")
         content = buffer.getvalue()[: len(buffer.getvalue()) // 2]
     (tmp_path / name).write_bytes(content)
-    with pytest.raises(ImageError, match=f"{name}: not a readable image"):
+    reason = "an empty file" if not content else "not a readable image"
+    with pytest.raises(ImageError, match=f"{name}: {reason}"):
         read_image(tmp_path / name)
 
 

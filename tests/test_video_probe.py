@@ -42,6 +42,8 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
     ffmpeg("-f", "lavfi", "-i", "sine=duration=0.5", str(tmp_path / "sound.m4a"))
     (tmp_path / "empty.y4m").write_bytes(b"YUV4MPEG2 W64 H48 F10:1 Ip A1:1 C420jpeg\n")  # a header, no frame
     (tmp_path / "nothing.mp4").write_bytes(b"")
+    whole = make_clip(tmp_path / "whole.mp4", size="64x48", seconds=1, sound=None).read_bytes()
+    (tmp_path / "unfinished.mp4").write_bytes(whole[: len(whole) // 2])  # the index comes last
     expected = {
         "missing.mp4": "no such file",
         "notes.mp4": "not a readable video",
@@ -50,7 +52,8 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
         "notes.jpg": "neither a readable video nor a readable image",
         "sound.m4a": "has no video stream",
         "empty.y4m": "no frame of its video could be decoded",
-        "nothing.mp4": "not a readable video",
+        "nothing.mp4": "an empty file",
+        "unfinished.mp4": r"an unfinished video: its index \(moov atom\) is missing",
         ".": "is a folder: give one video file",
         "pipe": "not a file",
     }
