@@ -213,7 +213,7 @@ def _run(parser, args):
 
     try:
         if args.slow:
-            return optimize_pixels(settings, vgg_weights, styles[0], test.rgb, log=log, alpha=test.alpha)
+            return optimize_pixels(settings, vgg_weights, styles[0], test, log=log)
         if teacher is not None:
             outcome = distill(settings, teacher, vgg_weights, test, log=log, start=start)
         else:

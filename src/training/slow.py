@@ -31,10 +31,10 @@ def memory_needed(height, width):
     return BASE_BYTES + BYTES_PER_PIXEL * height * width
 
 
-def optimize_pixels(settings, vgg_weights, style, content, log=print, alpha=None):
-    """Optimize an image like `content` (H, W, 3) 0..255 towards `style`; returns the exit status.
-    alpha: the content's transparency (H, W) uint8, carried into the pictures as evaluate.py
-    carries it."""
+def optimize_pixels(settings, vgg_weights, style, test, log=print):
+    """Optimize an image like `test` (the src/images.py Picture of --test) towards `style`;
+    returns the exit status. Its alpha is carried into the pictures as evaluate.py carries it."""
+    content = test.rgb
     iterations = settings.epochs if settings.epochs >= 10 else ORIGINAL_ITERATIONS
     learning_rate = settings.learning_rate if settings.learning_rate >= 1 else ORIGINAL_LEARNING_RATE
     height, width = content.shape[:2]
@@ -49,7 +49,7 @@ def optimize_pixels(settings, vgg_weights, style, content, log=print, alpha=None
         (settings.content_weight, settings.style_weight, settings.tv_weight), 1,
     )
     objective.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    run = _SlowRun(settings.test_dir, iterations, alpha)
+    run = _SlowRun(settings.test_dir, iterations, test.alpha)
     batch = {"images": content[None].astype(np.float32), "style_weights": np.ones((1, 1), np.float32)}
     feed = _Repeat(batch, iterations)
     end, stopped = fit_with_progress(objective, feed, run, 0, iterations, settings.checkpoint_iterations, log)
