@@ -74,8 +74,8 @@ def check_fits(height, width, networks=1, folder=None):
     # memory to spare and the container does not, the kernel kills the process without a word.
     # (Budgets from the container's memory tiled photos that ran whole before, slower and
     # larger for the TensorFlow they load: bench/README.md.)
-    group = cgroups.available()  # 0 where the container's memory is all used
-    available = available_memory() if group is None else min(available_memory(), group)
+    machine, group = available_memory(), cgroups.available()  # group: 0 where the container's memory is all used
+    available = machine if group is None else min(machine, group)
     if needed > available:
         raise DoesNotFit(f"{megapixels} needs about {needed / 2**30:.1f} GiB of memory; {available / 2**30:.1f} GiB is available")
     if buffers_on_disk(height, width):

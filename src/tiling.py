@@ -234,8 +234,7 @@ class Tiler:
             previous, stats = (blocks[i - 1], statistics[i - 1]) if i > 0 else (source_block, source_statistics)
             if previous is not None:
                 plain, masked = self._normalize[id(previous)]
-                inside = all(0 <= first and stop <= n for (first, stop), n in zip(regions[i], sizes[i]))
-                x = plain(x, *stats) if inside else masked(x, *stats, *_masks(regions[i], sizes[i]))
+                x = plain(x, *stats) if _inside(regions[i], sizes[i]) else masked(x, *stats, *_masks(regions[i], sizes[i]))
             x = self._convolve[id(block)](x)
             (r0, r1), (c0, c1) = regions[i + 1]
             if x.shape[1:3] != (r1 - r0, c1 - c0):  # transposed convolutions overshoot
@@ -246,16 +245,21 @@ class Tiler:
 
 def _read(array, rows, cols):
     """array[:, rows, cols] as float32, zeros where the ranges run past its edges."""
-    if rows[0] >= 0 and cols[0] >= 0 and rows[1] <= array.shape[1] and cols[1] <= array.shape[2]:
+    if _inside((rows, cols), array.shape[1:3]):
         return np.asarray(array[:, rows[0] : rows[1], cols[0] : cols[1]], np.float32)
     (r0, r1), (c0, c1) = _clip(*rows, array.shape[1]), _clip(*cols, array.shape[2])
     pads = [(0, 0), (r0 - rows[0], rows[1] - r1), (c0 - cols[0], cols[1] - c1), (0, 0)]
     return np.pad(np.asarray(array[:, r0:r1, c0:c1], np.float32), pads)
 
 
+def _inside(region, size):
+    """Whether region's rows and columns, ((first, stop), (first, stop)), all lie within size."""
+    return all(0 <= first and stop <= n for (first, stop), n in zip(region, size))
+
+
 def _masks(region, size):
     """(1, H, 1, 1) and (1, 1, W, 1) float32: 1 where region's rows and columns are inside size."""
-    inside = [((np.arange(*span) >= 0) & (np.arange(*span) < n)).astype(np.float32) for span, n in zip(region, size)]
+    inside = [((span >= 0) & (span < n)).astype(np.float32) for span, n in zip((np.arange(*r) for r in region), size)]
     return inside[0].reshape(1, -1, 1, 1), inside[1].reshape(1, 1, -1, 1)
 
 
