@@ -10,7 +10,6 @@ difference, 0..255).
 """
 
 import argparse
-import collections
 import time
 from pathlib import Path
 
@@ -38,20 +37,21 @@ def main(argv=None):
     from src.checkpoints import load_model
     from src.stylize import Stylizer
 
-    compilations = _count_compilations(keras.backend.backend())
+    on_jax = keras.backend.backend() == "jax"
+    compilations = _count_compilations() if on_jax else [0]
     model = load_model(args.checkpoint)
     photo = Image.open(args.photo).convert("RGB").resize(tuple(args.size), Image.LANCZOS)
     images = np.asarray(photo, np.float32)[None]
     stylizer = Stylizer(model, precision=args.precision, tile_size=args.tile)
     seconds, compiled = [], []
-    loading = sum(compilations.values()) if compilations is not None else 0
+    loading = compilations[0]
     for _ in range(args.calls):
         began = time.perf_counter()
         tiled = stylizer(images)
         seconds.append(time.perf_counter() - began)
-        compiled.append(sum(compilations.values()) - loading if compilations is not None else 0)
+        compiled.append(compilations[0] - loading)
     whole = Stylizer(model, precision=args.precision, tile_size=max(args.size) + 1)(images)
-    counts = f" ({compiled[0]} XLA compilations in the first, {compiled[-1] - compiled[0]} after)" if compilations is not None else ""
+    counts = f" ({compiled[0]} XLA compilations in the first, {compiled[-1] - compiled[0]} after)" if on_jax else ""
     print(
         f"{keras.backend.backend()}, {args.size[0]}x{args.size[1]} in tiles of {args.tile}, {args.precision}: "
         f"first call {seconds[0]:.2f} s{counts}, then {', '.join(f'{s:.2f}' for s in seconds[1:])} s; "
@@ -59,17 +59,15 @@ def main(argv=None):
     )
 
 
-def _count_compilations(backend):
-    """A Counter that JAX's compilations add to, or None on another backend."""
-    if backend != "jax":
-        return None
+def _count_compilations():
+    """[n]: the number of XLA compilations JAX has made since, kept up to date."""
     import jax.monitoring
 
-    counts = collections.Counter()
+    counts = [0]
 
     def listen(event, duration, **kwargs):
         if event == "/jax/core/compile/backend_compile_duration":
-            counts[event] += 1
+            counts[0] += 1
 
     jax.monitoring.register_event_duration_secs_listener(listen)
     return counts
